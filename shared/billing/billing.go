@@ -1,0 +1,114 @@
+// Package billing holds Dunlin's core records, customers and invoices, and
+// the rules that govern them: what a valid customer or invoice is, how a due
+// date follows from payment terms, and what an invoice's status is today.
+//
+// It imports nothing from AWS. Persistence is behind the Store interface,
+// implemented by package store against DynamoDB.
+package billing
+
+import (
+	"time"
+	_ "time/tzdata" // Lambda's provided.al2023 image has no zoneinfo; embed it.
+
+	"dunlin/shared/civil"
+)
+
+// Customer is a firm's customer: who to write to, in which language and time
+// zone, and on what credit terms.
+type Customer struct {
+	ID         string
+	ExternalID string // the firm's own id, from its books; unique when set
+	Name       string
+	Email      string
+	CC         []string
+	Language   string // "en" or "zh-CN"
+	// Timezone is an IANA zone name. Empty means the firm's zone.
+	Timezone         string
+	Currency         string
+	CreditLimit      *int64 // minor units of Currency; nil means no limit
+	PaymentTermsDays int
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Version          int64 // optimistic-locking counter, bumped on every write
+}
+
+// InvoiceState is the stored lifecycle state. "Overdue" is deliberately not a
+// state: it depends on today's date in the customer's zone, so it is derived
+// on every read (see Invoice.Status).
+type InvoiceState string
+
+const (
+	StateOpen InvoiceState = "open" // balance outstanding
+	StatePaid InvoiceState = "paid" // balance reached zero through payments or credits
+	StateVoid InvoiceState = "void" // cancelled; owes nothing
+)
+
+// Status is what clients see: the stored state, with open split into open
+// and overdue.
+type Status string
+
+const (
+	StatusOpen    Status = "open"
+	StatusOverdue Status = "overdue"
+	StatusPaid    Status = "paid"
+	StatusVoid    Status = "void"
+)
+
+// ParseStatus checks a status filter value.
+func ParseStatus(s string) (Status, bool) {
+	switch st := Status(s); st {
+	case StatusOpen, StatusOverdue, StatusPaid, StatusVoid:
+		return st, true
+	}
+	return "", false
+}
+
+// Invoice is an amount a customer owes.
+type Invoice struct {
+	ID         string
+	CustomerID string
+	Number     string // unique per firm (case-insensitive)
+	ExternalID string // unique when set
+	Currency   string
+	Total      int64 // minor units
+	Balance    int64 // minor units still owed
+	IssuedOn   civil.Date
+	DueOn      civil.Date
+	// Timezone is the zone whose calendar decides when the invoice is overdue:
+	// the customer's (or the firm's) zone when the invoice was created.
+	Timezone    string
+	PaymentURL  string
+	Description string
+	State       InvoiceState
+	VoidedAt    *time.Time
+	VoidReason  string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Version     int64
+}
+
+// Status returns the invoice's status at instant now.
+func (inv *Invoice) Status(now time.Time) Status {
+	switch inv.State {
+	case StateVoid:
+		return StatusVoid
+	case StatePaid:
+		return StatusPaid
+	}
+	if civil.Today(now, Location(inv.Timezone)).After(inv.DueOn) {
+		return StatusOverdue
+	}
+	return StatusOpen
+}
+
+// DaysOverdue returns how many days past due an open invoice is at now:
+// 1 on the day after the due date, 0 when not overdue or not open.
+func (inv *Invoice) DaysOverdue(now time.Time) int {
+	if inv.State != StateOpen {
+		return 0
+	}
+	if d := civil.Today(now, Location(inv.Timezone)).DaysSince(inv.DueOn); d > 0 {
+		return d
+	}
+	return 0
+}

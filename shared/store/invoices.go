@@ -1,0 +1,177 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dunlin/shared/apperr"
+	"dunlin/shared/billing"
+	"dunlin/shared/civil"
+)
+
+// invoiceItem is an invoice as stored. GSI1 lists a customer's invoices and
+// GSI2 everyone's, both sorted by state, due date and id.
+type invoiceItem struct {
+	PK          string     `dynamodbav:"PK"`
+	SK          string     `dynamodbav:"SK"`
+	GSI1PK      string     `dynamodbav:"GSI1PK"`
+	GSI1SK      string     `dynamodbav:"GSI1SK"`
+	GSI2PK      string     `dynamodbav:"GSI2PK"`
+	GSI2SK      string     `dynamodbav:"GSI2SK"`
+	ID          string     `dynamodbav:"id"`
+	CustomerID  string     `dynamodbav:"customer_id"`
+	Number      string     `dynamodbav:"number"`
+	ExternalID  string     `dynamodbav:"external_id,omitempty"`
+	Currency    string     `dynamodbav:"currency"`
+	Total       int64      `dynamodbav:"total"`
+	Balance     int64      `dynamodbav:"balance"`
+	IssuedOn    string     `dynamodbav:"issued_on"`
+	DueOn       string     `dynamodbav:"due_on"`
+	Timezone    string     `dynamodbav:"timezone"`
+	PaymentURL  string     `dynamodbav:"payment_url,omitempty"`
+	Description string     `dynamodbav:"description,omitempty"`
+	State       string     `dynamodbav:"state"`
+	VoidedAt    *time.Time `dynamodbav:"voided_at,omitempty"`
+	VoidReason  string     `dynamodbav:"void_reason,omitempty"`
+	CreatedAt   time.Time  `dynamodbav:"created_at"`
+	UpdatedAt   time.Time  `dynamodbav:"updated_at"`
+	Version     int64      `dynamodbav:"version"`
+}
+
+func toInvoiceItem(inv *billing.Invoice) invoiceItem {
+	k := invoiceKey(inv.ID)
+	g1pk, g1sk := invoiceGSI1(inv)
+	g2pk, g2sk := invoiceGSI2(inv)
+	return invoiceItem{
+		PK: k.PK, SK: k.SK, GSI1PK: g1pk, GSI1SK: g1sk, GSI2PK: g2pk, GSI2SK: g2sk,
+		ID: inv.ID, CustomerID: inv.CustomerID, Number: inv.Number, ExternalID: inv.ExternalID,
+		Currency: inv.Currency, Total: inv.Total, Balance: inv.Balance,
+		IssuedOn: inv.IssuedOn.String(), DueOn: inv.DueOn.String(), Timezone: inv.Timezone,
+		PaymentURL: inv.PaymentURL, Description: inv.Description, State: string(inv.State),
+		VoidedAt: inv.VoidedAt, VoidReason: inv.VoidReason,
+		CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, Version: inv.Version,
+	}
+}
+
+func (it *invoiceItem) invoice() *billing.Invoice {
+	issued, _ := civil.Parse(it.IssuedOn) // written by toInvoiceItem, always valid
+	due, _ := civil.Parse(it.DueOn)
+	return &billing.Invoice{
+		ID: it.ID, CustomerID: it.CustomerID, Number: it.Number, ExternalID: it.ExternalID,
+		Currency: it.Currency, Total: it.Total, Balance: it.Balance,
+		IssuedOn: issued, DueOn: due, Timezone: it.Timezone,
+		PaymentURL: it.PaymentURL, Description: it.Description, State: billing.InvoiceState(it.State),
+		VoidedAt: it.VoidedAt, VoidReason: it.VoidReason,
+		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, Version: it.Version,
+	}
+}
+
+// NextInvoiceNumber increments the firm's invoice counter atomically.
+func (s *Store) NextInvoiceNumber(ctx context.Context) (int64, error) {
+	k := counterKey("invoice_number")
+	e, err := expression.NewBuilder().WithUpdate(expression.Add(expression.Name("value"), expression.Value(1))).Build()
+	if err != nil {
+		return 0, fmt.Errorf("build counter update: %w", err)
+	}
+	res, err := s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 &s.table,
+		Key:                       k.av(),
+		UpdateExpression:          e.Update(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("next invoice number: %w", wrap(err))
+	}
+	var out struct {
+		Value int64 `dynamodbav:"value"`
+	}
+	if err := unmarshal(res.Attributes, &out); err != nil {
+		return 0, err
+	}
+	return out.Value, nil
+}
+
+// CreateInvoice writes a new invoice and claims its number and external id
+// in one transaction: of two concurrent creates with one number, exactly one
+// succeeds.
+func (s *Store) CreateInvoice(ctx context.Context, inv *billing.Invoice) error {
+	p, err := s.put(toInvoiceItem(inv), notExists())
+	if err != nil {
+		return err
+	}
+	items := []types.TransactWriteItem{{Put: p}, s.putGuard(invoiceNumberKey(inv.Number), inv.ID)}
+	conflicts := []*apperr.Error{
+		apperr.New(apperr.Conflict, "invoice %s already exists", inv.ID),
+		apperr.Field(apperr.Conflict, "number", "invoice number %q is already used", inv.Number),
+	}
+	if inv.ExternalID != "" {
+		items = append(items, s.putGuard(invoiceExtIDKey(inv.ExternalID), inv.ID))
+		conflicts = append(conflicts, externalIDTaken(inv.ExternalID))
+	}
+	if err := s.writeTx(ctx, items, conflicts); err != nil {
+		return fmt.Errorf("create invoice: %w", err)
+	}
+	return nil
+}
+
+// GetInvoice reads one invoice by id.
+func (s *Store) GetInvoice(ctx context.Context, id string) (*billing.Invoice, error) {
+	var it invoiceItem
+	found, err := s.getItem(ctx, invoiceKey(id), &it)
+	if err != nil {
+		return nil, fmt.Errorf("get invoice %s: %w", id, err)
+	}
+	if !found {
+		return nil, apperr.NotFoundf("no invoice %q", id)
+	}
+	return it.invoice(), nil
+}
+
+// ListInvoices reads one customer's invoices (GSI1) or everyone's (GSI2)
+// within a state and due-date range.
+func (s *Store) ListInvoices(ctx context.Context, r billing.InvoiceRange, fn func(*billing.Invoice, string) bool) error {
+	var q indexQuery
+	prefix := ""
+	if r.CustomerID != "" {
+		q = newIndexQuery(indexByCustomer, prefixCustomer+r.CustomerID, r.PageSize)
+		prefix = prefixInvoice
+	} else {
+		q = newIndexQuery(indexByKind, kindInvoice, r.PageSize)
+	}
+	// Sort keys are "<state>#<due>#<id>"; "~" sorts after every digit and '#',
+	// so "<state>#~" bounds the whole state from above.
+	lo, hi := prefix, prefix+"~"
+	if r.State != "" {
+		lo, hi = prefix+string(r.State)+"#", prefix+string(r.State)+"#~"
+		if !r.DueFrom.IsZero() {
+			lo += r.DueFrom.String()
+		}
+		if !r.DueBefore.IsZero() {
+			hi = prefix + string(r.State) + "#" + r.DueBefore.String() // excludes that date's keys
+		}
+	}
+	q.sk, q.hasSK = expression.Key(q.skAttr).Between(expression.Value(lo), expression.Value(hi)), true
+	return runTyped(ctx, s, q, r.Cursor, (*invoiceItem).invoice, fn)
+}
+
+// VoidInvoice writes the voided invoice if the stored one is still the open
+// version the service read. The index keys move with the state.
+func (s *Store) VoidInvoice(ctx context.Context, inv *billing.Invoice) error {
+	c := versionIs(inv.Version - 1).And(expression.Name("state").Equal(expression.Value(string(billing.StateOpen))))
+	p, err := s.put(toInvoiceItem(inv), &c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.PutItem(ctx, putInput(p)); err != nil {
+		return fmt.Errorf("void invoice %s: %w", inv.ID, wrap(err))
+	}
+	return nil
+}
+

@@ -1,0 +1,78 @@
+package store
+
+import (
+	"strings"
+
+	"dunlin/shared/billing"
+)
+
+// Attribute names of the table's keys. Generic names let one table and two
+// overloaded indexes serve every entity; keys.go is the only place that
+// decides what goes in them.
+const (
+	attrPK     = "PK"
+	attrSK     = "SK"
+	attrGSI1PK = "GSI1PK"
+	attrGSI1SK = "GSI1SK"
+	attrGSI2PK = "GSI2PK"
+	attrGSI2SK = "GSI2SK"
+	attrTTL    = "expires_at" // epoch seconds; DynamoDB deletes the item after it
+)
+
+// Index names and their key attributes.
+const (
+	indexByCustomer = "GSI1"
+	indexByKind     = "GSI2"
+)
+
+// Key prefixes, one per entity. Changing one orphans stored data.
+const (
+	prefixCustomer   = "CUSTOMER#"
+	prefixCustExtID  = "CUSTEXT#"
+	prefixInvoice    = "INVOICE#"
+	prefixInvNumber  = "INVNUM#"
+	prefixInvExtID   = "INVEXT#"
+	prefixKey        = "KEY#"
+	prefixIdempotent = "IDEM#"
+	prefixCounter    = "COUNTER#"
+
+	kindCustomer = "CUSTOMER"
+	kindInvoice  = "INVOICE"
+	kindKey      = "KEY"
+)
+
+type key struct{ PK, SK string }
+
+func customerKey(id string) key { return key{prefixCustomer + id, "CUSTOMER"} }
+func invoiceKey(id string) key  { return key{prefixInvoice + id, "INVOICE"} }
+func apiKeyKey(id string) key   { return key{prefixKey + id, "KEY"} }
+
+// Uniqueness guards: one item per unique value, written in the same
+// transaction as the record that owns the value, with attribute_not_exists.
+// That is what makes uniqueness atomic without a read first.
+func customerExtIDKey(ext string) key { return key{prefixCustExtID + ext, "GUARD"} }
+func invoiceExtIDKey(ext string) key  { return key{prefixInvExtID + ext, "GUARD"} }
+
+// Invoice numbers are unique regardless of case: "inv-1" and "INV-1" are the
+// same number to an accountant.
+func invoiceNumberKey(number string) key {
+	return key{prefixInvNumber + strings.ToUpper(number), "GUARD"}
+}
+
+func counterKey(name string) key { return key{prefixCounter + name, "COUNTER"} }
+
+func idempotencyKey(scope, k string) key { return key{prefixIdempotent + scope + "#" + k, "IDEMPOTENCY"} }
+
+// Invoice index keys sort by state, then due date, then id, so "open and due
+// before D" or "paid" is a single key range.
+func invoiceStateSort(state billing.InvoiceState, due, id string) string {
+	return string(state) + "#" + due + "#" + id
+}
+
+func invoiceGSI1(inv *billing.Invoice) (pk, sk string) {
+	return prefixCustomer + inv.CustomerID, prefixInvoice + invoiceStateSort(inv.State, inv.DueOn.String(), inv.ID)
+}
+
+func invoiceGSI2(inv *billing.Invoice) (pk, sk string) {
+	return kindInvoice, invoiceStateSort(inv.State, inv.DueOn.String(), inv.ID)
+}

@@ -1,0 +1,193 @@
+// Package store keeps Dunlin's records in one DynamoDB table.
+//
+// Every access pattern is a GetItem, a Query on the table or on one of two
+// overloaded global secondary indexes, or a conditional write; nothing here
+// scans. The patterns and the key layout are listed in README.md beside this
+// file. Items are marshalled with attributevalue and conditions built with
+// the expression package.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"dunlin/shared/apperr"
+)
+
+// Store is the DynamoDB adapter. It implements billing.Store and auth.Store.
+type Store struct {
+	db    *dynamodb.Client
+	table string
+}
+
+// New returns a Store on the named table.
+func New(db *dynamodb.Client, table string) *Store {
+	return &Store{db: db, table: table}
+}
+
+// Table returns the table name.
+func (s *Store) Table() string { return s.table }
+
+func (s *Store) getItem(ctx context.Context, k key, out any) (bool, error) {
+	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:      &s.table,
+		Key:            k.av(),
+		ConsistentRead: aws.Bool(true), // read-your-writes for API clients
+	})
+	if err != nil {
+		return false, wrap(err)
+	}
+	if res.Item == nil {
+		return false, nil
+	}
+	if err := attributevalue.UnmarshalMap(res.Item, out); err != nil {
+		return false, fmt.Errorf("unmarshal %s: %w", k.PK, err)
+	}
+	return true, nil
+}
+
+func (k key) av() map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{
+		attrPK: &types.AttributeValueMemberS{Value: k.PK},
+		attrSK: &types.AttributeValueMemberS{Value: k.SK},
+	}
+}
+
+// wrap turns DynamoDB errors callers can act on into apperr codes:
+// a failed condition is a Conflict; throttling is Unavailable (retry later).
+func wrap(err error) error {
+	var ccf *types.ConditionalCheckFailedException
+	if errors.As(err, &ccf) {
+		return &apperr.Error{Code: apperr.Conflict, Message: "the record was changed by someone else; retry", Err: err}
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "TransactionConflictException":
+			return &apperr.Error{Code: apperr.Unavailable, Message: "the database is busy; retry shortly", Err: err}
+		}
+	}
+	return err
+}
+
+// writeTx runs a transaction. When a condition fails, conflicts[i] (if set)
+// is the error to report for item i, so callers can name the field whose
+// uniqueness was violated.
+func (s *Store) writeTx(ctx context.Context, items []types.TransactWriteItem, conflicts []*apperr.Error) error {
+	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	var tce *types.TransactionCanceledException
+	if errors.As(err, &tce) {
+		for i, r := range tce.CancellationReasons {
+			if aws.ToString(r.Code) == "ConditionalCheckFailed" && i < len(conflicts) && conflicts[i] != nil {
+				e := *conflicts[i]
+				e.Err = err
+				return &e
+			}
+		}
+		for _, r := range tce.CancellationReasons {
+			if aws.ToString(r.Code) == "TransactionConflict" {
+				return &apperr.Error{Code: apperr.Unavailable, Message: "a concurrent change is in progress; retry shortly", Err: err}
+			}
+		}
+	}
+	return wrap(err)
+}
+
+// conditional builds a condition-only expression. Build can only fail on an
+// empty builder, which would be a bug here, so it panics.
+func conditional(c expression.ConditionBuilder) expression.Expression {
+	e, err := expression.NewBuilder().WithCondition(c).Build()
+	if err != nil {
+		panic(fmt.Sprintf("store: build condition: %v", err))
+	}
+	return e
+}
+
+// put prepares a Put of item under condition c (nil: unconditional).
+func (s *Store) put(item any, c *expression.ConditionBuilder) (*types.Put, error) {
+	av, err := attributevalue.MarshalMap(item)
+	if err != nil {
+		return nil, fmt.Errorf("marshal %T: %w", item, err)
+	}
+	p := &types.Put{TableName: &s.table, Item: av}
+	if c != nil {
+		e := conditional(*c)
+		p.ConditionExpression, p.ExpressionAttributeNames, p.ExpressionAttributeValues = e.Condition(), e.Names(), e.Values()
+	}
+	return p, nil
+}
+
+// notExists is the condition for creating an item that must be new.
+func notExists() *expression.ConditionBuilder {
+	c := expression.AttributeNotExists(expression.Name(attrPK))
+	return &c
+}
+
+// versionIs is the optimistic-locking condition: the stored item still has
+// the version the writer read.
+func versionIs(v int64) *expression.ConditionBuilder {
+	c := expression.Name("version").Equal(expression.Value(v))
+	return &c
+}
+
+// guardItem reserves a unique value for its owner.
+type guardItem struct {
+	PK    string `dynamodbav:"PK"`
+	SK    string `dynamodbav:"SK"`
+	Owner string `dynamodbav:"owner"`
+}
+
+func (s *Store) putGuard(k key, owner string) types.TransactWriteItem {
+	p, _ := s.put(guardItem{PK: k.PK, SK: k.SK, Owner: owner}, notExists()) // cannot fail: plain strings
+	return types.TransactWriteItem{Put: p}
+}
+
+// deleteGuard releases a unique value, only if owner still holds it.
+func (s *Store) deleteGuard(k key, owner string) types.TransactWriteItem {
+	e := conditional(expression.Name("owner").Equal(expression.Value(owner)))
+	return types.TransactWriteItem{Delete: &types.Delete{
+		TableName:                 &s.table,
+		Key:                       k.av(),
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+	}}
+}
+
+func putInput(p *types.Put) *dynamodb.PutItemInput {
+	return &dynamodb.PutItemInput{
+		TableName: p.TableName, Item: p.Item, ConditionExpression: p.ConditionExpression,
+		ExpressionAttributeNames: p.ExpressionAttributeNames, ExpressionAttributeValues: p.ExpressionAttributeValues,
+	}
+}
+
+// updateInput is an UpdateItem that returns the whole item as written.
+func updateInput(table string, k key, e expression.Expression) *dynamodb.UpdateItemInput {
+	return &dynamodb.UpdateItemInput{
+		TableName:                 &table,
+		Key:                       k.av(),
+		UpdateExpression:          e.Update(),
+		ConditionExpression:       e.Condition(),
+		ExpressionAttributeNames:  e.Names(),
+		ExpressionAttributeValues: e.Values(),
+		ReturnValues:              types.ReturnValueAllNew,
+	}
+}
+
+func unmarshal(av map[string]types.AttributeValue, out any) error {
+	if err := attributevalue.UnmarshalMap(av, out); err != nil {
+		return fmt.Errorf("unmarshal %T: %w", out, err)
+	}
+	return nil
+}
