@@ -133,4 +133,3 @@ func (s *Store) ListCustomers(ctx context.Context, cursor string, pageSize int, 
 	q := newIndexQuery(indexByKind, kindCustomer, pageSize)
 	return runTyped(ctx, s, q, cursor, (*customerItem).customer, fn)
 }
-

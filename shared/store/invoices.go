@@ -174,4 +174,3 @@ func (s *Store) VoidInvoice(ctx context.Context, inv *billing.Invoice) error {
 	}
 	return nil
 }
-

@@ -61,7 +61,9 @@ func invoiceNumberKey(number string) key {
 
 func counterKey(name string) key { return key{prefixCounter + name, "COUNTER"} }
 
-func idempotencyKey(scope, k string) key { return key{prefixIdempotent + scope + "#" + k, "IDEMPOTENCY"} }
+func idempotencyKey(scope, k string) key {
+	return key{prefixIdempotent + scope + "#" + k, "IDEMPOTENCY"}
+}
 
 // Invoice index keys sort by state, then due date, then id, so "open and due
 // before D" or "paid" is a single key range.

@@ -335,4 +335,3 @@ func TestIdempotencyClaimIsExclusiveUntilExpiry(t *testing.T) {
 		t.Fatalf("expired record still blocks: %v %v", claimed, err)
 	}
 }
-

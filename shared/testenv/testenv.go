@@ -164,4 +164,3 @@ func SentEmails(t testing.TB, endpoint string) []SentEmail {
 	}
 	return body.Emails
 }
-
