@@ -27,6 +27,13 @@ import (
 	"time"
 )
 
+// Environment variables through which `dunlin with-servers` (and so
+// `make test`) hands its servers to the test processes it runs.
+const (
+	EnvTestDynamoDB = "DUNLIN_TEST_DYNAMODB_ENDPOINT"
+	EnvTestSES      = "DUNLIN_TEST_SES_ENDPOINT"
+)
+
 //go:embed npm/package.json npm/package-lock.json
 var npmFiles embed.FS
 

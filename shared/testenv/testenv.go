@@ -27,11 +27,6 @@ import (
 	"dunlin/shared/store"
 )
 
-// Environment variables through which `make test` shares its servers.
-const (
-	EnvDynamoDB = "DUNLIN_TEST_DYNAMODB_ENDPOINT"
-	EnvSES      = "DUNLIN_TEST_SES_ENDPOINT"
-)
 
 var (
 	once      sync.Once
@@ -41,7 +36,7 @@ var (
 
 func servers() (dynamodbEndpoint, sesEndpoint string, err error) {
 	once.Do(func() {
-		endpoints.dynamodb, endpoints.ses = os.Getenv(EnvDynamoDB), os.Getenv(EnvSES)
+		endpoints.dynamodb, endpoints.ses = os.Getenv(localstack.EnvTestDynamoDB), os.Getenv(localstack.EnvTestSES)
 		if endpoints.dynamodb != "" && endpoints.ses != "" {
 			return
 		}

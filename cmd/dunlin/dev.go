@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"dunlin"
+	"dunlin/shared/app"
+	"dunlin/shared/apperr"
+	"dunlin/shared/auth"
+	"dunlin/shared/localstack"
+	"dunlin/shared/store"
+)
+
+// runDev is `make dev`: DynamoDB Local (data kept on disk) and SES local,
+// the table from template.yaml, the API on loopback, and an admin key.
+// Ctrl-C stops everything it started.
+func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dev", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", envOr("DUNLIN_ADDR", "127.0.0.1:8080"), "address the API listens on (env DUNLIN_ADDR)")
+	ddbPort := fs.Int("dynamodb-port", envInt("DUNLIN_DYNAMODB_PORT", 8000), "DynamoDB Local port (env DUNLIN_DYNAMODB_PORT)")
+	sesPort := fs.Int("ses-port", envInt("DUNLIN_SES_PORT", 8005), "SES local port (env DUNLIN_SES_PORT)")
+	table := fs.String("table", envOr("DUNLIN_TABLE", "dunlin"), "table name (env DUNLIN_TABLE)")
+	dataDir := fs.String("data-dir", os.Getenv("DUNLIN_DATA_DIR"), "where DynamoDB Local keeps its data (default .dunlin/dynamodb; env DUNLIN_DATA_DIR)")
+	demo := fs.Bool("demo", os.Getenv("DEMO") == "1", "load demo customers and invoices (env DEMO=1)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+
+	home, err := localstack.Home()
+	if err != nil {
+		return err
+	}
+	if *dataDir == "" {
+		*dataDir = filepath.Join(home, "dynamodb")
+	}
+	if err := localstack.Install(ctx, home, stderr); err != nil {
+		return err
+	}
+	ddb, err := localstack.StartDynamoDB(ctx, home, localstack.DynamoDBOptions{Port: *ddbPort, DataDir: *dataDir})
+	if err != nil {
+		return err
+	}
+	defer ddb.Stop()
+	ses, err := localstack.StartSES(ctx, home, *sesPort)
+	if err != nil {
+		return err
+	}
+	defer ses.Stop()
+
+	if err := store.EnsureTable(ctx, localstack.LocalDynamoDB(ddb.Endpoint), dunlin.Template, "Table", *table); err != nil {
+		return err
+	}
+	sf := stackFlags{table: *table, endpoint: ddb.Endpoint, region: "us-east-1"}
+	cfg, err := sf.config()
+	if err != nil {
+		return err
+	}
+	cfg.SESEndpoint = ses.Endpoint
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	a, err := app.New(ctx, cfg, log, time.Now)
+	if err != nil {
+		return err
+	}
+	key, err := devAdminKey(ctx, a.Keys, filepath.Join(home, "admin-key"))
+	if err != nil {
+		return err
+	}
+	if *demo {
+		n, err := loadDemo(ctx, a)
+		if err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+		fmt.Fprintf(stdout, "demo data: %d invoices across %d customers\n", n, len(demoCustomers))
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (choose another with --addr)", *addr, err)
+	}
+	srv := &http.Server{Handler: accessLog(a.API, stderr), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	base := "http://" + ln.Addr().String()
+	reused := func(s *localstack.Server) string {
+		if s.Reused {
+			return " (already running; reused)"
+		}
+		return ""
+	}
+	fmt.Fprintf(stdout, `
+Dunlin is running locally.
+
+  API            %s/v1/  (OpenAPI: %s/v1/openapi.json)
+  DynamoDB Local %s%s, table %q, data in %s
+  SES local      %s%s  (sent mail: open it in a browser)
+  Admin API key  %s
+
+Try:
+  curl -H "Authorization: Bearer %s" %s/v1/customers
+
+Press Ctrl-C to stop.
+`, base, base, ddb.Endpoint, reused(ddb), *table, *dataDir, ses.Endpoint, reused(ses), key, key, base)
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return err
+	}
+	fmt.Fprintln(stdout, "\nstopping ...")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}
+
+// devAdminKey reuses the admin key saved by an earlier run if it still
+// works, and otherwise creates one and saves it. The file lives in the
+// ignored .dunlin folder and only ever holds a key to the local stack.
+func devAdminKey(ctx context.Context, keys *auth.Service, path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		token := strings.TrimSpace(string(b))
+		k, err := keys.Authenticate(ctx, token)
+		if err == nil && k.Role == auth.Admin {
+			return token, nil
+		}
+		if err != nil && !apperr.Is(err, apperr.Unauthorized) {
+			return "", err
+		}
+	}
+	token, _, err := keys.Create(ctx, "local admin (dunlin dev)", auth.Admin)
+	if err != nil {
+		return "", err
+	}
+	return token, os.WriteFile(path, []byte(token+"\n"), 0o600)
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
+// accessLog prints one line per request, for watching the local stack.
+func accessLog(next http.Handler, w io.Writer) http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sr := &statusRecorder{ResponseWriter: rw, status: http.StatusOK}
+		next.ServeHTTP(sr, r)
+		fmt.Fprintf(w, "%s %s %s %d %s\n", start.Format("15:04:05"), r.Method, r.URL.RequestURI(), sr.status, time.Since(start).Round(time.Millisecond))
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+

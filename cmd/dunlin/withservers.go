@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+
+	"dunlin/shared/localstack"
+)
+
+// runWithServers starts one in-memory DynamoDB Local and one SES local on
+// free ports, runs the command with their endpoints in the environment, and
+// stops them. `make test` uses it so the whole test run shares one of each.
+func runWithServers(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "--" {
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return errors.New("usage: dunlin with-servers -- CMD [ARGS...]")
+	}
+	home, err := localstack.Home()
+	if err != nil {
+		return err
+	}
+	if err := localstack.Install(ctx, home, stderr); err != nil {
+		return err
+	}
+	ddbPort, err := localstack.FreePort()
+	if err != nil {
+		return err
+	}
+	ddb, err := localstack.StartDynamoDB(ctx, home, localstack.DynamoDBOptions{Port: ddbPort})
+	if err != nil {
+		return err
+	}
+	defer ddb.Stop()
+	sesPort, err := localstack.FreePort()
+	if err != nil {
+		return err
+	}
+	ses, err := localstack.StartSES(ctx, home, sesPort)
+	if err != nil {
+		return err
+	}
+	defer ses.Stop()
+	fmt.Fprintf(stderr, "DynamoDB Local at %s, SES local at %s\n", ddb.Endpoint, ses.Endpoint)
+
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), localstack.EnvTestDynamoDB+"="+ddb.Endpoint, localstack.EnvTestSES+"="+ses.Endpoint)
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		return exitError(exit.ExitCode())
+	}
+	return err
+}

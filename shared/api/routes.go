@@ -1,0 +1,50 @@
+package api
+
+import (
+	"net/http"
+
+	"dunlin/shared/auth"
+)
+
+// Route is one entry of the route table.
+type Route struct {
+	Method  string
+	Pattern string      // http.ServeMux pattern, e.g. /v1/invoices/{id}
+	Roles   []auth.Role // roles allowed to call it; every route requires a key
+	handle  handlerFunc
+}
+
+// handlerFunc returns the status and value to encode, or an error.
+type handlerFunc func(r *http.Request, body []byte) (int, any, error)
+
+var (
+	anyRole      = []auth.Role{auth.Admin, auth.Collector, auth.Viewer, auth.Integration}
+	adminOnly    = []auth.Role{auth.Admin}
+	bookkeeping  = []auth.Role{auth.Admin, auth.Integration}                 // create and cancel receivables
+	customerCare = []auth.Role{auth.Admin, auth.Collector, auth.Integration} // keep customer details current
+)
+
+// routes is the route table: the single list the router, the access tests
+// and the OpenAPI checks are built from.
+func (s *Server) routes() []Route {
+	return []Route{
+		{"GET", "/v1/openapi.json", anyRole, s.openAPI},
+
+		{"POST", "/v1/customers", bookkeeping, s.createCustomer},
+		{"GET", "/v1/customers", anyRole, s.listCustomers},
+		{"GET", "/v1/customers/{id}", anyRole, s.getCustomer},
+		{"PATCH", "/v1/customers/{id}", customerCare, s.updateCustomer},
+
+		{"POST", "/v1/invoices", bookkeeping, s.createInvoice},
+		{"GET", "/v1/invoices", anyRole, s.listInvoices},
+		{"GET", "/v1/invoices/{id}", anyRole, s.getInvoice},
+		{"POST", "/v1/invoices/{id}/void", bookkeeping, s.voidInvoice},
+
+		{"POST", "/v1/keys", adminOnly, s.createKey},
+		{"GET", "/v1/keys", adminOnly, s.listKeys},
+		{"POST", "/v1/keys/{id}/revoke", adminOnly, s.revokeKey},
+	}
+}
+
+// Routes lists the route table for tests and documentation.
+func (s *Server) Routes() []Route { return s.routes() }

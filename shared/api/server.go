@@ -1,0 +1,78 @@
+// Package api is Dunlin's HTTP API: a standard net/http handler that serves
+// both API Gateway (through the Lambda adapter in functions/api) and the
+// local stack (`dunlin dev`).
+//
+// A handler decodes and validates its input, makes one service call, and
+// encodes the result or the error. Every route is declared once in the
+// route table (routes.go) with the roles allowed to call it; authentication,
+// role checks, body limits and Idempotency-Key handling wrap every route
+// the same way.
+package api
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"dunlin/shared/auth"
+	"dunlin/shared/billing"
+	"dunlin/shared/idempotency"
+)
+
+// Server holds the services the API calls.
+type Server struct {
+	billing *billing.Service
+	keys    *auth.Service
+	idem    idempotency.Store
+	log     *slog.Logger
+	now     func() time.Time
+	mux     *http.ServeMux
+}
+
+// New returns the API server.
+func New(b *billing.Service, keys *auth.Service, idem idempotency.Store, log *slog.Logger, now func() time.Time) *Server {
+	s := &Server{billing: b, keys: keys, idem: idem, log: log, now: now, mux: http.NewServeMux()}
+	patterns := map[string]bool{}
+	for _, rt := range s.routes() {
+		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+		patterns[rt.Pattern] = true
+	}
+	// The same path with another method is a 405; any other path a 404.
+	// Both answer in the API's JSON error shape.
+	for p := range patterns {
+		s.mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", s.allowed(p))
+			writeJSON(w, http.StatusMethodNotAllowed, errorBody{errorDetail{Code: "method_not_allowed", Message: r.Method + " is not supported on " + p, RequestID: requestID(r.Context())}})
+		})
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, errorBody{errorDetail{Code: "not_found", Message: "no such route: " + r.URL.Path, RequestID: requestID(r.Context())}})
+	})
+	return s
+}
+
+func (s *Server) allowed(pattern string) string {
+	out := ""
+	for _, rt := range s.routes() {
+		if rt.Pattern == pattern {
+			if out != "" {
+				out += ", "
+			}
+			out += rt.Method
+		}
+	}
+	return out
+}
+
+// ServeHTTP makes Server an http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.ErrorContext(r.Context(), "panic", "panic", v, "path", r.URL.Path, "request_id", requestID(r.Context()))
+				writeJSON(w, http.StatusInternalServerError, errorBody{errorDetail{Code: "internal", Message: "internal error", RequestID: requestID(r.Context())}})
+			}
+		}()
+		s.mux.ServeHTTP(w, r)
+	})).ServeHTTP(w, r)
+}

@@ -1,0 +1,113 @@
+package api
+
+import (
+	"time"
+
+	"dunlin/shared/auth"
+	"dunlin/shared/billing"
+)
+
+// Response types are written for the API, not copied from storage items, so
+// internal fields never leak and read-only fields are clearly the server's.
+
+type customerJSON struct {
+	ID               string    `json:"id"`
+	ExternalID       *string   `json:"external_id"`
+	Name             string    `json:"name"`
+	Email            string    `json:"email"`
+	CC               []string  `json:"cc"`
+	Language         string    `json:"language"`
+	Timezone         *string   `json:"timezone"` // null: the firm's zone applies
+	Currency         string    `json:"currency"`
+	CreditLimit      *int64    `json:"credit_limit"`
+	PaymentTermsDays int       `json:"payment_terms_days"`
+	CreatedAt        time.Time `json:"created_at"`
+	UpdatedAt        time.Time `json:"updated_at"`
+	Version          int64     `json:"version"`
+}
+
+func (c customerJSON) location() string { return "/v1/customers/" + c.ID }
+
+func nullable(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func toCustomerJSON(c *billing.Customer) customerJSON {
+	cc := c.CC
+	if cc == nil {
+		cc = []string{}
+	}
+	return customerJSON{
+		ID: c.ID, ExternalID: nullable(c.ExternalID), Name: c.Name, Email: c.Email, CC: cc,
+		Language: c.Language, Timezone: nullable(c.Timezone), Currency: c.Currency, CreditLimit: c.CreditLimit,
+		PaymentTermsDays: c.PaymentTermsDays, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
+	}
+}
+
+type invoiceJSON struct {
+	ID          string     `json:"id"`
+	CustomerID  string     `json:"customer_id"`
+	Number      string     `json:"number"`
+	ExternalID  *string    `json:"external_id"`
+	Currency    string     `json:"currency"`
+	Total       int64      `json:"total"`
+	Balance     int64      `json:"balance"`
+	IssuedOn    string     `json:"issued_on"`
+	DueOn       string     `json:"due_on"`
+	Timezone    string     `json:"timezone"`
+	Status      string     `json:"status"`
+	DaysOverdue int        `json:"days_overdue"`
+	PaymentURL  *string    `json:"payment_url"`
+	Description *string    `json:"description"`
+	VoidedAt    *time.Time `json:"voided_at"`
+	VoidReason  *string    `json:"void_reason"`
+	CreatedAt   time.Time  `json:"created_at"`
+	UpdatedAt   time.Time  `json:"updated_at"`
+	Version     int64      `json:"version"`
+}
+
+func (i invoiceJSON) location() string { return "/v1/invoices/" + i.ID }
+
+// toInvoiceJSON derives status and days overdue at now, in the invoice's zone.
+func toInvoiceJSON(inv *billing.Invoice, now time.Time) invoiceJSON {
+	return invoiceJSON{
+		ID: inv.ID, CustomerID: inv.CustomerID, Number: inv.Number, ExternalID: nullable(inv.ExternalID),
+		Currency: inv.Currency, Total: inv.Total, Balance: inv.Balance,
+		IssuedOn: inv.IssuedOn.String(), DueOn: inv.DueOn.String(), Timezone: inv.Timezone,
+		Status: string(inv.Status(now)), DaysOverdue: inv.DaysOverdue(now),
+		PaymentURL: nullable(inv.PaymentURL), Description: nullable(inv.Description),
+		VoidedAt: inv.VoidedAt, VoidReason: nullable(inv.VoidReason),
+		CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, Version: inv.Version,
+	}
+}
+
+type keyJSON struct {
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Role      auth.Role  `json:"role"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+	// Key is the secret token, present only in the response that creates it.
+	Key string `json:"key,omitempty"`
+}
+
+func toKeyJSON(k *auth.Key) keyJSON {
+	return keyJSON{ID: k.ID, Name: k.Name, Role: k.Role, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+}
+
+// list is the envelope of every list response.
+type list[T any] struct {
+	Data       []T     `json:"data"`
+	NextCursor *string `json:"next_cursor"`
+}
+
+func toList[S any, T any](items []*S, next string, conv func(*S) T) list[T] {
+	out := list[T]{Data: make([]T, 0, len(items)), NextCursor: nullable(next)}
+	for _, it := range items {
+		out.Data = append(out.Data, conv(it))
+	}
+	return out
+}

@@ -1,0 +1,49 @@
+// Package app wires Dunlin together from a Config: AWS clients, the store,
+// the services and the HTTP API. The Lambda functions, the CLI's local stack
+// and the end-to-end tests all build the same App, so what is tested locally
+// is what runs in AWS.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"dunlin/shared/api"
+	"dunlin/shared/auth"
+	"dunlin/shared/billing"
+	"dunlin/shared/config"
+	"dunlin/shared/store"
+)
+
+// App is a wired Dunlin.
+type App struct {
+	Config  config.Config
+	Store   *store.Store
+	Billing *billing.Service
+	Keys    *auth.Service
+	API     *api.Server
+}
+
+// New builds an App. It makes no network calls: clients connect lazily, so
+// a Lambda cold start does no I/O here.
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() time.Time) (*App, error) {
+	awsCfg, err := cfg.AWS(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := store.New(cfg.DynamoDB(awsCfg), cfg.Table)
+	bill, err := billing.NewService(st, cfg.Firm, now)
+	if err != nil {
+		return nil, fmt.Errorf("configure billing: %w", err)
+	}
+	keys := auth.NewService(st, now)
+	return &App{
+		Config:  cfg,
+		Store:   st,
+		Billing: bill,
+		Keys:    keys,
+		API:     api.New(bill, keys, st.Idempotency(), log, now),
+	}, nil
+}
