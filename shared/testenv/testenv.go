@@ -27,7 +27,6 @@ import (
 	"dunlin/shared/store"
 )
 
-
 var (
 	once      sync.Once
 	endpoints struct{ dynamodb, ses string }
