@@ -3,6 +3,7 @@ package billing
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"time"
 
@@ -145,7 +146,20 @@ func (s *Service) GetCustomer(ctx context.Context, id string) (*Customer, error)
 }
 
 // maxRetries bounds optimistic-locking retries; past it the caller sees Conflict.
-const maxRetries = 5
+const maxRetries = 10
+
+// backoff waits a little before retrying a lost optimistic-locking race:
+// random, and growing with the attempt, so racing writers spread out
+// instead of colliding again in lockstep.
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(rand.Int64N(int64(5*time.Millisecond) << min(attempt, 5)))
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // UpdateCustomer applies a partial update. Concurrent patches of different
 // fields both land: a version clash re-reads and re-applies the patch.
@@ -169,6 +183,9 @@ func (s *Service) UpdateCustomer(ctx context.Context, id string, p CustomerPatch
 			return &c, nil
 		}
 		if e, ok := apperr.As(err); ok && e.Code == apperr.Conflict && e.Field == "" && attempt < maxRetries {
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, err
+			}
 			continue // someone else wrote first; re-read and re-apply
 		}
 		return nil, err
@@ -435,6 +452,9 @@ func (s *Service) VoidInvoice(ctx context.Context, id, reason string) (*Invoice,
 		inv.Version++
 		err = s.store.VoidInvoice(ctx, inv)
 		if apperr.Is(err, apperr.Conflict) && attempt < maxRetries {
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, err
+			}
 			continue // changed under us (a payment, a concurrent void): decide again
 		}
 		if err != nil {

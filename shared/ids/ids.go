@@ -9,19 +9,41 @@ package ids
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"sync"
 	"time"
 )
 
 const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ" // Crockford base32, sorts like its values
 
-// New returns a new id with the given prefix, created at now.
+var (
+	mu     sync.Mutex
+	lastMS uint64
+	last   [16]byte
+)
+
+// New returns a new id with the given prefix, created at now. Within one
+// process ids are strictly increasing: an id made in the same millisecond as
+// the previous one (or after the clock stepped back) is the previous one plus
+// one, so creation order survives fast bursts and fixed test clocks.
 func New(prefix string, now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	if _, err := rand.Read(b[6:]); err != nil {
+	mu.Lock()
+	defer mu.Unlock()
+	ms := uint64(now.UnixMilli())
+	if ms <= lastMS {
+		for i := 15; i >= 6; i-- { // increment the 80-bit random part
+			last[i]++
+			if last[i] != 0 {
+				break
+			}
+		}
+		return prefix + encode(last)
+	}
+	lastMS = ms
+	binary.BigEndian.PutUint64(last[:8], ms<<16)
+	if _, err := rand.Read(last[6:]); err != nil {
 		panic("ids: crypto/rand failed: " + err.Error()) // never happens on Linux
 	}
-	return prefix + encode(b)
+	return prefix + encode(last)
 }
 
 // encode writes 128 bits as 26 base32 characters (the top 2 bits of the

@@ -28,3 +28,18 @@ func TestValidRejectsForeignAndMalformedIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestIDsMadeInOneMillisecondStillSortByCreation(t *testing.T) {
+	t0 := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	prev := New("x_", t0)
+	for range 1000 {
+		id := New("x_", t0)
+		if id <= prev || !Valid("x_", id) {
+			t.Fatalf("%q does not sort after %q", id, prev)
+		}
+		prev = id
+	}
+	if back := New("x_", t0.Add(-time.Hour)); back <= prev {
+		t.Fatalf("an id after the clock stepped back sorts before earlier ids")
+	}
+}

@@ -146,8 +146,12 @@ func (s *Store) ListInvoices(ctx context.Context, r billing.InvoiceRange, fn fun
 		q = newIndexQuery(indexByKind, kindInvoice, r.PageSize)
 	}
 	// Sort keys are "<state>#<due>#<id>"; "~" sorts after every digit and '#',
-	// so "<state>#~" bounds the whole state from above.
+	// so "<state>#~" bounds the whole state from above. DynamoDB refuses empty
+	// key values, so "every state of everyone" has no sort-key condition.
 	lo, hi := prefix, prefix+"~"
+	if r.State == "" && prefix == "" {
+		return runTyped(ctx, s, q, r.Cursor, (*invoiceItem).invoice, fn)
+	}
 	if r.State != "" {
 		lo, hi = prefix+string(r.State)+"#", prefix+string(r.State)+"#~"
 		if !r.DueFrom.IsZero() {

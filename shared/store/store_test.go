@@ -223,6 +223,7 @@ func TestListInvoicesByStateAndDueRangeWithCursors(t *testing.T) {
 		{"one customer, every state", billing.InvoiceRange{CustomerID: a.ID}, "[A-0 A-1 A-2 A-3 A-4 A-5 A-6 A-void]"},
 		{"everyone's open invoices due before a date", billing.InvoiceRange{State: billing.StateOpen, DueBefore: civil.MustParse("2026-11-20")}, "[A-0 B-1 A-1]"},
 		{"one customer's open invoices due from a date", billing.InvoiceRange{CustomerID: a.ID, State: billing.StateOpen, DueFrom: civil.MustParse("2026-11-25")}, "[A-3 A-4 A-5 A-6]"},
+		{"everyone's invoices, every state", billing.InvoiceRange{}, "[A-0 B-1 A-1 A-2 A-3 A-4 A-5 A-6 A-void]"},
 		{"void invoices", billing.InvoiceRange{State: billing.StateVoid}, "[A-void]"},
 		{"paid invoices (none)", billing.InvoiceRange{State: billing.StatePaid}, "[]"},
 	}

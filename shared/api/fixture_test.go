@@ -1,0 +1,93 @@
+package api_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"dunlin/shared/api"
+	"dunlin/shared/api/apitest"
+	"dunlin/shared/auth"
+	"dunlin/shared/billing"
+	"dunlin/shared/testenv"
+)
+
+// clock is a settable clock, safe for concurrent handlers.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = t
+}
+
+// testWriter sends the API's logs to the test's output.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
+
+type fixture struct {
+	*apitest.Client
+	server *api.Server
+	keys   map[auth.Role]string // a live key per role
+	auth   *auth.Service
+	clock  *clock
+}
+
+// newFixture wires the API on its own table, with one key per role and a
+// clock fixed at 2026-11-23 10:00 UTC. The firm is in Europe/London.
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st := testenv.NewStore(t)
+	clk := &clock{now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	bill, err := billing.NewService(st, billing.Firm{Timezone: "Europe/London", DefaultCurrency: "GBP", DefaultTermsDays: 30}, clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := auth.NewService(st, clk.Now)
+	srv := api.New(bill, keys, st.Idempotency(), slog.New(slog.NewTextHandler(testWriter{t}, nil)), clk.Now)
+	f := &fixture{server: srv, keys: map[auth.Role]string{}, auth: keys, clock: clk}
+	for _, r := range auth.Roles {
+		token, _, err := keys.Create(context.Background(), "test "+string(r), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.keys[r] = token
+	}
+	f.Client = &apitest.Client{T: t, Handler: srv, Key: f.keys[auth.Admin]}
+	return f
+}
+
+// mustCreate posts body to path, expects 201 and returns the decoded object.
+func (f *fixture) mustCreate(path string, body any) map[string]any {
+	f.T.Helper()
+	res := f.Do("POST", path, body)
+	if res.Status != 201 {
+		f.T.Fatalf("POST %s = %d %s", path, res.Status, res.Body)
+	}
+	return res.Map(f.T)
+}
+
+func (f *fixture) customer(extra map[string]any) string {
+	f.T.Helper()
+	body := map[string]any{"name": "Acme GmbH", "email": "ap@acme.example", "currency": "EUR", "timezone": "Europe/Berlin"}
+	for k, v := range extra {
+		body[k] = v
+	}
+	return f.mustCreate("/v1/customers", body)["id"].(string)
+}
