@@ -1,0 +1,196 @@
+package dunlin_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"dunlin"
+	"dunlin/shared/cfntemplate"
+	"dunlin/shared/store"
+)
+
+func parseTemplate(t *testing.T) *cfntemplate.Template {
+	t.Helper()
+	tpl, err := cfntemplate.Parse(dunlin.Template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tpl
+}
+
+// TestEveryFunctionIsBuiltAsSAMWould checks each function's settings and
+// builds its folder for linux/arm64 with the flags SAM's Go build uses.
+func TestEveryFunctionIsBuiltAsSAMWould(t *testing.T) {
+	tpl := parseTemplate(t)
+	fns := tpl.Functions()
+	if len(fns) == 0 {
+		t.Fatal("template has no functions")
+	}
+	dirs, _ := filepath.Glob("functions/*")
+	if len(dirs) != len(fns) {
+		t.Errorf("functions/ has %d folders but the template %d functions", len(dirs), len(fns))
+	}
+	for _, f := range fns {
+		t.Run(f.LogicalID, func(t *testing.T) {
+			t.Parallel()
+			if f.Runtime != "provided.al2023" || !slices.Equal(f.Architectures, []string{"arm64"}) || f.Handler != "bootstrap" || f.BuildMethod != "go1.x" {
+				t.Errorf("%+v: want provided.al2023, arm64, bootstrap, BuildMethod go1.x", f)
+			}
+			dir := strings.TrimSuffix(f.CodeURI, "/")
+			if !strings.HasPrefix(dir, "functions/") {
+				t.Errorf("CodeUri %q is not under functions/", f.CodeURI)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "main.go")); err != nil {
+				t.Fatalf("CodeUri %s: %v", f.CodeURI, err)
+			}
+			out := filepath.Join(t.TempDir(), "bootstrap")
+			cmd := exec.Command("go", "build", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", out, "./"+dir)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=arm64")
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("build %s: %v\n%s", dir, err, b)
+			}
+		})
+	}
+}
+
+// TestTableIsTheOneTheStoreUses: the keys and indexes the store queries are
+// exactly those template.yaml creates, and the table is protected.
+func TestTableIsTheOneTheStoreUses(t *testing.T) {
+	tpl := parseTemplate(t)
+	if ids := tpl.ResourcesOfType("AWS::DynamoDB::Table"); !slices.Equal(ids, []string{"Table"}) {
+		t.Fatalf("tables in template: %v, want exactly one named Table", ids)
+	}
+	tbl, err := tpl.Table("Table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tbl.BillingMode != "PAY_PER_REQUEST" {
+		t.Errorf("BillingMode = %s", tbl.BillingMode)
+	}
+	keyOf := func(ks []cfntemplate.KeySchemaElement) [2]string {
+		var k [2]string
+		for _, e := range ks {
+			if e.KeyType == "HASH" {
+				k[0] = e.AttributeName
+			} else {
+				k[1] = e.AttributeName
+			}
+		}
+		return k
+	}
+	if got := keyOf(tbl.KeySchema); got != [2]string{store.Schema.PK, store.Schema.SK} {
+		t.Errorf("table key %v, store uses %s/%s", got, store.Schema.PK, store.Schema.SK)
+	}
+	got := map[string][2]string{}
+	for _, g := range tbl.GlobalSecondaryIndex {
+		got[g.IndexName] = keyOf(g.KeySchema)
+		if g.Projection.ProjectionType != "ALL" {
+			t.Errorf("index %s projects %s; the store reads whole items from it", g.IndexName, g.Projection.ProjectionType)
+		}
+	}
+	if len(got) != len(store.Schema.Indexes) {
+		t.Errorf("template indexes %v, store uses %v", got, store.Schema.Indexes)
+	}
+	for name, k := range store.Schema.Indexes {
+		if got[name] != k {
+			t.Errorf("index %s: template %v, store %v", name, got[name], k)
+		}
+	}
+	defined := map[string]bool{}
+	for _, a := range tbl.AttributeDefinitions {
+		defined[a.AttributeName] = a.AttributeType == "S"
+	}
+	for _, k := range append([][2]string{{store.Schema.PK, store.Schema.SK}}, mapValues(store.Schema.Indexes)...) {
+		for _, a := range k {
+			if !defined[a] {
+				t.Errorf("key attribute %s is not defined as a string", a)
+			}
+		}
+	}
+	if tbl.TimeToLive == nil || !tbl.TimeToLive.Enabled || tbl.TimeToLive.AttributeName != store.Schema.TTL {
+		t.Errorf("TTL %+v, store writes %s", tbl.TimeToLive, store.Schema.TTL)
+	}
+
+	res, _ := tpl.Resource("Table")
+	for path, want := range map[string]string{
+		"DeletionPolicy":                       "Retain",
+		"UpdateReplacePolicy":                  "Retain",
+		"Properties.DeletionProtectionEnabled": "true",
+		"Properties.PointInTimeRecoverySpecification.PointInTimeRecoveryEnabled": "true",
+		"Properties.SSESpecification.SSEEnabled":                                 "true",
+	} {
+		n := cfntemplate.Get(res, strings.Split(path, ".")...)
+		if n == nil || n.Value != want {
+			t.Errorf("Table %s is not %s", path, want)
+		}
+	}
+}
+
+func mapValues(m map[string][2]string) (out [][2]string) {
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// TestFunctionPoliciesAreLeastPrivilege: no function may scan or manage the
+// table, and every action is on this table or its indexes.
+func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
+	tpl := parseTemplate(t)
+	for _, id := range tpl.ResourcesOfType("AWS::Serverless::Function") {
+		res, _ := tpl.Resource(id)
+		pol := cfntemplate.Get(res, "Properties", "Policies")
+		if pol == nil {
+			t.Errorf("%s has no policies", id)
+			continue
+		}
+		var policies []struct {
+			Statement []struct {
+				Action   []string `yaml:"Action"`
+				Resource []any    `yaml:"Resource"`
+			} `yaml:"Statement"`
+		}
+		if err := pol.Decode(&policies); err != nil {
+			t.Fatalf("%s policies: %v (only inline statements are allowed, so they can be checked)", id, err)
+		}
+		for _, p := range policies {
+			for _, st := range p.Statement {
+				for _, a := range st.Action {
+					if strings.Contains(a, "*") || a == "dynamodb:Scan" || strings.Contains(a, "Table") && a != "dynamodb:ConditionCheckItem" {
+						t.Errorf("%s may %s", id, a)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestTemplateKeepsCloudFormationTags: the parser must keep short-form
+// intrinsics such as !GetAtt as tags rather than fail or flatten them.
+func TestTemplateKeepsCloudFormationTags(t *testing.T) {
+	tpl := parseTemplate(t)
+	res, _ := tpl.Resource("ApiFunction")
+	pol := cfntemplate.Get(res, "Properties", "Policies")
+	if pol == nil || len(pol.Content) == 0 {
+		t.Fatal("ApiFunction has no policies")
+	}
+	stmt := cfntemplate.Get(pol.Content[0], "Statement")
+	resources := cfntemplate.Get(stmt.Content[0], "Resource")
+	if len(resources.Content) != 2 {
+		t.Fatalf("policy resources: %d", len(resources.Content))
+	}
+	if n := resources.Content[0]; n.Tag != "!GetAtt" || n.Value != "Table.Arn" {
+		t.Errorf("first resource = %s %s, want !GetAtt Table.Arn", n.Tag, n.Value)
+	}
+	if n := resources.Content[1]; n.Tag != "!Sub" || n.Value != "${Table.Arn}/index/*" {
+		t.Errorf("second resource = %s %s, want !Sub ${Table.Arn}/index/*", n.Tag, n.Value)
+	}
+	api, ok := tpl.Resource("HttpApi")
+	if !ok || cfntemplate.Get(api, "Type").Value != "AWS::Serverless::HttpApi" {
+		t.Error("no HTTP API resource")
+	}
+}
