@@ -73,7 +73,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	key, err := devAdminKey(ctx, a.Keys, filepath.Join(home, "admin-key"))
+	// The key is only valid for this data, so it is kept beside it.
+	key, err := devAdminKey(ctx, a.Keys, filepath.Join(*dataDir, "dunlin-admin-key"))
 	if err != nil {
 		return err
 	}

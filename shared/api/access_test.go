@@ -116,3 +116,37 @@ func TestKeysCanBeIssuedAndRevokedThroughTheAPI(t *testing.T) {
 		t.Errorf("bad role: %d %s %s", res.Status, code, field)
 	}
 }
+
+// TestOpenAPIDocumentsEveryRoute: the served document has an operation for
+// each route in the table, and none the API does not serve.
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	res := f.As(f.keys[auth.Viewer]).Do("GET", "/v1/openapi.json", nil)
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	res.JSON(t, &doc)
+	if res.Status != 200 || !strings.HasPrefix(doc.OpenAPI, "3.1") {
+		t.Fatalf("openapi.json: %d version %q", res.Status, doc.OpenAPI)
+	}
+	served := map[string]bool{}
+	for _, rt := range f.server.Routes() {
+		key := strings.ToLower(rt.Method) + " " + rt.Pattern
+		served[key] = true
+		if _, ok := doc.Paths[rt.Pattern][strings.ToLower(rt.Method)]; !ok {
+			t.Errorf("%s %s is not in the OpenAPI document", rt.Method, rt.Pattern)
+		}
+	}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if method == "parameters" || method == "summary" || method == "description" {
+				continue
+			}
+			if !served[method+" "+path] {
+				t.Errorf("the document describes %s %s, which the API does not serve", method, path)
+			}
+		}
+	}
+}
