@@ -131,3 +131,32 @@ func TestConcurrentPatchesLoseNoUpdate(t *testing.T) {
 		t.Errorf("version = %v, want %d", c["version"], 1+len(patches))
 	}
 }
+
+func TestLookupsByTheFirmsExternalIDs(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid := f.customer(map[string]any{"external_id": "ERP-42"})
+	iid := f.mustCreate("/v1/invoices", map[string]any{"customer_id": cid, "total": 100, "external_id": "BOOKS-7"})["id"]
+	ids := func(path string) string {
+		t.Helper()
+		var out []any
+		for _, d := range f.Do("GET", path, nil).Map(t)["data"].([]any) {
+			out = append(out, d.(map[string]any)["id"])
+		}
+		return fmt.Sprint(out)
+	}
+	cases := map[string]string{
+		"/v1/customers?external_id=ERP-42":                                fmt.Sprint([]any{cid}),
+		"/v1/customers?external_id=ERP-43":                                "[]",
+		"/v1/invoices?external_id=BOOKS-7":                                fmt.Sprint([]any{iid}),
+		"/v1/invoices?external_id=BOOKS-7&status=open":                    fmt.Sprint([]any{iid}),
+		"/v1/invoices?external_id=BOOKS-7&status=void":                    "[]",
+		"/v1/invoices?external_id=BOOKS-7&customer_id=" + f.customer(nil): "[]",
+		"/v1/invoices?external_id=nope":                                   "[]",
+	}
+	for path, want := range cases {
+		if got := ids(path); got != want {
+			t.Errorf("%s = %s, want %s", path, got, want)
+		}
+	}
+}

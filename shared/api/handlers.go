@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 
 	"dunlin/shared/apperr"
@@ -65,7 +66,12 @@ func (s *Server) listCustomers(r *http.Request, _ []byte) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	page, err := s.billing.ListCustomers(r.Context(), cursor, limit)
+	var page billing.Page[billing.Customer]
+	if ext := r.URL.Query().Get("external_id"); ext != "" {
+		page, err = s.billing.FindCustomerByExternalID(r.Context(), ext)
+	} else {
+		page, err = s.billing.ListCustomers(r.Context(), cursor, limit)
+	}
 	if err != nil {
 		return 0, nil, err
 	}
@@ -108,7 +114,15 @@ func (s *Server) listInvoices(r *http.Request, _ []byte) (int, any, error) {
 		}
 		q.Status = st
 	}
-	page, err := s.billing.ListInvoices(r.Context(), q)
+	var page billing.Page[billing.Invoice]
+	if ext := r.URL.Query().Get("external_id"); ext != "" {
+		page, err = s.billing.FindInvoiceByExternalID(r.Context(), ext)
+		page.Items = slices.DeleteFunc(page.Items, func(inv *billing.Invoice) bool {
+			return q.CustomerID != "" && inv.CustomerID != q.CustomerID || q.Status != "" && inv.Status(s.billing.Now()) != q.Status
+		})
+	} else {
+		page, err = s.billing.ListInvoices(r.Context(), q)
+	}
 	if err != nil {
 		return 0, nil, err
 	}

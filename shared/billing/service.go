@@ -40,6 +40,8 @@ type Store interface {
 	CreateInvoice(ctx context.Context, inv *Invoice) error
 	// GetInvoice returns NotFound when there is no such invoice.
 	GetInvoice(ctx context.Context, id string) (*Invoice, error)
+	// GetInvoiceByExternalID returns NotFound when no invoice has that id.
+	GetInvoiceByExternalID(ctx context.Context, externalID string) (*Invoice, error)
 	// ListInvoices calls fn with each invoice matching q, in order of state,
 	// due date and id, until fn returns false (see ListCustomers).
 	ListInvoices(ctx context.Context, q InvoiceRange, fn func(inv *Invoice, next string) bool) error
@@ -135,6 +137,31 @@ func (s *Service) CreateCustomer(ctx context.Context, in CustomerCreate) (*Custo
 		return nil, err
 	}
 	return c, nil
+}
+
+// FindCustomerByExternalID returns the customer with the firm's id, if any:
+// a page of zero or one. Errors: none beyond internal.
+func (s *Service) FindCustomerByExternalID(ctx context.Context, externalID string) (Page[Customer], error) {
+	c, err := s.store.GetCustomerByExternalID(ctx, strings.TrimSpace(externalID))
+	return single(c, err)
+}
+
+// FindInvoiceByExternalID is FindCustomerByExternalID for invoices.
+func (s *Service) FindInvoiceByExternalID(ctx context.Context, externalID string) (Page[Invoice], error) {
+	inv, err := s.store.GetInvoiceByExternalID(ctx, strings.TrimSpace(externalID))
+	return single(inv, err)
+}
+
+// single turns a lookup into a page of at most one: not found is an empty
+// list, as a filter that matches nothing should be.
+func single[T any](item *T, err error) (Page[T], error) {
+	if apperr.Is(err, apperr.NotFound) {
+		return Page[T]{}, nil
+	}
+	if err != nil {
+		return Page[T]{}, err
+	}
+	return Page[T]{Items: []*T{item}}, nil
 }
 
 // GetCustomer returns a customer. Errors: NotFound.

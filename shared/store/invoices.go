@@ -134,6 +134,19 @@ func (s *Store) GetInvoice(ctx context.Context, id string) (*billing.Invoice, er
 	return it.invoice(), nil
 }
 
+// GetInvoiceByExternalID follows the external-id guard to the invoice.
+func (s *Store) GetInvoiceByExternalID(ctx context.Context, ext string) (*billing.Invoice, error) {
+	var g guardItem
+	found, err := s.getItem(ctx, invoiceExtIDKey(ext), &g)
+	if err != nil {
+		return nil, fmt.Errorf("get invoice by external id: %w", err)
+	}
+	if !found {
+		return nil, apperr.NotFoundf("no invoice with external_id %q", ext)
+	}
+	return s.GetInvoice(ctx, g.Owner)
+}
+
 // ListInvoices reads one customer's invoices (GSI1) or everyone's (GSI2)
 // within a state and due-date range.
 func (s *Store) ListInvoices(ctx context.Context, r billing.InvoiceRange, fn func(*billing.Invoice, string) bool) error {
