@@ -91,15 +91,11 @@ func (s *Store) GetCustomer(ctx context.Context, id string) (*billing.Customer, 
 
 // GetCustomerByExternalID follows the external-id guard to the customer.
 func (s *Store) GetCustomerByExternalID(ctx context.Context, ext string) (*billing.Customer, error) {
-	var g guardItem
-	found, err := s.getItem(ctx, customerExtIDKey(ext), &g)
+	id, err := s.guardOwner(ctx, customerExtIDKey(ext), "customer", ext)
 	if err != nil {
-		return nil, fmt.Errorf("get customer by external id: %w", err)
+		return nil, err
 	}
-	if !found {
-		return nil, apperr.NotFoundf("no customer with external_id %q", ext)
-	}
-	return s.GetCustomer(ctx, g.Owner)
+	return s.GetCustomer(ctx, id)
 }
 
 // UpdateCustomer replaces the customer if its stored version is

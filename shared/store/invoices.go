@@ -136,15 +136,11 @@ func (s *Store) GetInvoice(ctx context.Context, id string) (*billing.Invoice, er
 
 // GetInvoiceByExternalID follows the external-id guard to the invoice.
 func (s *Store) GetInvoiceByExternalID(ctx context.Context, ext string) (*billing.Invoice, error) {
-	var g guardItem
-	found, err := s.getItem(ctx, invoiceExtIDKey(ext), &g)
+	id, err := s.guardOwner(ctx, invoiceExtIDKey(ext), "invoice", ext)
 	if err != nil {
-		return nil, fmt.Errorf("get invoice by external id: %w", err)
+		return nil, err
 	}
-	if !found {
-		return nil, apperr.NotFoundf("no invoice with external_id %q", ext)
-	}
-	return s.GetInvoice(ctx, g.Owner)
+	return s.GetInvoice(ctx, id)
 }
 
 // ListInvoices reads one customer's invoices (GSI1) or everyone's (GSI2)

@@ -153,6 +153,20 @@ func (s *Store) putGuard(k key, owner string) types.TransactWriteItem {
 	return types.TransactWriteItem{Put: p}
 }
 
+// guardOwner returns the id of the record holding a unique external id.
+// Errors: NotFound when no record holds it.
+func (s *Store) guardOwner(ctx context.Context, k key, kind, ext string) (string, error) {
+	var g guardItem
+	found, err := s.getItem(ctx, k, &g)
+	if err != nil {
+		return "", fmt.Errorf("find %s by external id: %w", kind, err)
+	}
+	if !found {
+		return "", apperr.NotFoundf("no %s with external_id %q", kind, ext)
+	}
+	return g.Owner, nil
+}
+
 // deleteGuard releases a unique value, only if owner still holds it.
 func (s *Store) deleteGuard(k key, owner string) types.TransactWriteItem {
 	e := conditional(expression.Name("owner").Equal(expression.Value(owner)))
