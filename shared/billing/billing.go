@@ -27,9 +27,21 @@ type Customer struct {
 	Currency         string
 	CreditLimit      *int64 // minor units of Currency; nil means no limit
 	PaymentTermsDays int
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	Version          int64 // optimistic-locking counter, bumped on every write
+	// Policy names the dunning policy; empty means the default ladder.
+	Policy string
+	// Pause stops dunning for this customer until Until (inclusive, in the
+	// customer's zone), or until resumed when Until is zero.
+	Paused      bool
+	PauseReason string
+	PausedUntil civil.Date
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	Version     int64 // optimistic-locking counter, bumped on every write
+}
+
+// PausedOn reports whether dunning is paused for the customer on day.
+func (c *Customer) PausedOn(day civil.Date) bool {
+	return c.Paused && (c.PausedUntil.IsZero() || !day.After(c.PausedUntil))
 }
 
 // InvoiceState is the stored lifecycle state. "Overdue" is deliberately not a
@@ -80,11 +92,19 @@ type Invoice struct {
 	PaymentURL  string
 	Description string
 	State       InvoiceState
-	VoidedAt    *time.Time
-	VoidReason  string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	Version     int64
+	// Dunning: the index of the last ladder step taken (-1 for none) and the
+	// civil date the sweep should next look at this invoice. NextActionOn is
+	// zero when nothing is pending (paid, void, disputed, ladder finished),
+	// which takes the invoice out of the sweep's work queue.
+	DunningStep   int
+	NextActionOn  civil.Date
+	Disputed      bool
+	DisputeReason string
+	VoidedAt      *time.Time
+	VoidReason    string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Version       int64
 }
 
 // Status returns the invoice's status at instant now.

@@ -312,6 +312,7 @@ func (s *Service) CreateInvoice(ctx context.Context, in InvoiceCreate) (*Invoice
 		PaymentURL:  strings.TrimSpace(in.PaymentURL),
 		Description: in.Description,
 		State:       StateOpen,
+		DunningStep: -1,
 		CreatedAt:   now,
 		UpdatedAt:   now,
 		Version:     1,
@@ -349,6 +350,10 @@ func (s *Service) CreateInvoice(ctx context.Context, in InvoiceCreate) (*Invoice
 			return nil, apperr.Invalidf("due_on", "due_on %s is before issued_on %s", inv.DueOn, inv.IssuedOn)
 		}
 	}
+	// The sweep first looks at the invoice on its issue date and from then
+	// on places it on the customer's ladder, so creating an invoice never
+	// needs the policy.
+	inv.NextActionOn = inv.IssuedOn
 	if err := checkPaymentURL(inv.PaymentURL); err != nil {
 		return nil, err
 	}
@@ -473,7 +478,7 @@ func (s *Service) VoidInvoice(ctx context.Context, id, reason string) (*Invoice,
 			return nil, apperr.New(apperr.Conflict, "invoice %s has payments applied; issue a credit note instead of voiding it", inv.Number)
 		}
 		now := s.now().UTC()
-		inv.State, inv.Balance = StateVoid, 0
+		inv.State, inv.Balance, inv.NextActionOn = StateVoid, 0, civil.Date{}
 		inv.VoidedAt, inv.VoidReason = &now, reason
 		inv.UpdatedAt = now
 		inv.Version++

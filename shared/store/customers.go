@@ -9,6 +9,7 @@ import (
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/billing"
+	"dunlin/shared/civil"
 )
 
 // customerItem is a customer as stored. GSI2 lists all customers in id
@@ -28,6 +29,10 @@ type customerItem struct {
 	Currency         string    `dynamodbav:"currency"`
 	CreditLimit      *int64    `dynamodbav:"credit_limit,omitempty"`
 	PaymentTermsDays int       `dynamodbav:"payment_terms_days"`
+	Policy           string    `dynamodbav:"policy,omitempty"`
+	Paused           bool      `dynamodbav:"paused,omitempty"`
+	PauseReason      string    `dynamodbav:"pause_reason,omitempty"`
+	PausedUntil      string    `dynamodbav:"paused_until,omitempty"`
 	CreatedAt        time.Time `dynamodbav:"created_at"`
 	UpdatedAt        time.Time `dynamodbav:"updated_at"`
 	Version          int64     `dynamodbav:"version"`
@@ -40,12 +45,15 @@ func toCustomerItem(c *billing.Customer) customerItem {
 		ID: c.ID, ExternalID: c.ExternalID, Name: c.Name, Email: c.Email, CC: c.CC,
 		Language: c.Language, Timezone: c.Timezone, Currency: c.Currency,
 		CreditLimit: c.CreditLimit, PaymentTermsDays: c.PaymentTermsDays,
+		Policy: c.Policy, Paused: c.Paused, PauseReason: c.PauseReason, PausedUntil: c.PausedUntil.String(),
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 	}
 }
 
 func (it *customerItem) customer() *billing.Customer {
+	until, _ := civil.Parse(it.PausedUntil) // "" leaves the zero date
 	return &billing.Customer{
+		Policy: it.Policy, Paused: it.Paused, PauseReason: it.PauseReason, PausedUntil: until,
 		ID: it.ID, ExternalID: it.ExternalID, Name: it.Name, Email: it.Email, CC: it.CC,
 		Language: it.Language, Timezone: it.Timezone, Currency: it.Currency,
 		CreditLimit: it.CreditLimit, PaymentTermsDays: it.PaymentTermsDays,

@@ -23,6 +23,8 @@ type invoiceItem struct {
 	GSI1SK      string     `dynamodbav:"GSI1SK"`
 	GSI2PK      string     `dynamodbav:"GSI2PK"`
 	GSI2SK      string     `dynamodbav:"GSI2SK"`
+	GSI3PK      string     `dynamodbav:"GSI3PK,omitempty"`
+	GSI3SK      string     `dynamodbav:"GSI3SK,omitempty"`
 	ID          string     `dynamodbav:"id"`
 	CustomerID  string     `dynamodbav:"customer_id"`
 	Number      string     `dynamodbav:"number"`
@@ -36,6 +38,10 @@ type invoiceItem struct {
 	PaymentURL  string     `dynamodbav:"payment_url,omitempty"`
 	Description string     `dynamodbav:"description,omitempty"`
 	State       string     `dynamodbav:"state"`
+	DunningStep int        `dynamodbav:"dunning_step"`
+	NextAction  string     `dynamodbav:"next_action_on,omitempty"`
+	Disputed    bool       `dynamodbav:"disputed,omitempty"`
+	DisputeWhy  string     `dynamodbav:"dispute_reason,omitempty"`
 	VoidedAt    *time.Time `dynamodbav:"voided_at,omitempty"`
 	VoidReason  string     `dynamodbav:"void_reason,omitempty"`
 	CreatedAt   time.Time  `dynamodbav:"created_at"`
@@ -47,8 +53,10 @@ func toInvoiceItem(inv *billing.Invoice) invoiceItem {
 	k := invoiceKey(inv.ID)
 	g1pk, g1sk := invoiceGSI1(inv)
 	g2pk, g2sk := invoiceGSI2(inv)
+	g3pk, g3sk := invoiceGSI3(inv)
 	return invoiceItem{
-		PK: k.PK, SK: k.SK, GSI1PK: g1pk, GSI1SK: g1sk, GSI2PK: g2pk, GSI2SK: g2sk,
+		PK: k.PK, SK: k.SK, GSI1PK: g1pk, GSI1SK: g1sk, GSI2PK: g2pk, GSI2SK: g2sk, GSI3PK: g3pk, GSI3SK: g3sk,
+		DunningStep: inv.DunningStep, NextAction: inv.NextActionOn.String(), Disputed: inv.Disputed, DisputeWhy: inv.DisputeReason,
 		ID: inv.ID, CustomerID: inv.CustomerID, Number: inv.Number, ExternalID: inv.ExternalID,
 		Currency: inv.Currency, Total: inv.Total, Balance: inv.Balance,
 		IssuedOn: inv.IssuedOn.String(), DueOn: inv.DueOn.String(), Timezone: inv.Timezone,
@@ -61,7 +69,9 @@ func toInvoiceItem(inv *billing.Invoice) invoiceItem {
 func (it *invoiceItem) invoice() *billing.Invoice {
 	issued, _ := civil.Parse(it.IssuedOn) // written by toInvoiceItem, always valid
 	due, _ := civil.Parse(it.DueOn)
+	next, _ := civil.Parse(it.NextAction) // "" parses to an error and leaves the zero date
 	return &billing.Invoice{
+		DunningStep: it.DunningStep, NextActionOn: next, Disputed: it.Disputed, DisputeReason: it.DisputeWhy,
 		ID: it.ID, CustomerID: it.CustomerID, Number: it.Number, ExternalID: it.ExternalID,
 		Currency: it.Currency, Total: it.Total, Balance: it.Balance,
 		IssuedOn: issued, DueOn: due, Timezone: it.Timezone,

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"fmt"
 	"strings"
 
 	"dunlin/shared/billing"
@@ -16,6 +17,8 @@ const (
 	attrGSI1SK = "GSI1SK"
 	attrGSI2PK = "GSI2PK"
 	attrGSI2SK = "GSI2SK"
+	attrGSI3PK = "GSI3PK"
+	attrGSI3SK = "GSI3SK"
 	attrTTL    = "expires_at" // epoch seconds; DynamoDB deletes the item after it
 )
 
@@ -23,7 +26,13 @@ const (
 const (
 	indexByCustomer = "GSI1"
 	indexByKind     = "GSI2"
+	indexWorkQueue  = "GSI3"
 )
+
+// QueueShards is how many partitions the work queue is spread over. A
+// customer's invoices share a shard, so the sweep sees a customer's due
+// invoices together; the sweep reads every shard each run.
+const QueueShards = 8
 
 // Key prefixes, one per entity. Changing one orphans stored data.
 const (
@@ -35,6 +44,9 @@ const (
 	prefixKey        = "KEY#"
 	prefixIdempotent = "IDEM#"
 	prefixCounter    = "COUNTER#"
+	prefixSend       = "SEND#"
+	prefixContact    = "CONTACT#"
+	prefixPolicy     = "POLICY#"
 
 	kindCustomer = "CUSTOMER"
 	kindInvoice  = "INVOICE"
@@ -73,6 +85,24 @@ func invoiceStateSort(state billing.InvoiceState, due, id string) string {
 
 func invoiceGSI1(inv *billing.Invoice) (pk, sk string) {
 	return prefixCustomer + inv.CustomerID, prefixInvoice + invoiceStateSort(inv.State, inv.DueOn.String(), inv.ID)
+}
+
+// invoiceGSI3 is the work-queue entry: empty (so the item is absent from the
+// sparse index) unless a dunning action is pending.
+func invoiceGSI3(inv *billing.Invoice) (pk, sk string) {
+	if inv.State != billing.StateOpen || inv.Disputed || inv.NextActionOn.IsZero() {
+		return "", ""
+	}
+	return queueShard(inv.CustomerID), inv.NextActionOn.String() + "#" + inv.ID
+}
+
+// queueShard picks a customer's shard with FNV-1a over its id.
+func queueShard(customerID string) string {
+	h := uint32(2166136261)
+	for i := 0; i < len(customerID); i++ {
+		h = (h ^ uint32(customerID[i])) * 16777619
+	}
+	return fmt.Sprintf("QUEUE#%d", h%QueueShards)
 }
 
 func invoiceGSI2(inv *billing.Invoice) (pk, sk string) {

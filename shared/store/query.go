@@ -28,8 +28,11 @@ type indexQuery struct {
 }
 
 func indexAttrs(index string) (pk, sk string) {
-	if index == indexByCustomer {
+	switch index {
+	case indexByCustomer:
 		return attrGSI1PK, attrGSI1SK
+	case indexWorkQueue:
+		return attrGSI3PK, attrGSI3SK
 	}
 	return attrGSI2PK, attrGSI2SK
 }

@@ -205,3 +205,5 @@ func unmarshal(av map[string]types.AttributeValue, out any) error {
 	}
 	return nil
 }
+
+func asErr[T error](err error, target *T) bool { return errors.As(err, target) }

@@ -24,6 +24,7 @@ var Schema = struct {
 	Indexes: map[string][2]string{
 		indexByCustomer: {attrGSI1PK, attrGSI1SK},
 		indexByKind:     {attrGSI2PK, attrGSI2SK},
+		indexWorkQueue:  {attrGSI3PK, attrGSI3SK},
 	},
 	TTL: attrTTL,
 }

@@ -1,0 +1,35 @@
+package dunning
+
+import "dunlin/shared/civil"
+
+// NoStep marks an invoice for which no step has been taken yet.
+const NoStep = -1
+
+// StepDate is the civil date step i comes due for an invoice due on due.
+func (p Policy) StepDate(due civil.Date, i int) civil.Date {
+	return due.AddDays(p.Steps[i].OffsetDays)
+}
+
+// NextActionDate is when the step after done comes due, and false when the
+// ladder is finished. The sweep's work queue is keyed by this date.
+func (p Policy) NextActionDate(due civil.Date, done int) (civil.Date, bool) {
+	if done+1 >= len(p.Steps) {
+		return civil.Date{}, false
+	}
+	return p.StepDate(due, done+1), true
+}
+
+// DueStep returns the step to take today for an invoice whose last taken
+// step is done: the latest step whose date has come, and false if none.
+// After missed days (an outage, a pause) the skipped steps are passed over,
+// so a customer gets one email in the tone that fits today, never a burst.
+func (p Policy) DueStep(due civil.Date, done int, today civil.Date) (int, bool) {
+	step := NoStep
+	for i := done + 1; i < len(p.Steps); i++ {
+		if p.StepDate(due, i).After(today) {
+			break
+		}
+		step = i
+	}
+	return step, step != NoStep
+}

@@ -1,0 +1,119 @@
+// Package dunning holds the rules for chasing money: a policy is an ordered
+// ladder of steps, each a number of days from the due date, with a tone and
+// actions. The package decides, from plain values, which step is due for an
+// invoice on a given day, how a day's steps for one customer become one
+// email, and whether pressure limits allow sending. It imports nothing from
+// AWS; the sweep (package sweep) does the I/O.
+package dunning
+
+import (
+	"fmt"
+	"strings"
+
+	"dunlin/shared/apperr"
+)
+
+// Tone is how an email reads. Tones are ordered by severity.
+type Tone string
+
+const (
+	Friendly   Tone = "friendly"   // before the due date: a courtesy reminder
+	Reminder   Tone = "reminder"   // just overdue: probably an oversight
+	Firm       Tone = "firm"       // a week overdue: please pay now
+	Final      Tone = "final"      // final notice, factual consequences
+	Escalation Tone = "escalation" // internal: hand to legal or an agency
+)
+
+var severity = map[Tone]int{Friendly: 1, Reminder: 2, Firm: 3, Final: 4, Escalation: 5}
+
+// Severity orders tones; unknown tones are 0.
+func (t Tone) Severity() int { return severity[t] }
+
+// Tones lists the tones in order of severity.
+var Tones = []Tone{Friendly, Reminder, Firm, Final, Escalation}
+
+// Step is one rung of the ladder.
+type Step struct {
+	Name       string `json:"name"`
+	OffsetDays int    `json:"offset_days"` // from the due date; negative is before it
+	Tone       Tone   `json:"tone"`
+	// Actions. Escalate replaces the customer email with an internal one to
+	// the firm's collections address.
+	Email      bool `json:"email"`
+	CreditHold bool `json:"credit_hold"`
+	Escalate   bool `json:"escalate"`
+}
+
+// Policy is a named ladder and the pressure limits that go with it.
+type Policy struct {
+	Name  string `json:"name"`
+	Steps []Step `json:"steps"`
+	// WeeklyCap is the most emails one customer gets in any 7 days.
+	WeeklyCap int `json:"weekly_cap"`
+	// MaxUnanswered, when above zero, stops emailing a customer after that
+	// many emails with no payment, promise or reply in between; a person
+	// takes over. Zero (the default) lets the ladder run to its end.
+	MaxUnanswered int `json:"max_unanswered"`
+}
+
+// DefaultPolicyName is the policy customers get unless assigned another.
+const DefaultPolicyName = "standard"
+
+// Standard is the default ladder: a friendly note three days before the due
+// date, then a reminder, a firm letter, a final notice with a credit hold,
+// and after a month an internal escalation instead of a fifth email.
+func Standard() Policy {
+	return Policy{
+		Name: DefaultPolicyName,
+		Steps: []Step{
+			{Name: "upcoming", OffsetDays: -3, Tone: Friendly, Email: true},
+			{Name: "overdue", OffsetDays: 1, Tone: Reminder, Email: true},
+			{Name: "second", OffsetDays: 7, Tone: Firm, Email: true},
+			{Name: "final", OffsetDays: 14, Tone: Final, Email: true, CreditHold: true},
+			{Name: "escalate", OffsetDays: 30, Tone: Escalation, Escalate: true},
+		},
+		WeeklyCap: 2,
+	}
+}
+
+// Validate checks a policy: named, steps named uniquely, offsets strictly
+// increasing (the ladder only goes up), known tones, sane limits.
+func (p *Policy) Validate() error {
+	p.Name = strings.TrimSpace(p.Name)
+	if p.Name == "" || len(p.Name) > 64 || strings.ContainsAny(p.Name, "#/ ") {
+		return apperr.Invalidf("name", "name is required: up to 64 characters, no spaces, '#' or '/'")
+	}
+	if len(p.Steps) == 0 || len(p.Steps) > 20 {
+		return apperr.Invalidf("steps", "a policy has 1 to 20 steps")
+	}
+	seen := map[string]bool{}
+	for i, s := range p.Steps {
+		field := fmt.Sprintf("steps[%d]", i)
+		if s.Name == "" || len(s.Name) > 64 || strings.ContainsAny(s.Name, "#/ ") || seen[s.Name] {
+			return apperr.Invalidf(field+".name", "each step needs a unique name: up to 64 characters, no spaces, '#' or '/'")
+		}
+		seen[s.Name] = true
+		if s.Tone.Severity() == 0 {
+			return apperr.Invalidf(field+".tone", "tone must be friendly, reminder, firm, final or escalation")
+		}
+		if s.OffsetDays < -60 || s.OffsetDays > 365 {
+			return apperr.Invalidf(field+".offset_days", "offset_days must be between -60 and 365")
+		}
+		if i > 0 && s.OffsetDays <= p.Steps[i-1].OffsetDays {
+			return apperr.Invalidf(field+".offset_days", "offset_days must increase from step to step")
+		}
+		if s.Email && s.Escalate {
+			return apperr.Invalidf(field+".escalate", "a step either emails the customer or escalates internally, not both")
+		}
+		if !s.Email && !s.Escalate && !s.CreditHold {
+			return apperr.Invalidf(field, "a step must do something: email, escalate or credit_hold")
+		}
+	}
+	if p.WeeklyCap < 1 || p.WeeklyCap > 7 {
+		return apperr.Invalidf("weekly_cap", "weekly_cap must be between 1 and 7")
+	}
+	if p.MaxUnanswered < 0 || p.MaxUnanswered > 50 {
+		return apperr.Invalidf("max_unanswered", "max_unanswered must be between 0 (off) and 50")
+	}
+	return nil
+}

@@ -1,0 +1,63 @@
+package dunning
+
+import (
+	"time"
+
+	"dunlin/shared/civil"
+)
+
+// SendKind separates the customer's email from the internal escalation
+// email about that customer: each may go once a day.
+type SendKind string
+
+const (
+	ToCustomer SendKind = "customer"
+	Internal   SendKind = "escalation"
+)
+
+// SendStatus is where a send is in its life.
+type SendStatus string
+
+const (
+	// Claimed: the sweep reserved the send and may be talking to SES. A
+	// claim left in this state by a crash is in doubt.
+	Claimed SendStatus = "claimed"
+	Sent    SendStatus = "sent"
+	Failed  SendStatus = "failed"   // SES refused it for good
+	InDoubt SendStatus = "in_doubt" // a crash left it unknown; never resent
+)
+
+// StaleClaim is how old a Claimed send must be before a later run treats it
+// as in doubt rather than as another sweep's send in progress.
+const StaleClaim = 5 * time.Minute
+
+// SentStep is one invoice's step in a send.
+type SentStep struct {
+	InvoiceID string `dynamodbav:"invoice_id"`
+	Step      int    `dynamodbav:"step"`
+	StepName  string `dynamodbav:"step_name"`
+}
+
+// Send is the record of one email: claimed before SES is called, completed
+// with SES's message id after. Its key (customer, day, kind) is what makes
+// a second email for the same customer and day impossible.
+type Send struct {
+	CustomerID string
+	Day        civil.Date // the customer's local date
+	Kind       SendKind
+	Status     SendStatus
+	Tone       Tone
+	Steps      []SentStep
+	To         []string
+	Subject    string
+	MessageID  string
+	Error      string
+	ClaimedAt  time.Time
+	SentAt     *time.Time
+}
+
+// Counts reports whether the send counts against a customer's limits: every
+// customer email that went, or may have gone.
+func (s *Send) Counts() bool {
+	return s.Kind == ToCustomer && s.Status != Failed
+}

@@ -1,0 +1,193 @@
+// Package emails renders Dunlin's dunning emails: a subject, an HTML part
+// and a plain-text part, per tone and per language (en, zh-CN).
+//
+// The wording lives in templates/<language>.yaml, one entry per tone, each
+// phrase a small text/template over Data. The layouts (templates/layout.html
+// and layout.txt) place the phrases and the invoice lines. The HTML layout is
+// an html/template, so customer names, invoice numbers and links are escaped
+// whatever they contain.
+package emails
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	htmltemplate "html/template"
+	"strings"
+	"sync"
+	texttemplate "text/template"
+
+	"go.yaml.in/yaml/v3"
+
+	"dunlin/shared/dunning"
+)
+
+//go:embed templates
+var files embed.FS
+
+// Languages are the languages emails are written in.
+var Languages = []string{"en", "zh-CN"}
+
+// Line is one invoice in an email.
+type Line struct {
+	Number      string
+	IssuedOn    string
+	DueOn       string
+	DaysOverdue int
+	Balance     string // formatted for the language, e.g. "€1,234.56"
+	PaymentURL  string
+}
+
+// Data is what a template sees.
+type Data struct {
+	FirmName      string
+	CustomerName  string
+	CustomerEmail string
+	Lines         []Line
+	Totals        []string // one per currency, formatted
+}
+
+// Single reports whether the email is about one invoice.
+func (d Data) Single() bool { return len(d.Lines) == 1 }
+
+// First is the first invoice line.
+func (d Data) First() Line {
+	if len(d.Lines) == 0 {
+		return Line{}
+	}
+	return d.Lines[0]
+}
+
+// Email is a rendered message.
+type Email struct {
+	Subject string
+	HTML    string
+	Text    string
+}
+
+// wording is one language's file.
+type wording map[string]map[string]string // section ("labels" or a tone) -> key -> template
+
+var (
+	load = sync.OnceValues(loadAll)
+	// Tone colours: calm to serious.
+	accents = map[dunning.Tone]string{
+		dunning.Friendly: "#0f766e", dunning.Reminder: "#1d4ed8", dunning.Firm: "#b45309",
+		dunning.Final: "#b91c1c", dunning.Escalation: "#6b21a8",
+	}
+)
+
+type compiled struct {
+	words  map[string]wording
+	html   *htmltemplate.Template
+	text   *texttemplate.Template
+	phrase map[string]*texttemplate.Template // lang/section/key -> template
+}
+
+func loadAll() (*compiled, error) {
+	c := &compiled{words: map[string]wording{}, phrase: map[string]*texttemplate.Template{}}
+	var err error
+	if c.html, err = htmltemplate.ParseFS(files, "templates/layout.html"); err != nil {
+		return nil, err
+	}
+	if c.text, err = texttemplate.ParseFS(files, "templates/layout.txt"); err != nil {
+		return nil, err
+	}
+	for _, lang := range Languages {
+		b, err := files.ReadFile("templates/" + lang + ".yaml")
+		if err != nil {
+			return nil, err
+		}
+		var w wording
+		if err := yaml.Unmarshal(b, &w); err != nil {
+			return nil, fmt.Errorf("%s.yaml: %w", lang, err)
+		}
+		if err := Check(w); err != nil {
+			return nil, fmt.Errorf("%s.yaml: %w", lang, err)
+		}
+		c.words[lang] = w
+		for section, keys := range w {
+			for k, src := range keys {
+				t, _ := texttemplate.New(k).Option("missingkey=error").Parse(src) // Check parsed it already
+				c.phrase[lang+"/"+section+"/"+k] = t
+			}
+		}
+	}
+	return c, nil
+}
+
+// Check validates one language's wording: every tone has a subject, intro
+// and closing, labels are complete, and every phrase parses and renders
+// against sample data. It is also how overrides will be validated on save.
+func Check(w wording) error {
+	need := map[string][]string{"labels": {"greeting", "invoice", "issued", "due", "overdue", "balance", "total", "pay", "signature", "footer"}}
+	for _, t := range dunning.Tones {
+		need[string(t)] = []string{"subject", "intro", "closing"}
+	}
+	sample := Data{FirmName: "Firm", CustomerName: "Customer", CustomerEmail: "c@example.com",
+		Lines: []Line{{Number: "1", IssuedOn: "2026-01-01", DueOn: "2026-01-31", DaysOverdue: 3, Balance: "€1.00"}}}
+	for section, keys := range need {
+		for _, k := range keys {
+			src, ok := w[section][k]
+			if !ok || strings.TrimSpace(src) == "" {
+				return fmt.Errorf("%s.%s is missing", section, k)
+			}
+			t, err := texttemplate.New(k).Option("missingkey=error").Parse(src)
+			if err != nil {
+				return fmt.Errorf("%s.%s: %w", section, k, err)
+			}
+			if err := t.Execute(&bytes.Buffer{}, sample); err != nil {
+				return fmt.Errorf("%s.%s: %w", section, k, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Render writes the email for a tone in a language ("en" when unknown).
+func Render(lang string, tone dunning.Tone, d Data) (*Email, error) {
+	c, err := load()
+	if err != nil {
+		return nil, fmt.Errorf("load email templates: %w", err)
+	}
+	if _, ok := c.words[lang]; !ok {
+		lang = "en"
+	}
+	if tone.Severity() == 0 {
+		return nil, fmt.Errorf("unknown tone %q", tone)
+	}
+	say := func(section, key string) (string, error) {
+		var b bytes.Buffer
+		if err := c.phrase[lang+"/"+section+"/"+key].Execute(&b, d); err != nil {
+			return "", fmt.Errorf("%s %s.%s: %w", lang, section, key, err)
+		}
+		return b.String(), nil
+	}
+	view := map[string]any{"Lang": lang, "Lines": d.Lines, "Totals": d.Totals, "Accent": accents[tone]}
+	labels := map[string]string{}
+	for k := range c.words[lang]["labels"] {
+		if labels[k], err = say("labels", k); err != nil {
+			return nil, err
+		}
+	}
+	view["Labels"] = labels
+	view["Greeting"], view["Signature"], view["Footer"] = labels["greeting"], labels["signature"], labels["footer"]
+	for _, k := range []string{"subject", "intro", "closing"} {
+		s, err := say(string(tone), k)
+		if err != nil {
+			return nil, err
+		}
+		view[strings.ToUpper(k[:1])+k[1:]] = s
+	}
+	// A subject is one line whatever the data held.
+	subject := strings.Join(strings.Fields(view["Subject"].(string)), " ")
+	view["Subject"] = subject
+	var html, text bytes.Buffer
+	if err := c.html.Execute(&html, view); err != nil {
+		return nil, fmt.Errorf("render html: %w", err)
+	}
+	if err := c.text.Execute(&text, view); err != nil {
+		return nil, fmt.Errorf("render text: %w", err)
+	}
+	return &Email{Subject: subject, HTML: html.String(), Text: text.String()}, nil
+}

@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dunlin/shared/apperr"
+	"dunlin/shared/billing"
+	"dunlin/shared/civil"
+	"dunlin/shared/dunning"
+)
+
+// sendItem is a dunning email's record, under its customer:
+// PK CUSTOMER#<id>, SK SEND#<local day>#<kind>.
+type sendItem struct {
+	PK         string             `dynamodbav:"PK"`
+	SK         string             `dynamodbav:"SK"`
+	CustomerID string             `dynamodbav:"customer_id"`
+	Day        string             `dynamodbav:"day"`
+	Kind       string             `dynamodbav:"kind"`
+	Status     string             `dynamodbav:"status"`
+	Tone       string             `dynamodbav:"tone"`
+	Steps      []dunning.SentStep `dynamodbav:"steps"`
+	To         []string           `dynamodbav:"to,omitempty"`
+	Subject    string             `dynamodbav:"subject,omitempty"`
+	MessageID  string             `dynamodbav:"message_id,omitempty"`
+	Error      string             `dynamodbav:"error,omitempty"`
+	ClaimedAt  time.Time          `dynamodbav:"claimed_at"`
+	SentAt     *time.Time         `dynamodbav:"sent_at,omitempty"`
+}
+
+func sendKey(customerID string, day civil.Date, kind dunning.SendKind) key {
+	return key{prefixCustomer + customerID, prefixSend + day.String() + "#" + string(kind)}
+}
+
+func toSendItem(s *dunning.Send) sendItem {
+	k := sendKey(s.CustomerID, s.Day, s.Kind)
+	return sendItem{PK: k.PK, SK: k.SK, CustomerID: s.CustomerID, Day: s.Day.String(), Kind: string(s.Kind),
+		Status: string(s.Status), Tone: string(s.Tone), Steps: s.Steps, To: s.To, Subject: s.Subject,
+		MessageID: s.MessageID, Error: s.Error, ClaimedAt: s.ClaimedAt, SentAt: s.SentAt}
+}
+
+func (it *sendItem) send() *dunning.Send {
+	day, _ := civil.Parse(it.Day)
+	return &dunning.Send{CustomerID: it.CustomerID, Day: day, Kind: dunning.SendKind(it.Kind), Status: dunning.SendStatus(it.Status),
+		Tone: dunning.Tone(it.Tone), Steps: it.Steps, To: it.To, Subject: it.Subject, MessageID: it.MessageID,
+		Error: it.Error, ClaimedAt: it.ClaimedAt, SentAt: it.SentAt}
+}
+
+// ClaimSend reserves the send for its customer, day and kind. When the send
+// already exists it returns the existing record and claimed=false.
+func (s *Store) ClaimSend(ctx context.Context, snd *dunning.Send) (*dunning.Send, bool, error) {
+	p, err := s.put(toSendItem(snd), notExists())
+	if err != nil {
+		return nil, false, err
+	}
+	_, err = s.db.PutItem(ctx, putInput(p))
+	if err == nil {
+		return nil, true, nil
+	}
+	if !apperr.Is(wrap(err), apperr.Conflict) {
+		return nil, false, fmt.Errorf("claim send: %w", wrap(err))
+	}
+	var it sendItem
+	found, err := s.getItem(ctx, sendKey(snd.CustomerID, snd.Day, snd.Kind), &it)
+	if err != nil || !found {
+		return nil, false, fmt.Errorf("read existing send: %v (found=%v)", err, found)
+	}
+	return it.send(), false, nil
+}
+
+// ReleaseSend deletes a claim on which nothing was sent, so the day stays free.
+func (s *Store) ReleaseSend(ctx context.Context, snd *dunning.Send) error {
+	e := conditional(expression.Name("status").Equal(expression.Value(string(dunning.Claimed))))
+	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &s.table, Key: sendKey(snd.CustomerID, snd.Day, snd.Kind).av(),
+		ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+	})
+	if err != nil {
+		return fmt.Errorf("release send: %w", wrap(err))
+	}
+	return nil
+}
+
+// SendsSince lists a customer's sends on or after a local day, oldest first.
+func (s *Store) SendsSince(ctx context.Context, customerID string, from civil.Date) ([]*dunning.Send, error) {
+	e, err := expression.NewBuilder().WithKeyCondition(
+		expression.Key(attrPK).Equal(expression.Value(prefixCustomer + customerID)).
+			And(expression.Key(attrSK).Between(expression.Value(prefixSend+from.String()), expression.Value(prefixSend+"~")))).Build()
+	if err != nil {
+		return nil, err
+	}
+	var out []*dunning.Send
+	p := dynamodb.NewQueryPaginator(s.db, &dynamodb.QueryInput{
+		TableName: &s.table, KeyConditionExpression: e.KeyCondition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(), ConsistentRead: boolPtr(true),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("sends of %s: %w", customerID, wrap(err))
+		}
+		for _, av := range page.Items {
+			var it sendItem
+			if err := unmarshal(av, &it); err != nil {
+				return nil, err
+			}
+			out = append(out, it.send())
+		}
+	}
+	return out, nil
+}
+
+func boolPtr(b bool) *bool { return &b }
+
+// UpdateSend overwrites a send record that is still Claimed (status changes:
+// failed, in doubt).
+func (s *Store) UpdateSend(ctx context.Context, snd *dunning.Send) error {
+	c := expression.Name("status").Equal(expression.Value(string(dunning.Claimed)))
+	p, err := s.put(toSendItem(snd), &c)
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.PutItem(ctx, putInput(p)); err != nil {
+		return fmt.Errorf("update send: %w", wrap(err))
+	}
+	return nil
+}
+
+// contactItem is one entry of a customer's contact log:
+// PK CUSTOMER#<id>, SK CONTACT#<time>#<kind>.
+type contactItem struct {
+	PK         string    `dynamodbav:"PK"`
+	SK         string    `dynamodbav:"SK"`
+	CustomerID string    `dynamodbav:"customer_id"`
+	At         time.Time `dynamodbav:"at"`
+	Channel    string    `dynamodbav:"channel"`
+	Summary    string    `dynamodbav:"summary"`
+	Ref        string    `dynamodbav:"ref,omitempty"` // e.g. SES message id
+}
+
+// RecordSend completes a send in one transaction: the send becomes Sent
+// with its message id, each invoice moves to its step and its next queue
+// date, and the customer's contact log gets an entry. Invoice updates are
+// conditioned on the invoice still being open and undisputed at the step it
+// was at; if one was paid or disputed meanwhile, the transaction is redone
+// without that invoice, so a payment is never overwritten.
+func (s *Store) RecordSend(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer) error {
+	for {
+		items, err := s.recordSendItems(snd, advanced, hold)
+		if err != nil {
+			return err
+		}
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		if err == nil {
+			return nil
+		}
+		var tce *types.TransactionCanceledException
+		if !asErr(err, &tce) {
+			return fmt.Errorf("record send: %w", wrap(err))
+		}
+		// Drop the invoices (or the hold) whose condition failed and retry;
+		// the send record itself must not be lost.
+		var keep []*billing.Invoice
+		failedHold := false
+		for i, r := range tce.CancellationReasons {
+			failed := r.Code != nil && *r.Code == "ConditionalCheckFailed"
+			switch {
+			case i == 0 && failed:
+				return fmt.Errorf("record send: the claim is no longer pending: %w", err)
+			case i >= 1 && i <= len(advanced) && !failed:
+				keep = append(keep, advanced[i-1])
+			case i == len(advanced)+2 && failed:
+				failedHold = true
+			}
+		}
+		if len(keep) == len(advanced) && !failedHold {
+			return fmt.Errorf("record send: %w", wrap(err)) // not a condition: give up
+		}
+		advanced = keep
+		if failedHold {
+			hold = nil
+		}
+	}
+}
+
+func (s *Store) recordSendItems(snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer) ([]types.TransactWriteItem, error) {
+	claimed := expression.Name("status").Equal(expression.Value(string(dunning.Claimed)))
+	p, err := s.put(toSendItem(snd), &claimed)
+	if err != nil {
+		return nil, err
+	}
+	items := []types.TransactWriteItem{{Put: p}}
+	for _, inv := range advanced {
+		c := versionIs(inv.Version - 1).
+			And(expression.Name("state").Equal(expression.Value(string(billing.StateOpen))))
+		p, err := s.put(toInvoiceItem(inv), &c)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, types.TransactWriteItem{Put: p})
+	}
+	summary := fmt.Sprintf("%s email %q (%s) about %d invoice(s)", snd.Tone, snd.Subject, snd.Kind, len(snd.Steps))
+	at := snd.ClaimedAt
+	if snd.SentAt != nil {
+		at = *snd.SentAt
+	}
+	cp, err := s.put(contactItem{
+		PK: prefixCustomer + snd.CustomerID, SK: prefixContact + at.UTC().Format(time.RFC3339Nano) + "#" + string(snd.Kind),
+		CustomerID: snd.CustomerID, At: at, Channel: "email", Summary: summary, Ref: snd.MessageID,
+	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	items = append(items, types.TransactWriteItem{Put: cp})
+	if hold != nil {
+		hp, err := s.put(toCustomerItem(hold), versionIs(hold.Version-1))
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, types.TransactWriteItem{Put: hp})
+	}
+	return items, nil
+}
+
+// SaveInvoiceDunning writes an invoice whose dunning fields (step, next
+// action date, dispute) changed, if the stored copy is still at version
+// inv.Version-1. Errors: Conflict.
+func (s *Store) SaveInvoiceDunning(ctx context.Context, inv *billing.Invoice) error {
+	p, err := s.put(toInvoiceItem(inv), versionIs(inv.Version-1))
+	if err != nil {
+		return err
+	}
+	if _, err := s.db.PutItem(ctx, putInput(p)); err != nil {
+		return fmt.Errorf("save invoice %s: %w", inv.ID, wrap(err))
+	}
+	return nil
+}
+
+// DueActions reads one shard of the work queue: invoices whose next action
+// is due on or before through, oldest first.
+func (s *Store) DueActions(ctx context.Context, shard int, through civil.Date, fn func(*billing.Invoice) bool) error {
+	q := newIndexQuery(indexWorkQueue, fmt.Sprintf("QUEUE#%d", shard), 100)
+	// Keys are "<date>#<invoice id>"; "<date>#~" sorts after every id of that date.
+	q.sk, q.hasSK = expression.Key(attrGSI3SK).LessThanEqual(expression.Value(through.String()+"#~")), true
+	return runTyped(ctx, s, q, "", (*invoiceItem).invoice, func(inv *billing.Invoice, _ string) bool { return fn(inv) })
+}
