@@ -105,7 +105,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 Dunlin is running locally.
 
   API            %s/v1/  (OpenAPI: %s/v1/openapi.json)
-  DynamoDB Local %s%s, table %q, data in %s
+  DynamoDB Local %s%s, table %q, %s
   SES local      %s%s  (sent mail: open it in a browser)
   Admin API key  %s
 
@@ -113,7 +113,7 @@ Try:
   curl -H "Authorization: Bearer %s" %s/v1/customers
 
 Press Ctrl-C to stop.
-`, base, base, ddb.Endpoint, reused(ddb), *table, *dataDir, ses.Endpoint, reused(ses), key, key, base)
+`, base, base, ddb.Endpoint, reused(ddb), *table, dataNote(ddb, *dataDir), ses.Endpoint, reused(ses), key, key, base)
 
 	select {
 	case <-ctx.Done():
@@ -145,6 +145,15 @@ func devAdminKey(ctx context.Context, keys *auth.Service, path string) (string, 
 		return "", err
 	}
 	return token, os.WriteFile(path, []byte(token+"\n"), 0o600)
+}
+
+// dataNote says where DynamoDB Local keeps data; a reused server keeps it
+// wherever it was started with, which this process cannot know.
+func dataNote(ddb *localstack.Server, dir string) string {
+	if ddb.Reused {
+		return "data wherever that server keeps it"
+	}
+	return "data in " + dir
 }
 
 func envInt(name string, def int) int {

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"syscall"
+	"time"
 
 	"dunlin/shared/localstack"
 )
@@ -28,28 +30,22 @@ func runWithServers(ctx context.Context, args []string, stderr io.Writer) error 
 	if err := localstack.Install(ctx, home, stderr); err != nil {
 		return err
 	}
-	ddbPort, err := localstack.FreePort()
-	if err != nil {
-		return err
-	}
-	ddb, err := localstack.StartDynamoDB(ctx, home, localstack.DynamoDBOptions{Port: ddbPort})
+	ddb, ses, err := localstack.StartFresh(ctx, home)
 	if err != nil {
 		return err
 	}
 	defer ddb.Stop()
-	sesPort, err := localstack.FreePort()
-	if err != nil {
-		return err
-	}
-	ses, err := localstack.StartSES(ctx, home, sesPort)
-	if err != nil {
-		return err
-	}
 	defer ses.Stop()
 	fmt.Fprintf(stderr, "DynamoDB Local at %s, SES local at %s\n", ddb.Endpoint, ses.Endpoint)
 
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	// Run the command in its own process group and, when we are told to stop,
+	// signal the whole group: `go test` would otherwise leave its test
+	// binaries running against servers that are about to stop.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(os.Environ(), localstack.EnvTestDynamoDB+"="+ddb.Endpoint, localstack.EnvTestSES+"="+ses.Endpoint)
 	err = cmd.Run()
 	var exit *exec.ExitError

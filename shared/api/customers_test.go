@@ -160,3 +160,20 @@ func TestLookupsByTheFirmsExternalIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestChangingCurrencyMustRestateTheCreditLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	id := f.customer(map[string]any{"credit_limit": 100000})
+	res := f.Do("PATCH", "/v1/customers/"+id, map[string]any{"currency": "JPY"})
+	if _, field := res.ErrorField(t); res.Status != 422 || field != "credit_limit" {
+		t.Errorf("currency change alone = %d %s", res.Status, res.Body)
+	}
+	res = f.Do("PATCH", "/v1/customers/"+id, map[string]any{"currency": "JPY", "credit_limit": 15000000})
+	if c := res.Map(t); res.Status != 200 || c["currency"] != "JPY" || c["credit_limit"].(float64) != 15000000 {
+		t.Errorf("with a new limit = %d %s", res.Status, res.Body)
+	}
+	if res := f.Do("PATCH", "/v1/customers/"+id, map[string]any{"currency": "jpy", "name": "Same currency"}); res.Status != 200 {
+		t.Errorf("same currency in lower case = %d %s", res.Status, res.Body)
+	}
+}

@@ -53,9 +53,15 @@ type fixture struct {
 // clock fixed at 2026-11-23 10:00 UTC. The firm is in Europe/London.
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, func(s billing.Store) billing.Store { return s })
+}
+
+// newFixtureWith is newFixture with the billing store wrapped, to inject faults.
+func newFixtureWith(t *testing.T, wrap func(billing.Store) billing.Store) *fixture {
+	t.Helper()
 	st := testenv.NewStore(t)
 	clk := &clock{now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-	bill, err := billing.NewService(st, billing.Firm{Timezone: "Europe/London", DefaultCurrency: "GBP", DefaultTermsDays: 30}, clk.Now)
+	bill, err := billing.NewService(wrap(st), billing.Firm{Timezone: "Europe/London", DefaultCurrency: "GBP", DefaultTermsDays: 30}, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}

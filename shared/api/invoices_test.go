@@ -142,3 +142,40 @@ func TestVoidingAnInvoice(t *testing.T) {
 		t.Errorf("void unknown = %d", res.Status)
 	}
 }
+
+// Cursors stay valid while the clock moves the open/overdue boundaries.
+func TestOpenInvoiceCursorSurvivesTheDateChanging(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid := f.customer(map[string]any{"timezone": "UTC"})
+	for i, due := range []string{"2026-11-22", "2026-11-23", "2026-11-24", "2026-11-30", "2026-12-10"} {
+		f.mustCreate("/v1/invoices", map[string]any{"customer_id": cid, "number": fmt.Sprint("C-", i), "total": 100, "issued_on": "2026-11-01", "due_on": due})
+	}
+	f.clock.Set(time.Date(2026, 11, 23, 10, 59, 0, 0, time.UTC))
+	first := f.Do("GET", "/v1/invoices?status=open&limit=1", nil).Map(t)
+	next, _ := first["next_cursor"].(string)
+	if next == "" {
+		t.Fatalf("no cursor: %v", first)
+	}
+	f.clock.Set(time.Date(2026, 11, 24, 12, 0, 1, 0, time.UTC))
+	res := f.Do("GET", "/v1/invoices?status=open&limit=10&cursor="+next, nil)
+	if res.Status != 200 {
+		t.Fatalf("yesterday's cursor = %d %s", res.Status, res.Body)
+	}
+	var numbers []string
+	for _, d := range res.Map(t)["data"].([]any) {
+		numbers = append(numbers, d.(map[string]any)["number"].(string))
+	}
+	if fmt.Sprint(numbers) != "[C-2 C-3 C-4]" {
+		t.Errorf("the rest of the open invoices = %v", numbers)
+	}
+}
+
+func TestCustomerExternalIDOnInvoiceCreateIsTrimmedLikeEverywhereElse(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.customer(map[string]any{"external_id": " ERP-9 "})
+	if res := f.Do("POST", "/v1/invoices", map[string]any{"customer_external_id": " ERP-9 ", "total": 100}); res.Status != 201 {
+		t.Errorf("= %d %s", res.Status, res.Body)
+	}
+}

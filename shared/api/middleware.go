@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/auth"
@@ -44,7 +46,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 			s.idempotent(w, r, rt, body)
 			return
 		}
-		s.serve(w, r, rt, body)
+		_ = s.serve(w, r, rt, body)
 	})
 }
 
@@ -57,12 +59,13 @@ func (s *Server) authenticate(r *http.Request) (*auth.Key, error) {
 	return s.keys.Authenticate(r.Context(), strings.TrimSpace(token))
 }
 
-// serve runs the handler and writes its result.
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt Route, body []byte) {
+// serve runs the handler, writes its result, and returns the handler's
+// error (already written) so callers can tell what happened.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt Route, body []byte) error {
 	status, v, err := rt.handle(r, body)
 	if err != nil {
 		s.writeError(w, r, err)
-		return
+		return err
 	}
 	if status == http.StatusCreated {
 		if loc, ok := v.(interface{ location() string }); ok {
@@ -73,19 +76,31 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt Route, body []
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
 		_, _ = w.Write(raw)
-		return
+		return nil
 	}
 	writeJSON(w, status, v)
+	return nil
 }
 
 // rawJSON is a response that is already encoded.
 type rawJSON []byte
+
+// pendingLease is how long a claimed Idempotency-Key counts as "in
+// progress". A claim older than that belongs to a request that crashed or
+// timed out; its outcome is unknown, and it is reported, never redone.
+const pendingLease = time.Minute
 
 // idempotent serves a POST carrying an Idempotency-Key: the first request
 // with a key runs and its response is kept for a day; a retry with the same
 // key and the same request gets that response again, marked with
 // Idempotent-Replayed: true; the same key with a different request is a 422.
 // Keys are scoped to the API key, so two clients cannot collide.
+//
+// A claim is released, so the retry runs afresh, only when the request
+// certainly wrote nothing: DynamoDB throttled it (503) or it lost an
+// optimistic-locking race (409 without a field). Any other server error may
+// have come after the write committed, so its response is kept like any
+// other: a retry must not write a second time.
 func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, rt Route, body []byte) {
 	k := r.Header.Get("Idempotency-Key")
 	if len(k) > 255 {
@@ -109,8 +124,10 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, rt Route, bo
 		switch {
 		case prev.RequestHash != rec.RequestHash:
 			s.writeError(w, r, apperr.Field(apperr.Invalid, "Idempotency-Key", "this Idempotency-Key was used with a different request"))
-		case !prev.Done:
+		case !prev.Done && now.Sub(prev.CreatedAt) < pendingLease:
 			s.writeError(w, r, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still in progress; retry shortly"))
+		case !prev.Done:
+			s.writeError(w, r, apperr.New(apperr.Conflict, "the first request with this Idempotency-Key did not finish and its outcome is unknown; check whether it took effect, then use a new key"))
 		default:
 			w.Header().Set("Content-Type", prev.ContentType)
 			w.Header().Set("Idempotent-Replayed", "true")
@@ -119,20 +136,27 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, rt Route, bo
 		}
 		return
 	}
+	ctx := context.WithoutCancel(r.Context())
 	rw := &recorder{ResponseWriter: w}
-	s.serve(rw, r, rt, body)
-	// Server-side failures are not remembered: the client's retry should
-	// get a fresh attempt, not a replay of the failure.
-	if rw.status >= 500 {
-		if err := s.idem.Release(context.WithoutCancel(r.Context()), rec.Scope, rec.Key); err != nil {
+	// A panic leaves the claim pending: after the lease it reads as "outcome
+	// unknown", which is the truth.
+	handlerErr := s.serve(rw, r, rt, body)
+	if e, ok := apperr.As(handlerErr); ok && (e.Code == apperr.Unavailable || e.Code == apperr.Conflict && e.Field == "") {
+		if err := s.idem.Release(ctx, rec.Scope, rec.Key); err != nil {
 			s.log.ErrorContext(r.Context(), "release idempotency key", "error", err.Error(), "request_id", requestID(r.Context()))
 		}
 		return
 	}
 	rec.Done, rec.Status, rec.Body, rec.ContentType = true, rw.status, rw.body.Bytes(), w.Header().Get("Content-Type")
-	if err := s.idem.Complete(context.WithoutCancel(r.Context()), rec); err != nil {
-		// The write itself succeeded and the client has its answer; a retry
-		// would find the claim pending and get a 409, never a second write.
+	if rt.secret && handlerErr == nil {
+		// Never store a secret: a replay says what happened instead.
+		rec.Status, rec.ContentType = http.StatusConflict, "application/json"
+		rec.Body, _ = json.Marshal(errorBody{errorDetail{Code: apperr.Conflict,
+			Message: "this request already issued a key; its secret is shown only once: revoke that key and create another if it was lost"}})
+	}
+	if err := s.idem.Complete(ctx, rec); err != nil {
+		// The client has its answer; a retry finds the claim pending and is
+		// told so, never given a second write.
 		s.log.ErrorContext(r.Context(), "complete idempotency key", "error", err.Error(), "request_id", requestID(r.Context()))
 	}
 }

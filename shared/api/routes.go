@@ -12,6 +12,7 @@ type Route struct {
 	Pattern string      // http.ServeMux pattern, e.g. /v1/invoices/{id}
 	Roles   []auth.Role // roles allowed to call it; every route requires a key
 	handle  handlerFunc
+	secret  bool // the response holds a secret: never kept for Idempotency-Key replays
 }
 
 // handlerFunc returns the status and value to encode, or an error.
@@ -28,21 +29,21 @@ var (
 // and the OpenAPI checks are built from.
 func (s *Server) routes() []Route {
 	return []Route{
-		{"GET", "/v1/openapi.json", anyRole, s.openAPI},
+		{"GET", "/v1/openapi.json", anyRole, s.openAPI, false},
 
-		{"POST", "/v1/customers", bookkeeping, s.createCustomer},
-		{"GET", "/v1/customers", anyRole, s.listCustomers},
-		{"GET", "/v1/customers/{id}", anyRole, s.getCustomer},
-		{"PATCH", "/v1/customers/{id}", customerCare, s.updateCustomer},
+		{"POST", "/v1/customers", bookkeeping, s.createCustomer, false},
+		{"GET", "/v1/customers", anyRole, s.listCustomers, false},
+		{"GET", "/v1/customers/{id}", anyRole, s.getCustomer, false},
+		{"PATCH", "/v1/customers/{id}", customerCare, s.updateCustomer, false},
 
-		{"POST", "/v1/invoices", bookkeeping, s.createInvoice},
-		{"GET", "/v1/invoices", anyRole, s.listInvoices},
-		{"GET", "/v1/invoices/{id}", anyRole, s.getInvoice},
-		{"POST", "/v1/invoices/{id}/void", bookkeeping, s.voidInvoice},
+		{"POST", "/v1/invoices", bookkeeping, s.createInvoice, false},
+		{"GET", "/v1/invoices", anyRole, s.listInvoices, false},
+		{"GET", "/v1/invoices/{id}", anyRole, s.getInvoice, false},
+		{"POST", "/v1/invoices/{id}/void", bookkeeping, s.voidInvoice, false},
 
-		{"POST", "/v1/keys", adminOnly, s.createKey},
-		{"GET", "/v1/keys", adminOnly, s.listKeys},
-		{"POST", "/v1/keys/{id}/revoke", adminOnly, s.revokeKey},
+		{"POST", "/v1/keys", adminOnly, s.createKey, true},
+		{"GET", "/v1/keys", adminOnly, s.listKeys, false},
+		{"POST", "/v1/keys/{id}/revoke", adminOnly, s.revokeKey, false},
 	}
 }
 

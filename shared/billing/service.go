@@ -238,6 +238,12 @@ func applyPatch(c *Customer, p CustomerPatch) error {
 	if p.Timezone != nil {
 		c.Timezone = *p.Timezone
 	}
+	if p.Currency != nil && strings.ToUpper(strings.TrimSpace(*p.Currency)) != c.Currency && c.CreditLimit != nil && p.CreditLimit == nil && !p.ClearCreditLimit {
+		// The limit is a number of minor units of the old currency; carrying
+		// it over would silently change what it means (EUR 1,000.00 becoming
+		// JPY 100,000). The client must say what the limit is now.
+		return apperr.Invalidf("credit_limit", "changing currency needs credit_limit (in the new currency) or clear_credit_limit in the same request")
+	}
 	if p.Currency != nil {
 		c.Currency = *p.Currency
 	}
@@ -402,7 +408,7 @@ func (s *Service) invoiceCustomer(ctx context.Context, in InvoiceCreate) (*Custo
 		c, err = s.GetCustomer(ctx, in.CustomerID)
 	case in.CustomerExternalID != "":
 		field = "customer_external_id"
-		c, err = s.store.GetCustomerByExternalID(ctx, in.CustomerExternalID)
+		c, err = s.store.GetCustomerByExternalID(ctx, strings.TrimSpace(in.CustomerExternalID))
 	default:
 		return nil, apperr.Invalidf("customer_id", "customer_id is required")
 	}

@@ -107,3 +107,41 @@ func StartSES(ctx context.Context, home string, port int) (*Server, error) {
 	bin := filepath.Join(home, "npm", "node_modules", ".bin", "aws-ses-v2-local")
 	return start(ctx, home, "ses", port, ready, bin, "--host", "127.0.0.1", "--port", fmt.Sprint(port))
 }
+
+// StartFresh starts a new in-memory DynamoDB Local and SES local on free
+// ports, for a test run. Unlike StartDynamoDB and StartSES it never reuses a
+// server: if another process took the chosen port in the meantime, it picks
+// another, so two test runs can never end up sharing (and stopping) one server.
+func StartFresh(ctx context.Context, home string) (ddb, ses *Server, err error) {
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := FreePort()
+		if err != nil {
+			return nil, nil, err
+		}
+		if ddb, err = StartDynamoDB(ctx, home, DynamoDBOptions{Port: port}); err != nil {
+			return nil, nil, err
+		}
+		if !ddb.Reused {
+			break
+		}
+		ddb = nil
+	}
+	for attempt := 0; attempt < 5; attempt++ {
+		port, err := FreePort()
+		if err != nil {
+			break
+		}
+		if ses, err = StartSES(ctx, home, port); err != nil {
+			break
+		}
+		if !ses.Reused {
+			break
+		}
+		ses = nil
+	}
+	if ddb == nil || ses == nil {
+		_ = ddb.Stop()
+		return nil, nil, fmt.Errorf("could not start fresh local servers")
+	}
+	return ddb, ses, nil
+}

@@ -180,6 +180,15 @@ func (s *Store) ListInvoices(ctx context.Context, r billing.InvoiceRange, fn fun
 			hi = prefix + string(r.State) + "#" + r.DueBefore.String() // excludes that date's keys
 		}
 	}
+	// The bounds move with the clock ("open" starts at the earliest today on
+	// Earth), so a cursor handed out yesterday may now sit below lo. DynamoDB
+	// refuses a start key outside the range; widening lo to the cursor keeps
+	// the cursor valid, and the service's per-invoice check still filters.
+	if r.Cursor != "" {
+		if sk := q.cursorSK(r.Cursor); sk != "" && sk < lo {
+			lo = sk
+		}
+	}
 	q.sk, q.hasSK = expression.Key(q.skAttr).Between(expression.Value(lo), expression.Value(hi)), true
 	return runTyped(ctx, s, q, r.Cursor, (*invoiceItem).invoice, fn)
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
@@ -80,6 +81,15 @@ func (q indexQuery) decodeCursor(cursor string) (map[string]types.AttributeValue
 	return out, nil
 }
 
+// cursorSK returns the index sort key a well-formed cursor points at, or "".
+func (q indexQuery) cursorSK(cursor string) string {
+	k, err := q.decodeCursor(cursor)
+	if err != nil {
+		return ""
+	}
+	return k[q.skAttr].(*types.AttributeValueMemberS).Value
+}
+
 // run reads the query from cursor on, calling fn for each item with the
 // cursor that resumes after it, until fn returns false or the range ends.
 func (s *Store) run(ctx context.Context, q indexQuery, cursor string, fn func(item map[string]types.AttributeValue, next string) bool) error {
@@ -108,7 +118,7 @@ func (s *Store) run(ctx context.Context, q indexQuery, cursor string, fn func(it
 		page, err := p.NextPage(ctx)
 		if err != nil {
 			var api smithy.APIError
-			if cursor != "" && errors.As(err, &api) && api.ErrorCode() == "ValidationException" {
+			if cursor != "" && errors.As(err, &api) && api.ErrorCode() == "ValidationException" && strings.Contains(strings.ToLower(api.ErrorMessage()), "start") {
 				// A forged cursor outside the key range.
 				return apperr.Field(apperr.BadRequest, "cursor", "cursor is not one this listing returned")
 			}

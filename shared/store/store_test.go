@@ -336,3 +336,21 @@ func TestIdempotencyClaimIsExclusiveUntilExpiry(t *testing.T) {
 		t.Fatalf("expired record still blocks: %v %v", claimed, err)
 	}
 }
+
+func TestVoidInvoiceRefusesAPaidInvoiceAtTheRightVersion(t *testing.T) {
+	t.Parallel()
+	ctx, s := context.Background(), testenv.NewStore(t)
+	c := newCustomer("")
+	_ = s.CreateCustomer(ctx, c)
+	inv := newInvoice(c.ID, "P-1", "2026-12-01")
+	inv.State, inv.Balance = billing.StatePaid, 0
+	if err := s.CreateInvoice(ctx, inv); err != nil {
+		t.Fatal(err)
+	}
+	v := *inv
+	v.State, v.Version = billing.StateVoid, 2
+	wantCode(t, s.VoidInvoice(ctx, &v), apperr.Conflict, "")
+	if got, _ := s.GetInvoice(ctx, inv.ID); got.State != billing.StatePaid {
+		t.Fatalf("a paid invoice was voided: %+v", got)
+	}
+}

@@ -48,32 +48,14 @@ func servers() (dynamodbEndpoint, sesEndpoint string, err error) {
 		if startErr = localstack.Install(ctx, home, os.Stderr); startErr != nil {
 			return
 		}
-		if endpoints.dynamodb == "" {
-			port, err := localstack.FreePort()
-			if err != nil {
-				startErr = err
-				return
-			}
-			s, err := localstack.StartDynamoDB(ctx, home, localstack.DynamoDBOptions{Port: port})
-			if err != nil {
-				startErr = err
-				return
-			}
-			endpoints.dynamodb = s.Endpoint
+		// Start both, even if only one is missing: a fresh pair is simpler
+		// than mixing, and this only happens outside make test.
+		ddb, ses, err := localstack.StartFresh(ctx, home)
+		if err != nil {
+			startErr = err
+			return
 		}
-		if endpoints.ses == "" {
-			port, err := localstack.FreePort()
-			if err != nil {
-				startErr = err
-				return
-			}
-			s, err := localstack.StartSES(ctx, home, port)
-			if err != nil {
-				startErr = err
-				return
-			}
-			endpoints.ses = s.Endpoint
-		}
+		endpoints.dynamodb, endpoints.ses = ddb.Endpoint, ses.Endpoint
 	})
 	return endpoints.dynamodb, endpoints.ses, startErr
 }
