@@ -14,7 +14,9 @@ import (
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
 	"dunlin/shared/config"
+	"dunlin/shared/mailer"
 	"dunlin/shared/store"
+	"dunlin/shared/sweep"
 )
 
 // App is a wired Dunlin.
@@ -24,6 +26,7 @@ type App struct {
 	Billing *billing.Service
 	Keys    *auth.Service
 	API     *api.Server
+	Sweeper *sweep.Sweeper
 }
 
 // New builds an App. It makes no network calls: clients connect lazily, so
@@ -39,7 +42,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		return nil, fmt.Errorf("configure billing: %w", err)
 	}
 	keys := auth.NewService(st, now)
+	sw := sweep.New(st, &mailer.SES{Client: cfg.SES(awsCfg)}, sweep.Settings{
+		FirmName: cfg.FirmName, FirmTimezone: cfg.Firm.Timezone, From: cfg.Sender, ReplyTo: cfg.ReplyTo,
+		CollectionsEmail: cfg.CollectionsEmail, Window: cfg.Window, Shards: store.QueueShards,
+	}, log)
 	return &App{
+		Sweeper: sw,
 		Config:  cfg,
 		Store:   st,
 		Billing: bill,

@@ -34,9 +34,12 @@ type Customer struct {
 	Paused      bool
 	PauseReason string
 	PausedUntil civil.Date
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	Version     int64 // optimistic-locking counter, bumped on every write
+	// CreditHold: no more goods or services on credit until cleared.
+	CreditHold bool
+	HoldReason string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Version    int64 // optimistic-locking counter, bumped on every write
 }
 
 // PausedOn reports whether dunning is paused for the customer on day.

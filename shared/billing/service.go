@@ -2,6 +2,7 @@ package billing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -45,6 +46,9 @@ type Store interface {
 	// ListInvoices calls fn with each invoice matching q, in order of state,
 	// due date and id, until fn returns false (see ListCustomers).
 	ListInvoices(ctx context.Context, q InvoiceRange, fn func(inv *Invoice, next string) bool) error
+	// SaveInvoice writes inv if the stored copy is still at version
+	// inv.Version-1; Conflict otherwise.
+	SaveInvoice(ctx context.Context, inv *Invoice) error
 	// VoidInvoice writes inv (already voided) if the stored copy is still
 	// open at version inv.Version-1; Conflict otherwise.
 	VoidInvoice(ctx context.Context, inv *Invoice) error
@@ -494,6 +498,73 @@ func (s *Service) VoidInvoice(ctx context.Context, id, reason string) (*Invoice,
 				return nil, err
 			}
 			continue // changed under us (a payment, a concurrent void): decide again
+		}
+		if err != nil {
+			return nil, err
+		}
+		return inv, nil
+	}
+}
+
+// DisputeInvoice records that the customer disputes an open invoice: dunning
+// stops for it (it leaves the sweep's work queue) until the dispute is
+// resolved. Disputing again updates the reason.
+// Errors: NotFound, Invalid (reason), Conflict (not open).
+func (s *Service) DisputeInvoice(ctx context.Context, id, reason string) (*Invoice, error) {
+	if strings.TrimSpace(reason) == "" {
+		return nil, apperr.Invalidf("reason", "reason is required: what does the customer dispute?")
+	}
+	if err := checkText("reason", reason, maxDescription, false); err != nil {
+		return nil, err
+	}
+	return s.changeInvoice(ctx, id, func(inv *Invoice) error {
+		if inv.State != StateOpen {
+			return apperr.New(apperr.Conflict, "invoice %s is %s; only open invoices can be disputed", inv.Number, inv.State)
+		}
+		inv.Disputed, inv.DisputeReason = true, strings.TrimSpace(reason)
+		return nil
+	})
+}
+
+// ResolveDispute ends a dispute: dunning resumes from the invoice's current
+// step, and the sweep looks at it again today. Resolving an undisputed
+// invoice returns it unchanged. Errors: NotFound.
+func (s *Service) ResolveDispute(ctx context.Context, id string) (*Invoice, error) {
+	return s.changeInvoice(ctx, id, func(inv *Invoice) error {
+		if !inv.Disputed {
+			return errUnchanged
+		}
+		inv.Disputed, inv.DisputeReason = false, ""
+		if inv.State == StateOpen {
+			inv.NextActionOn = civil.Today(s.now(), Location(inv.Timezone))
+		}
+		return nil
+	})
+}
+
+var errUnchanged = errors.New("unchanged")
+
+// changeInvoice applies change to the current invoice and saves it under
+// optimistic locking, retrying when someone else wrote first.
+func (s *Service) changeInvoice(ctx context.Context, id string, change func(*Invoice) error) (*Invoice, error) {
+	for attempt := 0; ; attempt++ {
+		inv, err := s.GetInvoice(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if err := change(inv); errors.Is(err, errUnchanged) {
+			return inv, nil
+		} else if err != nil {
+			return nil, err
+		}
+		inv.UpdatedAt = s.now().UTC()
+		inv.Version++
+		err = s.store.SaveInvoice(ctx, inv)
+		if apperr.Is(err, apperr.Conflict) && attempt < maxRetries {
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		if err != nil {
 			return nil, err

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"dunlin/shared/billing"
+	"dunlin/shared/dunning"
 )
 
 // Config is every setting a Dunlin process needs.
@@ -30,13 +31,23 @@ type Config struct {
 	SESEndpoint      string // DUNLIN_SES_ENDPOINT: local SES only
 	Firm             billing.Firm
 	FirmName         string // DUNLIN_FIRM_NAME
+	Sender           string // DUNLIN_SENDER: the From address, a verified SES identity
+	ReplyTo          string // DUNLIN_REPLY_TO
+	CollectionsEmail string // DUNLIN_COLLECTIONS_EMAIL: receives escalations
+	// Send window (customer-local): DUNLIN_SEND_HOURS "9-18",
+	// DUNLIN_SEND_DAYS "Mon-Fri" or "Mon,Tue,Sat", DUNLIN_HOLIDAYS "GB",
+	// DUNLIN_CLOSED_DAYS "2026-12-24,2026-12-31".
+	Window dunning.Window
 }
 
 // Defaults are the values used when a variable is unset.
 var Defaults = Config{
-	Table:    "dunlin",
-	Region:   "us-east-1",
-	FirmName: "Example Ltd",
+	Table:            "dunlin",
+	Region:           "us-east-1",
+	FirmName:         "Example Ltd",
+	Sender:           "receivables@example.com",
+	CollectionsEmail: "collections@example.com",
+	Window:           dunning.DefaultWindow(),
 	Firm: billing.Firm{
 		Timezone:         "UTC",
 		DefaultCurrency:  "EUR",
@@ -63,6 +74,14 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	str("DUNLIN_FIRM_NAME", &c.FirmName)
 	str("DUNLIN_FIRM_TIMEZONE", &c.Firm.Timezone)
 	str("DUNLIN_DEFAULT_CURRENCY", &c.Firm.DefaultCurrency)
+	str("DUNLIN_SENDER", &c.Sender)
+	str("DUNLIN_REPLY_TO", &c.ReplyTo)
+	str("DUNLIN_COLLECTIONS_EMAIL", &c.CollectionsEmail)
+	w, err := parseWindow(lookup)
+	if err != nil {
+		return Config{}, err
+	}
+	c.Window = w
 	if v, ok := lookup("DUNLIN_DEFAULT_TERMS_DAYS"); ok && v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {

@@ -62,7 +62,6 @@ func TestPolicyValidationNamesTheField(t *testing.T) {
 		"steps[4].escalate":    func(p *Policy) { p.Steps[4].Email = true },
 		"steps[0]":             func(p *Policy) { p.Steps[0].Email = false },
 		"weekly_cap":           func(p *Policy) { p.WeeklyCap = 0 },
-		"max_unanswered":       func(p *Policy) { p.MaxUnanswered = -1 },
 		"steps[0].offset_days": func(p *Policy) { p.Steps[0].OffsetDays = -100 },
 	}
 	for field, breakIt := range cases {

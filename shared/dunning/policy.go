@@ -50,10 +50,6 @@ type Policy struct {
 	Steps []Step `json:"steps"`
 	// WeeklyCap is the most emails one customer gets in any 7 days.
 	WeeklyCap int `json:"weekly_cap"`
-	// MaxUnanswered, when above zero, stops emailing a customer after that
-	// many emails with no payment, promise or reply in between; a person
-	// takes over. Zero (the default) lets the ladder run to its end.
-	MaxUnanswered int `json:"max_unanswered"`
 }
 
 // DefaultPolicyName is the policy customers get unless assigned another.
@@ -105,15 +101,12 @@ func (p *Policy) Validate() error {
 		if s.Email && s.Escalate {
 			return apperr.Invalidf(field+".escalate", "a step either emails the customer or escalates internally, not both")
 		}
-		if !s.Email && !s.Escalate && !s.CreditHold {
-			return apperr.Invalidf(field, "a step must do something: email, escalate or credit_hold")
+		if !s.Email && !s.Escalate {
+			return apperr.Invalidf(field, "a step must email the customer or escalate internally")
 		}
 	}
 	if p.WeeklyCap < 1 || p.WeeklyCap > 7 {
 		return apperr.Invalidf("weekly_cap", "weekly_cap must be between 1 and 7")
-	}
-	if p.MaxUnanswered < 0 || p.MaxUnanswered > 50 {
-		return apperr.Invalidf("max_unanswered", "max_unanswered must be between 0 (off) and 50")
 	}
 	return nil
 }

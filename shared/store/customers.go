@@ -33,6 +33,8 @@ type customerItem struct {
 	Paused           bool      `dynamodbav:"paused,omitempty"`
 	PauseReason      string    `dynamodbav:"pause_reason,omitempty"`
 	PausedUntil      string    `dynamodbav:"paused_until,omitempty"`
+	CreditHold       bool      `dynamodbav:"credit_hold,omitempty"`
+	HoldReason       string    `dynamodbav:"hold_reason,omitempty"`
 	CreatedAt        time.Time `dynamodbav:"created_at"`
 	UpdatedAt        time.Time `dynamodbav:"updated_at"`
 	Version          int64     `dynamodbav:"version"`
@@ -46,6 +48,7 @@ func toCustomerItem(c *billing.Customer) customerItem {
 		Language: c.Language, Timezone: c.Timezone, Currency: c.Currency,
 		CreditLimit: c.CreditLimit, PaymentTermsDays: c.PaymentTermsDays,
 		Policy: c.Policy, Paused: c.Paused, PauseReason: c.PauseReason, PausedUntil: c.PausedUntil.String(),
+		CreditHold: c.CreditHold, HoldReason: c.HoldReason,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 	}
 }
@@ -54,6 +57,7 @@ func (it *customerItem) customer() *billing.Customer {
 	until, _ := civil.Parse(it.PausedUntil) // "" leaves the zero date
 	return &billing.Customer{
 		Policy: it.Policy, Paused: it.Paused, PauseReason: it.PauseReason, PausedUntil: until,
+		CreditHold: it.CreditHold, HoldReason: it.HoldReason,
 		ID: it.ID, ExternalID: it.ExternalID, Name: it.Name, Email: it.Email, CC: it.CC,
 		Language: it.Language, Timezone: it.Timezone, Currency: it.Currency,
 		CreditLimit: it.CreditLimit, PaymentTermsDays: it.PaymentTermsDays,

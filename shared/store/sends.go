@@ -228,10 +228,11 @@ func (s *Store) recordSendItems(snd *dunning.Send, advanced []*billing.Invoice, 
 	return items, nil
 }
 
-// SaveInvoiceDunning writes an invoice whose dunning fields (step, next
-// action date, dispute) changed, if the stored copy is still at version
-// inv.Version-1. Errors: Conflict.
-func (s *Store) SaveInvoiceDunning(ctx context.Context, inv *billing.Invoice) error {
+// SaveInvoice writes a changed invoice (dunning step, next action date,
+// dispute) if the stored copy is still at version inv.Version-1. The
+// index keys, the work-queue entry among them, follow the fields.
+// Errors: Conflict.
+func (s *Store) SaveInvoice(ctx context.Context, inv *billing.Invoice) error {
 	p, err := s.put(toInvoiceItem(inv), versionIs(inv.Version-1))
 	if err != nil {
 		return err

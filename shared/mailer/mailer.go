@@ -1,0 +1,85 @@
+// Package mailer sends email through Amazon SES v2. The sweep sees only the
+// Mailer interface and the error kinds below, which tell it whether an email
+// certainly did not go (retry later), will never go (record and move on), or
+// may have gone (report, never resend).
+package mailer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
+	"github.com/aws/smithy-go"
+)
+
+// Message is one email.
+type Message struct {
+	From    string
+	ReplyTo []string
+	To      []string
+	CC      []string
+	Subject string
+	HTML    string
+	Text    string
+}
+
+// Mailer sends a message and returns the provider's message id.
+type Mailer interface {
+	Send(ctx context.Context, m Message) (string, error)
+}
+
+var (
+	// ErrThrottled: SES refused for now (rate or quota); nothing was sent.
+	ErrThrottled = errors.New("mail provider throttled the request")
+	// ErrRejected: SES refused for good (bad address, unverified sender,
+	// sending paused); nothing was sent and retrying will not help.
+	ErrRejected = errors.New("mail provider rejected the message")
+)
+
+// SES sends through SES v2 SendEmail.
+type SES struct {
+	Client *sesv2.Client
+	// ConfigurationSet, when set, publishes bounce and delivery events.
+	ConfigurationSet string
+}
+
+// Send implements Mailer.
+func (s *SES) Send(ctx context.Context, m Message) (string, error) {
+	in := &sesv2.SendEmailInput{
+		FromEmailAddress: aws.String(m.From),
+		ReplyToAddresses: m.ReplyTo,
+		Destination:      &types.Destination{ToAddresses: m.To, CcAddresses: m.CC},
+		Content: &types.EmailContent{Simple: &types.Message{
+			Subject: &types.Content{Data: aws.String(m.Subject), Charset: aws.String("UTF-8")},
+			Body: &types.Body{
+				Html: &types.Content{Data: aws.String(m.HTML), Charset: aws.String("UTF-8")},
+				Text: &types.Content{Data: aws.String(m.Text), Charset: aws.String("UTF-8")},
+			},
+		}},
+	}
+	if s.ConfigurationSet != "" {
+		in.ConfigurationSetName = aws.String(s.ConfigurationSet)
+	}
+	out, err := s.Client.SendEmail(ctx, in)
+	if err != nil {
+		return "", classify(err)
+	}
+	return aws.ToString(out.MessageId), nil
+}
+
+func classify(err error) error {
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		switch api.ErrorCode() {
+		case "TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException":
+			return fmt.Errorf("%w: %v", ErrThrottled, err)
+		case "MessageRejected", "MailFromDomainNotVerifiedException", "AccountSuspendedException",
+			"SendingPausedException", "BadRequestException", "NotFoundException":
+			return fmt.Errorf("%w: %v", ErrRejected, err)
+		}
+	}
+	return fmt.Errorf("send email: %w", err) // outcome unknown
+}

@@ -1,0 +1,452 @@
+// Package sweep is Dunlin's heartbeat: it reads the work queue of invoices
+// with a dunning action due, and for each customer sends at most one email a
+// day, in the tone of the most severe step due, inside the customer's send
+// window, and never twice.
+//
+// Exactly-once works like this. Before calling SES the sweep claims the send
+// (customer, local day, kind) with a conditional write; a second sweep, a
+// retry or a rerun finds the claim and stops. Right before sending it re-reads
+// the customer and invoices, so a payment or dispute that committed meanwhile
+// stops the email. After SES accepts the message, one transaction records the
+// message id, moves each invoice up its ladder and logs the contact. If the
+// process dies between SES and that transaction, the claim stays "claimed";
+// a later run reports it as in doubt and moves the invoices on as if it had
+// been sent. It never sends it again.
+package sweep
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"time"
+
+	"dunlin/shared/apperr"
+	"dunlin/shared/billing"
+	"dunlin/shared/civil"
+	"dunlin/shared/dunning"
+	"dunlin/shared/emails"
+	"dunlin/shared/mailer"
+	"dunlin/shared/money"
+)
+
+// Store is what the sweep reads and writes. Package store implements it.
+type Store interface {
+	DueActions(ctx context.Context, shard int, through civil.Date, fn func(*billing.Invoice) bool) error
+	GetCustomer(ctx context.Context, id string) (*billing.Customer, error)
+	GetInvoice(ctx context.Context, id string) (*billing.Invoice, error)
+	GetPolicy(ctx context.Context, name string) (*dunning.Policy, error)
+	SaveInvoice(ctx context.Context, inv *billing.Invoice) error
+	ClaimSend(ctx context.Context, snd *dunning.Send) (*dunning.Send, bool, error)
+	ReleaseSend(ctx context.Context, snd *dunning.Send) error
+	UpdateSend(ctx context.Context, snd *dunning.Send) error
+	SendsSince(ctx context.Context, customerID string, from civil.Date) ([]*dunning.Send, error)
+	RecordSend(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer) error
+}
+
+// Settings are the firm's sending settings.
+type Settings struct {
+	FirmName         string
+	FirmTimezone     string // for customers without a zone of their own
+	From             string // a verified SES identity
+	ReplyTo          string
+	CollectionsEmail string // receives internal escalations
+	Window           dunning.Window
+	Shards           int
+	// Budget is how long a run may take; it stops cleanly before it, well
+	// inside the Lambda timeout. Zero means no budget.
+	Budget time.Duration
+}
+
+// Sweeper runs sweeps.
+type Sweeper struct {
+	store    Store
+	mail     mailer.Mailer
+	settings Settings
+	log      *slog.Logger
+}
+
+// New returns a Sweeper.
+func New(store Store, mail mailer.Mailer, settings Settings, log *slog.Logger) *Sweeper {
+	if settings.Shards <= 0 {
+		settings.Shards = 1
+	}
+	return &Sweeper{store: store, mail: mail, settings: settings, log: log}
+}
+
+// Summary is what a run did. Skipped counts invoices by reason.
+type Summary struct {
+	Now        time.Time      `json:"now"`
+	Considered int            `json:"considered"` // invoices whose action date has come
+	Sent       int            `json:"sent"`       // emails accepted by SES
+	Requeued   int            `json:"requeued"`   // invoices moved to a later action date
+	InDoubt    int            `json:"in_doubt"`   // sends whose outcome is unknown (reported, never resent)
+	Failed     int            `json:"failed"`     // sends SES refused
+	Skipped    map[string]int `json:"skipped"`
+	Stopped    bool           `json:"stopped"` // the time budget ran out; the next run continues
+}
+
+func (s *Summary) skip(reason string, n int) {
+	if s.Skipped == nil {
+		s.Skipped = map[string]int{}
+	}
+	s.Skipped[reason] += n
+}
+
+// latestZone: at any instant no customer's date is later than UTC+14's.
+var latestZone = time.FixedZone("UTC+14", 14*3600)
+
+// Run sweeps the whole queue as of now. It returns an error only when it
+// could not read the queue; problems with one customer are logged, counted
+// and passed over so the others still get their emails.
+func (s *Sweeper) Run(ctx context.Context, now time.Time) (Summary, error) {
+	sum := Summary{Now: now}
+	started := time.Now()
+	through := civil.Today(now, latestZone)
+	policies := map[string]*dunning.Policy{}
+	for shard := 0; shard < s.settings.Shards; shard++ {
+		byCustomer := map[string][]*billing.Invoice{}
+		var order []string
+		err := s.store.DueActions(ctx, shard, through, func(inv *billing.Invoice) bool {
+			if _, seen := byCustomer[inv.CustomerID]; !seen {
+				order = append(order, inv.CustomerID)
+			}
+			byCustomer[inv.CustomerID] = append(byCustomer[inv.CustomerID], inv)
+			return true
+		})
+		if err != nil {
+			return sum, fmt.Errorf("read work queue shard %d: %w", shard, err)
+		}
+		for _, cid := range order {
+			if ctx.Err() != nil || s.settings.Budget > 0 && time.Since(started) > s.settings.Budget {
+				sum.Stopped = true
+				return sum, nil
+			}
+			if err := s.customer(ctx, now, cid, byCustomer[cid], policies, &sum); err != nil {
+				if ctx.Err() != nil {
+					sum.Stopped = true
+					return sum, nil
+				}
+				s.log.ErrorContext(ctx, "sweep customer", "customer_id", cid, "error", err.Error())
+				sum.skip("error", len(byCustomer[cid]))
+			}
+		}
+	}
+	return sum, nil
+}
+
+// due is an invoice with the step to take on it today.
+type due struct {
+	inv  *billing.Invoice
+	step int
+}
+
+func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queued []*billing.Invoice, policies map[string]*dunning.Policy, sum *Summary) error {
+	c, err := s.store.GetCustomer(ctx, cid)
+	if err != nil {
+		return fmt.Errorf("load customer: %w", err)
+	}
+	zone := c.Timezone
+	if zone == "" {
+		zone = s.settings.FirmTimezone
+	}
+	loc := billing.Location(zone)
+	today := civil.Today(now, loc)
+	pol, ok := policies[c.Policy]
+	if !ok {
+		if pol, err = s.store.GetPolicy(ctx, c.Policy); err != nil {
+			return fmt.Errorf("load policy %q: %w", c.Policy, err)
+		}
+		policies[c.Policy] = pol
+	}
+
+	// Decide each queued invoice; put the ones with nothing due back in the
+	// queue at their next action date.
+	var work []due
+	for _, inv := range queued {
+		if inv.NextActionOn.After(today) {
+			sum.skip("not_due_yet", 1) // due "today" further east only
+			continue
+		}
+		sum.Considered++
+		step, ok := pol.DueStep(inv.DueOn, inv.DunningStep, today)
+		if ok {
+			work = append(work, due{inv, step})
+			continue
+		}
+		if err := s.requeue(ctx, inv, pol); err != nil {
+			return err
+		}
+		sum.Requeued++
+	}
+	if len(work) == 0 {
+		return nil
+	}
+
+	sends, err := s.store.SendsSince(ctx, cid, today.AddDays(-6))
+	if err != nil {
+		return err
+	}
+	if err := s.settleInDoubt(ctx, now, sends, pol, sum); err != nil {
+		return err
+	}
+	if c.PausedOn(today) {
+		sum.skip("customer_paused", len(work))
+		return nil
+	}
+	if reason := s.settings.Window.Closed(now, loc); reason != "" {
+		sum.skip(reason, len(work))
+		return nil
+	}
+	var toCustomer, internal []due
+	for _, w := range work {
+		if pol.Steps[w.step].Escalate {
+			internal = append(internal, w)
+		} else {
+			toCustomer = append(toCustomer, w)
+		}
+	}
+	if len(toCustomer) > 0 {
+		if reason := pressure(sends, today, pol); reason != "" {
+			sum.skip(reason, len(toCustomer))
+		} else if err := s.send(ctx, now, today, c, pol, dunning.ToCustomer, toCustomer, sum); err != nil {
+			return err
+		}
+	}
+	if len(internal) > 0 {
+		for _, snd := range sends {
+			if snd.Day == today && snd.Kind == dunning.Internal {
+				sum.skip("already_escalated_today", len(internal))
+				return nil
+			}
+		}
+		return s.send(ctx, now, today, c, pol, dunning.Internal, internal, sum)
+	}
+	return nil
+}
+
+// pressure says why the customer may not get another email today, if so:
+// one a day, and at most the policy's weekly cap in any 7 days.
+func pressure(sends []*dunning.Send, today civil.Date, pol *dunning.Policy) string {
+	week := 0
+	for _, snd := range sends {
+		if !snd.Counts() {
+			continue
+		}
+		if snd.Day == today {
+			return "already_emailed_today"
+		}
+		week++
+	}
+	if week >= pol.WeeklyCap {
+		return "weekly_cap"
+	}
+	return ""
+}
+
+// requeue moves an invoice to the date its next step comes due, or out of
+// the queue when the ladder is finished.
+func (s *Sweeper) requeue(ctx context.Context, inv *billing.Invoice, pol *dunning.Policy) error {
+	next, ok := pol.NextActionDate(inv.DueOn, inv.DunningStep)
+	if !ok {
+		next = civil.Date{}
+	}
+	cp := *inv
+	cp.NextActionOn, cp.Version = next, inv.Version+1
+	err := s.store.SaveInvoice(ctx, &cp)
+	if apperr.Is(err, apperr.Conflict) {
+		return nil // changed meanwhile (paid, disputed, another sweep): the next run decides again
+	}
+	return err
+}
+
+// settleInDoubt turns claims abandoned by a crashed run into in-doubt
+// records and moves their invoices on as if sent: reported, never resent.
+func (s *Sweeper) settleInDoubt(ctx context.Context, now time.Time, sends []*dunning.Send, pol *dunning.Policy, sum *Summary) error {
+	for _, snd := range sends {
+		if snd.Status != dunning.Claimed || now.Sub(snd.ClaimedAt) < dunning.StaleClaim {
+			continue
+		}
+		snd.Status = dunning.InDoubt
+		if err := s.store.UpdateSend(ctx, snd); err != nil {
+			if apperr.Is(err, apperr.Conflict) {
+				continue // another run settled it
+			}
+			return err
+		}
+		sum.InDoubt++
+		s.log.WarnContext(ctx, "send in doubt: reported, not resent", "customer_id", snd.CustomerID, "day", snd.Day.String(), "kind", string(snd.Kind))
+		for _, st := range snd.Steps {
+			inv, err := s.store.GetInvoice(ctx, st.InvoiceID)
+			if err != nil {
+				return err
+			}
+			if inv.State != billing.StateOpen || inv.DunningStep >= st.Step {
+				continue
+			}
+			cp := *inv
+			cp.DunningStep = st.Step
+			if err := s.requeue(ctx, &cp, pol); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// send claims, re-checks, sends and records one email.
+func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *billing.Customer, pol *dunning.Policy, kind dunning.SendKind, work []due, sum *Summary) error {
+	snd := &dunning.Send{CustomerID: c.ID, Day: today, Kind: kind, Status: dunning.Claimed, ClaimedAt: now.UTC()}
+	for _, w := range work {
+		st := pol.Steps[w.step]
+		snd.Steps = append(snd.Steps, dunning.SentStep{InvoiceID: w.inv.ID, Step: w.step, StepName: st.Name})
+		if st.Tone.Severity() > snd.Tone.Severity() {
+			snd.Tone = st.Tone
+		}
+	}
+	if _, claimed, err := s.store.ClaimSend(ctx, snd); err != nil {
+		return err
+	} else if !claimed {
+		sum.skip("already_claimed", len(work))
+		return nil
+	}
+
+	// Re-check right before sending: a payment, dispute, void or pause that
+	// committed since the queue was read stops the email.
+	fresh, err := s.store.GetCustomer(ctx, c.ID)
+	if err != nil {
+		return s.abandon(ctx, snd, err)
+	}
+	var live []due
+	for _, w := range work {
+		inv, err := s.store.GetInvoice(ctx, w.inv.ID)
+		if err != nil {
+			return s.abandon(ctx, snd, err)
+		}
+		if inv.State == billing.StateOpen && !inv.Disputed && inv.Balance > 0 && inv.DunningStep == w.inv.DunningStep {
+			live = append(live, due{inv, w.step})
+		}
+	}
+	if fresh.PausedOn(today) || len(live) == 0 {
+		sum.skip("changed_before_send", len(work))
+		return s.store.ReleaseSend(ctx, snd)
+	}
+	snd.Steps = snd.Steps[:0]
+	for _, w := range live {
+		snd.Steps = append(snd.Steps, dunning.SentStep{InvoiceID: w.inv.ID, Step: w.step, StepName: pol.Steps[w.step].Name})
+	}
+
+	msg, err := s.compose(fresh, kind, snd.Tone, live, now)
+	if err != nil {
+		return s.abandon(ctx, snd, err)
+	}
+	snd.To, snd.Subject = append(msg.To, msg.CC...), msg.Subject
+	id, err := s.deliver(ctx, msg)
+	switch {
+	case errors.Is(err, mailer.ErrThrottled):
+		sum.skip("ses_throttled", len(live))
+		return s.store.ReleaseSend(context.WithoutCancel(ctx), snd) // nothing went: the next run tries again
+	case errors.Is(err, mailer.ErrRejected):
+		sum.Failed++
+		snd.Status, snd.Error = dunning.Failed, err.Error()
+		s.log.WarnContext(ctx, "email rejected", "customer_id", c.ID, "error", err.Error())
+		return s.store.UpdateSend(context.WithoutCancel(ctx), snd)
+	case err != nil:
+		// Unknown: it may have gone. Leave the claim; a later run reports it.
+		sum.InDoubt++
+		s.log.WarnContext(ctx, "email outcome unknown", "customer_id", c.ID, "error", err.Error())
+		return nil
+	}
+	sum.Sent++
+	sentAt := now.UTC()
+	snd.Status, snd.MessageID, snd.SentAt = dunning.Sent, id, &sentAt
+	var advanced []*billing.Invoice
+	var hold *billing.Customer
+	for _, w := range live {
+		cp := *w.inv
+		cp.DunningStep = w.step
+		cp.NextActionOn, _ = pol.NextActionDate(cp.DueOn, w.step)
+		cp.Version++
+		advanced = append(advanced, &cp)
+		if pol.Steps[w.step].CreditHold && !fresh.CreditHold && hold == nil {
+			h := *fresh
+			h.CreditHold, h.HoldReason, h.Version = true, "dunning step "+pol.Steps[w.step].Name, fresh.Version+1
+			hold = &h
+		}
+	}
+	// SES has the email: record it even if our caller gives up now.
+	if err := s.store.RecordSend(context.WithoutCancel(ctx), snd, advanced, hold); err != nil {
+		s.log.ErrorContext(ctx, "record sent email", "customer_id", c.ID, "message_id", id, "error", err.Error())
+	}
+	s.log.InfoContext(ctx, "email sent", "customer_id", c.ID, "kind", string(kind), "tone", string(snd.Tone), "invoices", len(live), "message_id", id)
+	return nil
+}
+
+// abandon releases a claim after a failure before anything was sent.
+func (s *Sweeper) abandon(ctx context.Context, snd *dunning.Send, cause error) error {
+	if err := s.store.ReleaseSend(context.WithoutCancel(ctx), snd); err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
+}
+
+// deliver sends, retrying throttling with jittered backoff while the
+// context allows.
+func (s *Sweeper) deliver(ctx context.Context, msg mailer.Message) (string, error) {
+	var err error
+	for attempt := range 4 {
+		var id string
+		if id, err = s.mail.Send(ctx, msg); !errors.Is(err, mailer.ErrThrottled) {
+			return id, err
+		}
+		d := time.Duration(rand.Int64N(int64(200*time.Millisecond) << attempt))
+		select {
+		case <-time.After(d):
+		case <-ctx.Done():
+			return "", err
+		}
+	}
+	return "", err
+}
+
+// compose renders the email for a customer's due invoices.
+func (s *Sweeper) compose(c *billing.Customer, kind dunning.SendKind, tone dunning.Tone, work []due, now time.Time) (mailer.Message, error) {
+	lang := c.Language
+	if kind == dunning.Internal {
+		lang = "en"
+	}
+	d := emails.Data{FirmName: s.settings.FirmName, CustomerName: c.Name, CustomerEmail: c.Email}
+	totals := map[string]int64{}
+	sort.Slice(work, func(i, j int) bool { return work[i].inv.DueOn.Before(work[j].inv.DueOn) })
+	for _, w := range work {
+		d.Lines = append(d.Lines, emails.Line{
+			Number: w.inv.Number, IssuedOn: w.inv.IssuedOn.String(), DueOn: w.inv.DueOn.String(),
+			DaysOverdue: w.inv.DaysOverdue(now), Balance: money.Format(w.inv.Balance, w.inv.Currency, lang), PaymentURL: w.inv.PaymentURL,
+		})
+		totals[w.inv.Currency] += w.inv.Balance
+	}
+	codes := make([]string, 0, len(totals))
+	for code := range totals {
+		codes = append(codes, code)
+	}
+	sort.Strings(codes)
+	for _, code := range codes {
+		d.Totals = append(d.Totals, money.Format(totals[code], code, lang))
+	}
+	e, err := emails.Render(lang, tone, d)
+	if err != nil {
+		return mailer.Message{}, err
+	}
+	msg := mailer.Message{From: s.settings.From, Subject: e.Subject, HTML: e.HTML, Text: e.Text}
+	if s.settings.ReplyTo != "" {
+		msg.ReplyTo = []string{s.settings.ReplyTo}
+	}
+	if kind == dunning.Internal {
+		msg.To = []string{s.settings.CollectionsEmail}
+	} else {
+		msg.To, msg.CC = []string{c.Email}, c.CC
+	}
+	return msg, nil
+}

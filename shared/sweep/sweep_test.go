@@ -1,0 +1,328 @@
+package sweep_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"dunlin/shared/billing"
+	"dunlin/shared/civil"
+	"dunlin/shared/dunning"
+)
+
+// TestCustomerWalksTheWholeLadderDayByDay: one invoice, a sweep every day at
+// 10:00 Berlin time for six weeks; the exact emails arrive on the exact days.
+func TestCustomerWalksTheWholeLadderDayByDay(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	c := h.customer("Acme", "Europe/Berlin", "en")
+	inv := h.invoice(c, "INV-100", "2026-11-01", "2026-12-01")
+	var got []string
+	seen := 0
+	for d := civil.MustParse("2026-11-20"); !d.After(civil.MustParse("2027-01-10")); d = d.AddDays(1) {
+		h.sweepAt(at(d.String(), "Europe/Berlin"))
+		mail := h.mail()
+		for _, e := range mail[seen:] {
+			got = append(got, fmt.Sprintf("%s %s: %s", d, e.Destination.To[0], e.Subject))
+		}
+		seen = len(mail)
+	}
+	want := []string{
+		"2026-11-28 acme@" + h.domain + ": Invoice INV-100 is due on 2026-12-01",
+		"2026-12-02 acme@" + h.domain + ": Reminder: invoice INV-100 is now overdue",
+		"2026-12-08 acme@" + h.domain + ": Payment overdue: invoice INV-100 - please pay now",
+		"2026-12-15 acme@" + h.domain + ": Final notice: invoice INV-100 overdue",
+		"2026-12-31 collections@" + h.domain + ": Action needed: Acme - 1 invoice(s) for collection follow-up",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("emails:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	after, _ := h.store.GetCustomer(context.Background(), c.ID)
+	if !after.CreditHold || !strings.Contains(after.HoldReason, "final") {
+		t.Errorf("the final step did not put the customer on credit hold: %+v", after)
+	}
+	done, _ := h.store.GetInvoice(context.Background(), inv.ID)
+	if done.DunningStep != 4 || !done.NextActionOn.IsZero() {
+		t.Errorf("finished ladder: step %d, next %s", done.DunningStep, done.NextActionOn)
+	}
+	// Every send is in the contact log, with SES's message id.
+	sends, _ := h.store.SendsSince(context.Background(), c.ID, civil.MustParse("2026-11-01"))
+	for _, snd := range sends {
+		if snd.Status != dunning.Sent || snd.MessageID == "" {
+			t.Errorf("send %s %s: %s %q", snd.Day, snd.Kind, snd.Status, snd.MessageID)
+		}
+	}
+}
+
+// markPaid settles an invoice the way a payment does: balance zero, state
+// paid, version bumped, which takes it out of the work queue.
+func markPaid(t *testing.T, h *harness, id string) {
+	t.Helper()
+	inv, _ := h.store.GetInvoice(context.Background(), id)
+	inv.State, inv.Balance, inv.Version = billing.StatePaid, 0, inv.Version+1
+	if err := h.store.SaveInvoice(context.Background(), inv); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestPaymentDisputeOrVoidBetweenStepsStopsTheEmails(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	paid, disputed, voided := h.customer("Paid", "UTC", "en"), h.customer("Disputed", "UTC", "en"), h.customer("Voided", "UTC", "zh-CN")
+	ip := h.invoice(paid, "S-1", "2026-11-01", "2026-12-01")
+	id := h.invoice(disputed, "S-2", "2026-11-01", "2026-12-01")
+	iv := h.invoice(voided, "S-3", "2026-11-01", "2026-12-01")
+	h.sweepAt(at("2026-12-02", "UTC"))
+	if n := len(h.mail()); n != 3 {
+		t.Fatalf("%d reminders, want 3", n)
+	}
+	markPaid(t, h, ip.ID)
+	if _, err := h.bill.DisputeInvoice(ctx, id.ID, "goods arrived damaged"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.bill.VoidInvoice(ctx, iv.ID, "cancelled order"); err != nil {
+		// A reminded invoice still has its full balance, so voiding is allowed.
+		t.Fatal(err)
+	}
+	for d := civil.MustParse("2026-12-03"); d.Before(civil.MustParse("2027-01-15")); d = d.AddDays(1) {
+		h.sweepAt(at(d.String(), "UTC"))
+	}
+	if n := len(h.mail()); n != 3 {
+		t.Fatalf("%d emails after payment, dispute and void, want still 3", n)
+	}
+	// Resolving the dispute resumes the ladder from where it was: the next
+	// sweep sends the latest step due (final), once.
+	h.now = at("2027-01-15", "UTC")
+	if _, err := h.bill.ResolveDispute(ctx, id.ID); err != nil {
+		t.Fatal(err)
+	}
+	h.sweepAt(at("2027-01-15", "UTC"))
+	mail := h.mail()
+	if len(mail) != 4 || !strings.HasPrefix(mail[3].Subject, "Action needed: Disputed") {
+		t.Fatalf("after resolving: %d emails, last %q", len(mail), mail[len(mail)-1].Subject)
+	}
+}
+
+func TestAfterATenDayOutageOneEmailNotFour(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	c := h.customer("Outage", "America/New_York", "en")
+	h.invoice(c, "O-1", "2026-10-01", "2026-11-01")
+	h.invoice(c, "O-2", "2026-10-05", "2026-11-03")
+	h.sweepAt(at("2026-10-29", "America/New_York")) // friendly for O-1 (O-2's comes Oct 31)
+	// The sweep does not run from Oct 30 until Nov 16: overdue, second and
+	// final have all come due for O-1 by then.
+	sum := h.sweepAt(at("2026-11-16", "America/New_York"))
+	mail := h.mail()
+	if len(mail) != 2 {
+		t.Fatalf("%d emails, want 2", len(mail))
+	}
+	if mail[0].Subject != "Invoice O-1 is due on 2026-11-01" {
+		t.Errorf("first email %q", mail[0].Subject)
+	}
+	// O-1 is at its final step (due +14 = Nov 15), O-2 at second (Nov 10):
+	// one email in the most severe tone, listing both.
+	if mail[1].Subject != "Final notice: 2 invoices overdue" || !strings.Contains(mail[1].Body.Text, "O-1") || !strings.Contains(mail[1].Body.Text, "O-2") {
+		t.Errorf("catch-up email %q", mail[1].Subject)
+	}
+	if sum.Sent != 1 {
+		t.Errorf("catch-up run sent %d", sum.Sent)
+	}
+}
+
+// Steps come due on civil dates in the customer's own zone: on either side
+// of the date line, and across a daylight-saving change.
+func TestStepsFollowTheCustomersCalendarAcrossTheDateLineAndDST(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	east := h.customer("East", "Pacific/Kiritimati", "en") // UTC+14
+	west := h.customer("West", "Pacific/Pago_Pago", "en")  // UTC-11
+	h.invoice(east, "E-1", "2026-11-01", "2026-12-01")
+	h.invoice(west, "W-1", "2026-11-01", "2026-12-01")
+	h.sweepAt(time.Date(2026, 11, 29, 20, 0, 0, 0, time.UTC)) // both get the friendly note
+	if n := len(h.mail()); n != 2 {
+		t.Fatalf("friendly notes: %d", n)
+	}
+	// 2026-12-01 20:00 UTC: already Dec 2, 10:00 in Kiritimati; Dec 1, 09:00 in Pago Pago.
+	h.sweepAt(time.Date(2026, 12, 1, 20, 0, 0, 0, time.UTC))
+	mail := h.mail()
+	if len(mail) != 3 || mail[2].Destination.To[0] != "east@"+h.domain || !strings.HasPrefix(mail[2].Subject, "Reminder") {
+		t.Fatalf("at the date line: %d emails, last to %v", len(mail), mail[len(mail)-1].Destination.To)
+	}
+	// A day later it is Dec 2 in Pago Pago too.
+	h.sweepAt(time.Date(2026, 12, 2, 20, 0, 0, 0, time.UTC))
+	if mail = h.mail(); len(mail) != 4 || mail[3].Destination.To[0] != "west@"+h.domain {
+		t.Fatalf("a day later: %d emails", len(mail))
+	}
+
+	// New York leaves summer time on 2026-11-01. An invoice due Oct 31 is
+	// overdue from Nov 1 local: 00:30 local on Nov 1 is 04:30 UTC, while
+	// 03:30 UTC is still Oct 31 local.
+	dst := newHarness(t, allDays())
+	ny := dst.customer("Ny", "America/New_York", "en")
+	dst.invoice(ny, "N-1", "2026-10-01", "2026-10-31")
+	dst.invoice(ny, "N-0", "2026-10-01", "2026-11-04")          // not due yet, keeps the friendly step apart
+	dst.sweepAt(time.Date(2026, 10, 28, 14, 0, 0, 0, time.UTC)) // friendly for N-1 (Oct 28)
+	dst.sweepAt(time.Date(2026, 11, 1, 3, 30, 0, 0, time.UTC))  // still Oct 31 in New York (EDT)
+	if n := len(dst.mail()); n != 1 {
+		t.Fatalf("before local midnight: %d emails", n)
+	}
+	dst.sweepAt(time.Date(2026, 11, 1, 5, 30, 0, 0, time.UTC)) // 00:30 EST on Nov 1
+	mail = dst.mail()
+	if len(mail) != 2 || !strings.HasPrefix(mail[1].Subject, "Reminder") {
+		t.Fatalf("after local midnight: %+v", mail)
+	}
+}
+
+func TestSendWindowDefersToTheNextBusinessHour(t *testing.T) {
+	t.Parallel()
+	w := dunning.DefaultWindow()
+	w.Country = "GB"
+	h := newHarness(t, w)
+	c := h.customer("Window", "Europe/London", "en")
+	h.invoice(c, "W-1", "2026-11-01", "2026-12-04") // overdue step on Sat Dec 5
+	sum := h.sweepAt(at("2026-12-05", "Europe/London"))
+	if sum.Skipped["closed_weekday"] != 1 || len(h.mail()) != 0 {
+		t.Fatalf("Saturday: %+v, %d emails", sum, len(h.mail()))
+	}
+	night := time.Date(2026, 12, 7, 7, 0, 0, 0, time.UTC) // Monday 07:00 London
+	if sum = h.sweepAt(night); sum.Skipped["outside_hours"] != 1 {
+		t.Fatalf("Monday 07:00: %+v", sum)
+	}
+	h.sweepAt(at("2026-12-07", "Europe/London"))
+	if mail := h.mail(); len(mail) != 1 || !strings.HasPrefix(mail[0].Subject, "Reminder") {
+		t.Fatalf("Monday 10:00: %+v", mail)
+	}
+}
+
+func TestWeeklyCapAndPauseHoldEmailsBack(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	c := h.customer("Capped", "UTC", "en")
+	// Three invoices whose steps fall on three consecutive days.
+	h.invoice(c, "C-1", "2026-11-01", "2026-12-01")
+	h.invoice(c, "C-2", "2026-11-01", "2026-12-02")
+	h.invoice(c, "C-3", "2026-11-01", "2026-12-03")
+	var capped int
+	for _, d := range []string{"2026-12-02", "2026-12-03", "2026-12-04"} {
+		capped += h.sweepAt(at(d, "UTC")).Skipped["weekly_cap"]
+	}
+	if n := len(h.mail()); n != 2 || capped != 1 {
+		t.Fatalf("%d emails in 3 days (cap 2), %d capped", n, capped)
+	}
+	p := h.customer("Paused", "UTC", "en")
+	h.invoice(p, "P-1", "2026-11-01", "2026-12-01")
+	pc, _ := h.store.GetCustomer(ctx, p.ID)
+	pc.Paused, pc.PauseReason, pc.PausedUntil, pc.Version = true, "owner on holiday", civil.MustParse("2026-12-10"), pc.Version+1
+	if err := h.store.UpdateCustomer(ctx, pc, ""); err != nil {
+		t.Fatal(err)
+	}
+	before := len(h.mail())
+	if sum := h.sweepAt(at("2026-12-05", "UTC")); sum.Skipped["customer_paused"] != 1 {
+		t.Errorf("paused: %+v", sum)
+	}
+	h.sweepAt(at("2026-12-11", "UTC"))
+	mail := h.mail()
+	if len(mail)-before != 2 { // Capped's next step, and Paused's second step after the pause
+		t.Fatalf("after the pause: %d new emails", len(mail)-before)
+	}
+}
+
+// Two sweeps at once send each email once.
+func TestConcurrentSweepsSendEachEmailOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	const n = 20
+	for i := range n {
+		c := h.customer(fmt.Sprintf("C%02d", i), "UTC", []string{"en", "zh-CN"}[i%2])
+		h.invoice(c, fmt.Sprintf("K-%02d", i), "2026-11-01", "2026-12-01")
+	}
+	now := at("2026-12-02", "UTC")
+	h.now = now
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := h.sweeper.Run(context.Background(), now); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	perCustomer := map[string]int{}
+	for _, e := range h.mail() {
+		perCustomer[e.Destination.To[0]]++
+	}
+	if len(perCustomer) != n {
+		t.Errorf("%d customers emailed, want %d", len(perCustomer), n)
+	}
+	for to, k := range perCustomer {
+		if k != 1 {
+			t.Errorf("%s got %d emails", to, k)
+		}
+	}
+}
+
+// A sweep cancelled at random points and rerun 50 times sends every due
+// email exactly once, or reports it in doubt; never twice.
+func TestSweepCancelledAtRandomPointsNeverSendsTwice(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	const n = 30
+	var customers []*billing.Customer
+	for i := range n {
+		c := h.customer(fmt.Sprintf("R%02d", i), "UTC", "en")
+		customers = append(customers, c)
+		h.invoice(c, fmt.Sprintf("R-%02d", i), "2026-11-01", "2026-12-01")
+	}
+	now := at("2026-12-02", "UTC")
+	h.now = now
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 50 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(rng.IntN(40))*time.Millisecond)
+		_, _ = h.sweeper.Run(ctx, now)
+		cancel()
+	}
+	// A last run with time to finish, then one after the stale-claim time to
+	// settle anything left in doubt.
+	h.sweepAt(now)
+	h.sweepAt(now.Add(dunning.StaleClaim + time.Minute))
+
+	perCustomer := map[string]int{}
+	for _, e := range h.mail() {
+		perCustomer[e.Destination.To[0]]++
+	}
+	inDoubt := 0
+	for _, c := range customers {
+		sends, err := h.store.SendsSince(context.Background(), c.ID, civil.MustParse("2026-12-01"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := perCustomer[c.Email]
+		if got > 1 {
+			t.Errorf("%s got %d emails", c.Email, got)
+		}
+		if len(sends) != 1 {
+			t.Errorf("%s has %d send records", c.Email, len(sends))
+			continue
+		}
+		switch snd := sends[0]; {
+		case snd.Status == dunning.Sent && got == 1:
+		case snd.Status == dunning.InDoubt:
+			inDoubt++ // SES may or may not have it; reported, not resent
+		default:
+			t.Errorf("%s: send %s with %d emails", c.Email, snd.Status, got)
+		}
+	}
+	if inDoubt > n/2 {
+		t.Errorf("%d of %d sends in doubt: cancellation is not being survived", inDoubt, n)
+	}
+	t.Logf("%d customers, %d emails, %d in doubt", n, len(h.mail()), inDoubt)
+}
