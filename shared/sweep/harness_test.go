@@ -28,13 +28,15 @@ import (
 // settable clock, a sweeper sending through SES local, and a mail domain of
 // its own so it can pick its emails out of SES local's shared store.
 type harness struct {
-	t       *testing.T
-	store   *store.Store
-	bill    *billing.Service
-	sweeper *sweep.Sweeper
-	ses     string
-	domain  string
-	now     time.Time
+	t        *testing.T
+	store    *store.Store
+	bill     *billing.Service
+	sweeper  *sweep.Sweeper
+	mailer   mailer.Mailer
+	settings sweep.Settings
+	ses      string
+	domain   string
+	now      time.Time
 }
 
 func allDays() dunning.Window {
@@ -56,10 +58,12 @@ func newHarness(t *testing.T, window dunning.Window) *harness {
 	}
 	client := sesv2.New(sesv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(h.ses),
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
-	h.sweeper = sweep.New(h.store, &mailer.SES{Client: client}, sweep.Settings{
+	h.mailer = &mailer.SES{Client: client}
+	h.settings = sweep.Settings{
 		FirmName: "Dunlin Test Ltd", FirmTimezone: "Europe/London", From: "ar@firm.example", ReplyTo: "ar@firm.example",
 		CollectionsEmail: "collections@" + h.domain, Window: window, Shards: store.QueueShards,
-	}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}
+	h.sweeper = sweep.New(h.store, h.mailer, h.settings, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return h
 }
 

@@ -95,6 +95,9 @@ func (s *Summary) skip(reason string, n int) {
 	s.Skipped[reason] += n
 }
 
+// sendTimeout bounds one claimed send: re-check, SES and the record.
+const sendTimeout = 30 * time.Second
+
 // latestZone: at any instant no customer's date is later than UTC+14's.
 var latestZone = time.FixedZone("UTC+14", 14*3600)
 
@@ -306,6 +309,12 @@ func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *
 			snd.Tone = st.Tone
 		}
 	}
+	// From the claim on, finish this one email even if the run's context is
+	// cancelled (time budget, shutdown): a claim whose reply was lost, or an
+	// email abandoned half way, would be in doubt. Only a process that dies
+	// leaves a claim behind.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	defer cancel()
 	if _, claimed, err := s.store.ClaimSend(ctx, snd); err != nil {
 		return err
 	} else if !claimed {
@@ -347,12 +356,12 @@ func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *
 	switch {
 	case errors.Is(err, mailer.ErrThrottled):
 		sum.skip("ses_throttled", len(live))
-		return s.store.ReleaseSend(context.WithoutCancel(ctx), snd) // nothing went: the next run tries again
+		return s.store.ReleaseSend(ctx, snd) // nothing went: the next run tries again
 	case errors.Is(err, mailer.ErrRejected):
 		sum.Failed++
 		snd.Status, snd.Error = dunning.Failed, err.Error()
 		s.log.WarnContext(ctx, "email rejected", "customer_id", c.ID, "error", err.Error())
-		return s.store.UpdateSend(context.WithoutCancel(ctx), snd)
+		return s.store.UpdateSend(ctx, snd)
 	case err != nil:
 		// Unknown: it may have gone. Leave the claim; a later run reports it.
 		sum.InDoubt++
@@ -376,8 +385,7 @@ func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *
 			hold = &h
 		}
 	}
-	// SES has the email: record it even if our caller gives up now.
-	if err := s.store.RecordSend(context.WithoutCancel(ctx), snd, advanced, hold); err != nil {
+	if err := s.store.RecordSend(ctx, snd, advanced, hold); err != nil {
 		s.log.ErrorContext(ctx, "record sent email", "customer_id", c.ID, "message_id", id, "error", err.Error())
 	}
 	s.log.InfoContext(ctx, "email sent", "customer_id", c.ID, "kind", string(kind), "tone", string(snd.Tone), "invoices", len(live), "message_id", id)
@@ -386,7 +394,7 @@ func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *
 
 // abandon releases a claim after a failure before anything was sent.
 func (s *Sweeper) abandon(ctx context.Context, snd *dunning.Send, cause error) error {
-	if err := s.store.ReleaseSend(context.WithoutCancel(ctx), snd); err != nil {
+	if err := s.store.ReleaseSend(ctx, snd); err != nil {
 		return errors.Join(cause, err)
 	}
 	return cause

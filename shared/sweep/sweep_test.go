@@ -2,16 +2,22 @@ package sweep_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"dunlin/shared/billing"
 	"dunlin/shared/civil"
 	"dunlin/shared/dunning"
+	"dunlin/shared/mailer"
+	"dunlin/shared/sweep"
 )
 
 // TestCustomerWalksTheWholeLadderDayByDay: one invoice, a sweep every day at
@@ -271,7 +277,8 @@ func TestConcurrentSweepsSendEachEmailOnce(t *testing.T) {
 }
 
 // A sweep cancelled at random points and rerun 50 times sends every due
-// email exactly once, or reports it in doubt; never twice.
+// email exactly once. Cancellation (a time budget, a shutdown) never leaves a
+// send in doubt: only a process that dies mid-send can.
 func TestSweepCancelledAtRandomPointsNeverSendsTwice(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, allDays())
@@ -321,8 +328,57 @@ func TestSweepCancelledAtRandomPointsNeverSendsTwice(t *testing.T) {
 			t.Errorf("%s: send %s with %d emails", c.Email, snd.Status, got)
 		}
 	}
-	if inDoubt > n/2 {
-		t.Errorf("%d of %d sends in doubt: cancellation is not being survived", inDoubt, n)
+	if inDoubt != 0 || len(h.mail()) != n {
+		t.Errorf("%d emails and %d in doubt for %d customers; cancellation must not leave doubt", len(h.mail()), inDoubt, n)
 	}
 	t.Logf("%d customers, %d emails, %d in doubt", n, len(h.mail()), inDoubt)
+}
+
+// crashAfterSend delivers through SES, then fails as if the process died
+// before the sweep could record the message id.
+type crashAfterSend struct {
+	mailer.Mailer
+	crashes atomic.Int32
+}
+
+func (c *crashAfterSend) Send(ctx context.Context, m mailer.Message) (string, error) {
+	if _, err := c.Mailer.Send(ctx, m); err != nil {
+		return "", err
+	}
+	c.crashes.Add(1)
+	return "", errors.New("connection reset after SES accepted the message")
+}
+
+// A send whose outcome is unknown is reported as in doubt and never resent:
+// not that day, not the next, and the ladder moves on past it.
+func TestASendInDoubtIsReportedNotResent(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	crash := &crashAfterSend{Mailer: h.mailer}
+	h.sweeper = sweep.New(h.store, crash, h.settings, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := h.customer("Doubt", "UTC", "en")
+	inv := h.invoice(c, "D-1", "2026-11-01", "2026-12-01")
+	first := h.sweepAt(at("2026-12-02", "UTC"))
+	if first.InDoubt != 1 || first.Sent != 0 || len(h.mail()) != 1 {
+		t.Fatalf("first run: %+v, %d emails", first, len(h.mail()))
+	}
+	// Later the same day, and on the following days, nothing is resent.
+	h.sweeper = sweep.New(h.store, h.mailer, h.settings, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	again := h.sweepAt(at("2026-12-02", "UTC").Add(time.Hour))
+	if again.InDoubt != 1 {
+		t.Errorf("the abandoned claim was not reported: %+v", again)
+	}
+	h.sweepAt(at("2026-12-03", "UTC"))
+	h.sweepAt(at("2026-12-04", "UTC"))
+	if n := len(h.mail()); n != 1 {
+		t.Fatalf("%d emails: the reminder in doubt was resent", n)
+	}
+	got, _ := h.store.GetInvoice(context.Background(), inv.ID)
+	if got.DunningStep != 1 || got.NextActionOn.String() != "2026-12-08" {
+		t.Errorf("invoice not moved past the step in doubt: step %d next %s", got.DunningStep, got.NextActionOn)
+	}
+	h.sweepAt(at("2026-12-08", "UTC"))
+	if mail := h.mail(); len(mail) != 2 || !strings.HasPrefix(mail[1].Subject, "Payment overdue") {
+		t.Fatalf("the ladder did not go on: %d emails", len(mail))
+	}
 }
