@@ -34,12 +34,16 @@ func dueIn(pairs ...int64) (out []struct {
 	return out
 }
 
-// Customers in both languages and several zones, with invoices at every
-// stage: coming due, just overdue, a week, two weeks and a month overdue.
+// One customer per stage of the standard ladder, in both languages and
+// several zones, so the first sweep sends one email of every kind: a
+// friendly note, a reminder, a firm letter, a final notice and an internal
+// escalation.
 var demoCustomers = []demoCustomer{
-	{billing.CustomerCreate{ExternalID: "DEMO-ACME", Name: "Acme Tools GmbH", Email: "ap@acme-tools.example", Language: "en", Timezone: "Europe/Berlin", Currency: "EUR"}, dueIn(3, 120000, -1, 45050)},
-	{billing.CustomerCreate{ExternalID: "DEMO-HUAXIN", Name: "华信贸易有限公司", Email: "finance@huaxin.example", Language: "zh-CN", Timezone: "Asia/Shanghai", Currency: "CNY"}, dueIn(-7, 880000, -14, 125000)},
-	{billing.CustomerCreate{ExternalID: "DEMO-BLUEBIRD", Name: "Bluebird Cafe LLC", Email: "owner@bluebird.example", Language: "en", Timezone: "America/New_York", Currency: "USD"}, dueIn(-30, 99900, 20, 25000)},
+	{billing.CustomerCreate{ExternalID: "DEMO-ACME", Name: "Acme Tools GmbH", Email: "ap@acme-tools.example", Language: "en", Timezone: "Europe/Berlin", Currency: "EUR"}, dueIn(3, 120000, 20, 45050)},
+	{billing.CustomerCreate{ExternalID: "DEMO-HUAXIN", Name: "华信贸易有限公司", Email: "finance@huaxin.example", Language: "zh-CN", Timezone: "Asia/Shanghai", Currency: "CNY"}, dueIn(-1, 880000)},
+	{billing.CustomerCreate{ExternalID: "DEMO-BLUEBIRD", Name: "Bluebird Cafe LLC", Email: "owner@bluebird.example", Language: "en", Timezone: "America/New_York", Currency: "USD"}, dueIn(-7, 99900)},
+	{billing.CustomerCreate{ExternalID: "DEMO-MINGDA", Name: "明达机械制造有限公司", Email: "ap@mingda.example", Language: "zh-CN", Timezone: "Asia/Shanghai", Currency: "CNY"}, dueIn(-14, 2350000)},
+	{billing.CustomerCreate{ExternalID: "DEMO-NORTHWIND", Name: "Northwind Traders Ltd", Email: "accounts@northwind.example", Language: "en", Timezone: "Europe/London", Currency: "GBP"}, dueIn(-30, 310000)},
 }
 
 // loadDemo creates the demo data once; on later runs it finds the

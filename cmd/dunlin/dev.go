@@ -33,7 +33,8 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	sesPort := fs.Int("ses-port", envInt("DUNLIN_SES_PORT", 8005), "SES local port (env DUNLIN_SES_PORT)")
 	table := fs.String("table", envOr("DUNLIN_TABLE", "dunlin"), "table name (env DUNLIN_TABLE)")
 	dataDir := fs.String("data-dir", os.Getenv("DUNLIN_DATA_DIR"), "where DynamoDB Local keeps its data (default .dunlin/dynamodb; env DUNLIN_DATA_DIR)")
-	demo := fs.Bool("demo", os.Getenv("DEMO") == "1", "load demo customers and invoices (env DEMO=1)")
+	demo := fs.Bool("demo", os.Getenv("DEMO") == "1", "load demo customers and invoices, and open the send window around the clock (env DEMO=1)")
+	every := fs.Duration("sweep-every", envDuration("DUNLIN_SWEEP_EVERY", time.Minute), "how often the local scheduler runs the sweep; 0 turns it off (env DUNLIN_SWEEP_EVERY)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -68,6 +69,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	cfg.SESEndpoint = ses.Endpoint
+	if *demo && os.Getenv("DUNLIN_SEND_HOURS") == "" && os.Getenv("DUNLIN_SEND_DAYS") == "" {
+		// So a newcomer sees emails whatever the hour: the demo is not a customer.
+		cfg.Window.StartHour, cfg.Window.EndHour = 0, 24
+		cfg.Window.Weekdays = []time.Weekday{0, 1, 2, 3, 4, 5, 6}
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	a, err := app.New(ctx, cfg, log, time.Now)
 	if err != nil {
@@ -94,6 +100,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
+	if *every > 0 {
+		go schedule(ctx, a, *every, stdout, stderr)
+	}
 	base := "http://" + ln.Addr().String()
 	reused := func(s *localstack.Server) string {
 		if s.Reused {
@@ -107,13 +116,14 @@ Dunlin is running locally.
   API            %s/v1/  (OpenAPI: %s/v1/openapi.json)
   DynamoDB Local %s%s, table %q, %s
   SES local      %s%s  (sent mail: open it in a browser)
+  Sweep          %s
   Admin API key  %s
 
 Try:
   curl -H "Authorization: Bearer %s" %s/v1/customers
 
 Press Ctrl-C to stop.
-`, base, base, ddb.Endpoint, reused(ddb), *table, dataNote(ddb, *dataDir), ses.Endpoint, reused(ses), key, key, base)
+`, base, base, ddb.Endpoint, reused(ddb), *table, dataNote(ddb, *dataDir), ses.Endpoint, reused(ses), sweepNote(*every, cfg.Window.String()), key, key, base)
 
 	select {
 	case <-ctx.Done():
@@ -145,6 +155,42 @@ func devAdminKey(ctx context.Context, keys *auth.Service, path string) (string, 
 		return "", err
 	}
 	return token, os.WriteFile(path, []byte(token+"\n"), 0o600)
+}
+
+// schedule runs the sweep now and then every interval, like the hourly
+// schedule in AWS, printing a line per run that did something.
+func schedule(ctx context.Context, a *app.App, every time.Duration, stdout, stderr io.Writer) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		sum, err := a.Sweeper.Run(ctx, time.Now())
+		switch {
+		case err != nil && ctx.Err() == nil:
+			fmt.Fprintf(stderr, "sweep: %v\n", err)
+		case sum.Sent+sum.InDoubt+sum.Failed+sum.Requeued > 0:
+			fmt.Fprintf(stdout, "%s sweep: %d sent, %d requeued, %d in doubt, %d failed, skipped %v\n",
+				time.Now().Format("15:04:05"), sum.Sent, sum.Requeued, sum.InDoubt, sum.Failed, sum.Skipped)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func sweepNote(every time.Duration, window string) string {
+	if every <= 0 {
+		return "off (run it with: go run ./cmd/dunlin sweep)"
+	}
+	return fmt.Sprintf("every %s, send window %s", every, window)
+}
+
+func envDuration(name string, def time.Duration) time.Duration {
+	if d, err := time.ParseDuration(os.Getenv(name)); err == nil {
+		return d
+	}
+	return def
 }
 
 // dataNote says where DynamoDB Local keeps data; a reused server keeps it

@@ -2,6 +2,7 @@
 // and the administration commands that talk straight to the table.
 //
 //	dunlin dev                     run everything locally (make dev)
+//	dunlin sweep [--now T]         run the dunning sweep once
 //	dunlin keys create|list|revoke manage API keys
 //	dunlin with-servers -- CMD     run CMD with local DynamoDB and SES (make test)
 package main
@@ -21,6 +22,7 @@ const usage = `dunlin - accounts receivable and dunning
 
 Usage:
   dunlin dev [flags]                       run the whole product locally on 127.0.0.1
+  dunlin sweep [--now RFC3339]             run the dunning sweep once, as of an instant
   dunlin keys create --role ROLE --name N  create an API key and print it
   dunlin keys list                         list API keys
   dunlin keys revoke KEY_ID                revoke an API key
@@ -59,6 +61,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "dev":
 		return runDev(ctx, args[1:], stdout, stderr)
+	case "sweep":
+		return runSweep(ctx, args[1:], stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], stdout, stderr)
 	case "with-servers":
