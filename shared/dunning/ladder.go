@@ -33,3 +33,28 @@ func (p Policy) DueStep(due civil.Date, done int, today civil.Date) (int, bool) 
 	}
 	return step, step != NoStep
 }
+
+// Scheduled is a step expected on a date.
+type Scheduled struct {
+	On   civil.Date
+	Step int
+}
+
+// Upcoming lists the steps an invoice will take between from and to
+// (inclusive), given the last step done: the latest step already due is
+// taken on from (as the sweep would), then each later step on its date.
+func (p Policy) Upcoming(due civil.Date, done int, from, to civil.Date) []Scheduled {
+	var out []Scheduled
+	if i, ok := p.DueStep(due, done, from); ok {
+		out = append(out, Scheduled{On: from, Step: i})
+		done = i
+	}
+	for i := done + 1; i < len(p.Steps); i++ {
+		d := p.StepDate(due, i)
+		if d.After(to) {
+			break
+		}
+		out = append(out, Scheduled{On: d, Step: i})
+	}
+	return out
+}

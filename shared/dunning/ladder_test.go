@@ -73,3 +73,17 @@ func TestPolicyValidationNamesTheField(t *testing.T) {
 		}
 	}
 }
+
+func TestUpcomingTakesTheDueStepNowThenEachOnItsDate(t *testing.T) {
+	p := Standard()
+	due := civil.MustParse("2026-12-01")
+	got := p.Upcoming(due, 0, civil.MustParse("2026-12-09"), civil.MustParse("2026-12-20"))
+	// overdue (Dec 2) and second (Dec 8) have both come: second is taken now.
+	want := []Scheduled{{civil.MustParse("2026-12-09"), 2}, {civil.MustParse("2026-12-15"), 3}}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if got := p.Upcoming(due, 4, civil.MustParse("2027-01-01"), civil.MustParse("2027-02-01")); len(got) != 0 {
+		t.Errorf("a finished ladder has upcoming steps %v", got)
+	}
+}

@@ -100,3 +100,16 @@ func (w Window) Closed(now time.Time, loc *time.Location) string {
 func (w Window) String() string {
 	return fmt.Sprintf("%02d:00-%02d:00 %v %s", w.StartHour, w.EndHour, w.Weekdays, w.Country)
 }
+
+// NextOpenDay returns day, or the first day after it on which the window
+// opens at all (a business day that is not a holiday or closed day).
+func (w Window) NextOpenDay(day civil.Date) civil.Date {
+	for range 30 { // holidays and weekends never close a month
+		noon := time.Date(day.Year, day.Month, day.Day, w.StartHour, 0, 0, 0, time.UTC)
+		if w.Closed(noon, time.UTC) == "" {
+			return day
+		}
+		day = day.AddDays(1)
+	}
+	return day
+}

@@ -51,3 +51,17 @@ func TestWindowValidation(t *testing.T) {
 		}
 	}
 }
+
+func TestNextOpenDaySkipsWeekendsAndHolidays(t *testing.T) {
+	w := DefaultWindow()
+	w.Country = "GB"
+	for from, want := range map[string]string{
+		"2026-12-05": "2026-12-07", // Saturday -> Monday
+		"2026-12-25": "2026-12-29", // Christmas, weekend, observed Boxing Day -> Tuesday
+		"2026-12-01": "2026-12-01",
+	} {
+		if got := w.NextOpenDay(civil.MustParse(from)); got.String() != want {
+			t.Errorf("NextOpenDay(%s) = %s, want %s", from, got, want)
+		}
+	}
+}

@@ -105,6 +105,39 @@ var latestZone = time.FixedZone("UTC+14", 14*3600)
 // could not read the queue; problems with one customer are logged, counted
 // and passed over so the others still get their emails.
 func (s *Sweeper) Run(ctx context.Context, now time.Time) (Summary, error) {
+	return s.run(ctx, now, nil)
+}
+
+// Planned is an email a sweep would send.
+type Planned struct {
+	CustomerID string           `json:"customer_id"`
+	Kind       dunning.SendKind `json:"kind"`
+	Tone       dunning.Tone     `json:"tone"`
+	To         []string         `json:"to"`
+	CC         []string         `json:"cc"`
+	Subject    string           `json:"subject"`
+	HTML       string           `json:"html"`
+	Text       string           `json:"text"`
+	Invoices   []PlannedStep    `json:"invoices"`
+}
+
+// PlannedStep is one invoice in a planned email.
+type PlannedStep struct {
+	InvoiceID string `json:"invoice_id"`
+	Number    string `json:"number"`
+	Step      string `json:"step"`
+}
+
+// Preview returns exactly what a sweep at now would send, rendered, and
+// what it would pass over and why, without sending or writing anything.
+func (s *Sweeper) Preview(ctx context.Context, now time.Time) ([]Planned, Summary, error) {
+	out := []Planned{}
+	sum, err := s.run(ctx, now, &out)
+	return out, sum, err
+}
+
+// run is Run, or Preview when preview is not nil.
+func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned) (Summary, error) {
 	sum := Summary{Now: now}
 	started := time.Now()
 	through := civil.Today(now, latestZone)
@@ -127,7 +160,7 @@ func (s *Sweeper) Run(ctx context.Context, now time.Time) (Summary, error) {
 				sum.Stopped = true
 				return sum, nil
 			}
-			if err := s.customer(ctx, now, cid, byCustomer[cid], policies, &sum); err != nil {
+			if err := s.customer(ctx, now, cid, byCustomer[cid], policies, &sum, preview); err != nil {
 				if ctx.Err() != nil {
 					sum.Stopped = true
 					return sum, nil
@@ -146,7 +179,8 @@ type due struct {
 	step int
 }
 
-func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queued []*billing.Invoice, policies map[string]*dunning.Policy, sum *Summary) error {
+func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queued []*billing.Invoice, policies map[string]*dunning.Policy, sum *Summary, preview *[]Planned) error {
+	dry := preview != nil
 	c, err := s.store.GetCustomer(ctx, cid)
 	if err != nil {
 		return fmt.Errorf("load customer: %w", err)
@@ -179,8 +213,10 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 			work = append(work, due{inv, step})
 			continue
 		}
-		if err := s.requeue(ctx, inv, pol); err != nil {
-			return err
+		if !dry {
+			if err := s.requeue(ctx, inv, pol); err != nil {
+				return err
+			}
 		}
 		sum.Requeued++
 	}
@@ -192,8 +228,10 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 	if err != nil {
 		return err
 	}
-	if err := s.settleInDoubt(ctx, now, sends, pol, sum); err != nil {
-		return err
+	if !dry {
+		if err := s.settleInDoubt(ctx, now, sends, pol, sum); err != nil {
+			return err
+		}
 	}
 	if c.PausedOn(today) {
 		sum.skip("customer_paused", len(work))
@@ -214,7 +252,7 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 	if len(toCustomer) > 0 {
 		if reason := pressure(sends, today, pol); reason != "" {
 			sum.skip(reason, len(toCustomer))
-		} else if err := s.send(ctx, now, today, c, pol, dunning.ToCustomer, toCustomer, sum); err != nil {
+		} else if err := s.sendOrPlan(ctx, now, today, c, pol, dunning.ToCustomer, toCustomer, sum, preview); err != nil {
 			return err
 		}
 	}
@@ -225,8 +263,35 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 				return nil
 			}
 		}
-		return s.send(ctx, now, today, c, pol, dunning.Internal, internal, sum)
+		return s.sendOrPlan(ctx, now, today, c, pol, dunning.Internal, internal, sum, preview)
 	}
+	return nil
+}
+
+// sendOrPlan sends the email, or in a preview renders it and records it.
+func (s *Sweeper) sendOrPlan(ctx context.Context, now time.Time, today civil.Date, c *billing.Customer, pol *dunning.Policy, kind dunning.SendKind, work []due, sum *Summary, preview *[]Planned) error {
+	if preview == nil {
+		return s.send(ctx, now, today, c, pol, kind, work, sum)
+	}
+	tone := dunning.Tone("")
+	p := Planned{CustomerID: c.ID, Kind: kind}
+	for _, w := range work {
+		st := pol.Steps[w.step]
+		if st.Tone.Severity() > tone.Severity() {
+			tone = st.Tone
+		}
+		p.Invoices = append(p.Invoices, PlannedStep{InvoiceID: w.inv.ID, Number: w.inv.Number, Step: st.Name})
+	}
+	msg, err := s.compose(c, kind, tone, work, now)
+	if err != nil {
+		return err
+	}
+	p.Tone, p.To, p.CC, p.Subject, p.HTML, p.Text = tone, msg.To, msg.CC, msg.Subject, msg.HTML, msg.Text
+	if p.CC == nil {
+		p.CC = []string{}
+	}
+	*preview = append(*preview, p)
+	sum.Sent++ // in a preview: would send
 	return nil
 }
 

@@ -382,3 +382,60 @@ func TestASendInDoubtIsReportedNotResent(t *testing.T) {
 		t.Fatalf("the ladder did not go on: %d emails", len(mail))
 	}
 }
+
+// The preview shows exactly what the sweep then sends, and writes nothing.
+func TestPreviewShowsWhatTheSweepSendsAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	a, b := h.customer("Anna", "Europe/Paris", "en"), h.customer("Bo", "Asia/Shanghai", "zh-CN")
+	ia := h.invoice(a, "PV-1", "2026-11-01", "2026-12-01")
+	h.invoice(a, "PV-2", "2026-11-01", "2026-11-24")
+	h.invoice(b, "PV-3", "2026-11-01", "2026-11-17")
+	now := at("2026-12-02", "Europe/Paris")
+	h.now = now
+	planned, psum, err := h.sweeper.Preview(ctx, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := h.store.GetInvoice(ctx, ia.ID)
+	if n := len(h.mail()); n != 0 || before.Version != ia.Version {
+		t.Fatalf("the preview sent %d emails or wrote the invoice (version %d)", n, before.Version)
+	}
+	sum := h.sweepAt(now)
+	mail := h.mail()
+	if len(planned) != len(mail) || psum.Sent != sum.Sent {
+		t.Fatalf("preview planned %d (%d), the sweep sent %d (%d)", len(planned), psum.Sent, len(mail), sum.Sent)
+	}
+	sent := map[string]string{}
+	for _, m := range mail {
+		sent[m.Destination.To[0]] = m.Subject + "|" + m.Body.Text
+	}
+	for _, p := range planned {
+		if sent[p.To[0]] != p.Subject+"|"+p.Text {
+			t.Errorf("preview for %s differs from the email sent:\n%s\n---\n%s", p.To[0], p.Subject+"|"+p.Text, sent[p.To[0]])
+		}
+	}
+}
+
+func TestForecastListsStepsOnTheirOpenDays(t *testing.T) {
+	t.Parallel()
+	w := dunning.DefaultWindow() // Monday to Friday
+	h := newHarness(t, w)
+	c := h.customer("Fore", "UTC", "en")
+	h.invoice(c, "F-1", "2026-11-01", "2026-12-04") // Friday
+	h.now = at("2026-11-30", "UTC")
+	got, err := h.sweeper.Forecast(context.Background(), h.now, 14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, f := range got {
+		lines = append(lines, f.On.String()+" "+f.Step)
+	}
+	// upcoming Tue Dec 1; overdue Sat Dec 5 -> Mon Dec 7; second Fri Dec 11.
+	want := "2026-12-01 upcoming|2026-12-07 overdue|2026-12-11 second"
+	if strings.Join(lines, "|") != want {
+		t.Errorf("forecast %v, want %s", lines, want)
+	}
+}
