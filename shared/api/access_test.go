@@ -21,7 +21,7 @@ func samplePath(pattern string) string {
 			return strings.Replace(pattern, "{id}", ids.New(idPrefix, time.Now()), 1)
 		}
 	}
-	return pattern
+	return strings.Replace(pattern, "{name}", "standard", 1)
 }
 
 // TestEveryRouteChecksTheKeyAndTheRole walks the router's own route table,

@@ -8,10 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
 	"dunlin/shared/api"
 	"dunlin/shared/api/apitest"
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
+	"dunlin/shared/dunning"
+	"dunlin/shared/mailer"
+	"dunlin/shared/store"
+	"dunlin/shared/sweep"
 	"dunlin/shared/testenv"
 )
 
@@ -31,6 +39,11 @@ func (c *clock) Set(t time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = t
+}
+
+func sesClient(t *testing.T) *sesv2.Client {
+	return sesv2.New(sesv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(testenv.SESEndpoint(t)),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
 }
 
 // testWriter sends the API's logs to the test's output.
@@ -66,7 +79,12 @@ func newFixtureWith(t *testing.T, wrap func(billing.Store) billing.Store) *fixtu
 		t.Fatal(err)
 	}
 	keys := auth.NewService(st, clk.Now)
-	srv := api.New(bill, keys, st.Idempotency(), slog.New(slog.NewTextHandler(testWriter{t}, nil)), clk.Now)
+	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
+	sw := sweep.New(st, &mailer.SES{Client: sesClient(t)}, sweep.Settings{
+		FirmName: "Test Firm", FirmTimezone: "Europe/London", From: "ar@firm.example",
+		CollectionsEmail: "collections@firm.example", Window: dunning.DefaultWindow(), Shards: store.QueueShards,
+	}, log)
+	srv := api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st, Sweeper: sw, Log: log, Now: clk.Now})
 	f := &fixture{server: srv, keys: map[auth.Role]string{}, auth: keys, clock: clk}
 	for _, r := range auth.Roles {
 		token, _, err := keys.Create(context.Background(), "test "+string(r), r)

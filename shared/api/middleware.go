@@ -36,7 +36,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 		}
 		r = r.WithContext(context.WithValue(r.Context(), principalKey, key))
 		var body []byte
-		if r.Method == http.MethodPost || r.Method == http.MethodPatch {
+		if r.Method == http.MethodPost || r.Method == http.MethodPatch || r.Method == http.MethodPut {
 			if body, err = readBody(r); err != nil {
 				s.writeError(w, r, err)
 				return

@@ -23,6 +23,7 @@ var (
 	adminOnly    = []auth.Role{auth.Admin}
 	bookkeeping  = []auth.Role{auth.Admin, auth.Integration}                 // create and cancel receivables
 	customerCare = []auth.Role{auth.Admin, auth.Collector, auth.Integration} // keep customer details current
+	dunningWork  = []auth.Role{auth.Admin, auth.Collector}                   // decide how a customer is chased
 )
 
 // routes is the route table: the single list the router, the access tests
@@ -40,6 +41,18 @@ func (s *Server) routes() []Route {
 		{"GET", "/v1/invoices", anyRole, s.listInvoices, false},
 		{"GET", "/v1/invoices/{id}", anyRole, s.getInvoice, false},
 		{"POST", "/v1/invoices/{id}/void", bookkeeping, s.voidInvoice, false},
+
+		{"POST", "/v1/customers/{id}/pause", dunningWork, s.pauseCustomer, false},
+		{"POST", "/v1/customers/{id}/resume", dunningWork, s.resumeCustomer, false},
+		{"GET", "/v1/customers/{id}/contacts", anyRole, s.listContacts, false},
+		{"POST", "/v1/invoices/{id}/dispute", customerCare, s.disputeInvoice, false},
+		{"POST", "/v1/invoices/{id}/resolve", customerCare, s.resolveDispute, false},
+
+		{"GET", "/v1/policies", anyRole, s.listPolicies, false},
+		{"GET", "/v1/policies/{name}", anyRole, s.getPolicy, false},
+		{"PUT", "/v1/policies/{name}", adminOnly, s.putPolicy, false},
+		{"GET", "/v1/dunning/preview", anyRole, s.previewDunning, false},
+		{"GET", "/v1/dunning/forecast", anyRole, s.forecastDunning, false},
 
 		{"POST", "/v1/keys", adminOnly, s.createKey, true},
 		{"GET", "/v1/keys", adminOnly, s.listKeys, false},

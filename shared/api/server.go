@@ -10,28 +10,53 @@
 package api
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
 
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
+	"dunlin/shared/dunning"
 	"dunlin/shared/idempotency"
+	"dunlin/shared/store"
+	"dunlin/shared/sweep"
 )
+
+// Policies stores dunning policies and reads contact logs.
+type Policies interface {
+	GetPolicy(ctx context.Context, name string) (*dunning.Policy, error)
+	PutPolicy(ctx context.Context, p *dunning.Policy, now time.Time) error
+	ListPolicies(ctx context.Context) ([]*dunning.Policy, error)
+	ListContacts(ctx context.Context, customerID string, limit int) ([]store.Contact, error)
+}
+
+// Deps are what the API calls.
+type Deps struct {
+	Billing     *billing.Service
+	Keys        *auth.Service
+	Idempotency idempotency.Store
+	Policies    Policies
+	Sweeper     *sweep.Sweeper
+	Log         *slog.Logger
+	Now         func() time.Time
+}
 
 // Server holds the services the API calls.
 type Server struct {
-	billing *billing.Service
-	keys    *auth.Service
-	idem    idempotency.Store
-	log     *slog.Logger
-	now     func() time.Time
-	mux     *http.ServeMux
+	billing  *billing.Service
+	keys     *auth.Service
+	idem     idempotency.Store
+	policies Policies
+	sweeper  *sweep.Sweeper
+	log      *slog.Logger
+	now      func() time.Time
+	mux      *http.ServeMux
 }
 
 // New returns the API server.
-func New(b *billing.Service, keys *auth.Service, idem idempotency.Store, log *slog.Logger, now func() time.Time) *Server {
-	s := &Server{billing: b, keys: keys, idem: idem, log: log, now: now, mux: http.NewServeMux()}
+func New(d Deps) *Server {
+	s := &Server{billing: d.Billing, keys: d.Keys, idem: d.Idempotency, policies: d.Policies, sweeper: d.Sweeper, log: d.Log, now: d.Now, mux: http.NewServeMux()}
 	patterns := map[string]bool{}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))

@@ -5,6 +5,7 @@ import (
 
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
+	"dunlin/shared/dunning"
 )
 
 // Response types are written for the API, not copied from storage items, so
@@ -21,6 +22,12 @@ type customerJSON struct {
 	Currency         string    `json:"currency"`
 	CreditLimit      *int64    `json:"credit_limit"`
 	PaymentTermsDays int       `json:"payment_terms_days"`
+	Policy           string    `json:"policy"`
+	Paused           bool      `json:"paused"`
+	PauseReason      *string   `json:"pause_reason"`
+	PausedUntil      *string   `json:"paused_until"`
+	CreditHold       bool      `json:"credit_hold"`
+	HoldReason       *string   `json:"hold_reason"`
 	CreatedAt        time.Time `json:"created_at"`
 	UpdatedAt        time.Time `json:"updated_at"`
 	Version          int64     `json:"version"`
@@ -44,29 +51,44 @@ func toCustomerJSON(c *billing.Customer) customerJSON {
 		ID: c.ID, ExternalID: nullable(c.ExternalID), Name: c.Name, Email: c.Email, CC: cc,
 		Language: c.Language, Timezone: nullable(c.Timezone), Currency: c.Currency, CreditLimit: c.CreditLimit,
 		PaymentTermsDays: c.PaymentTermsDays, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
+		Policy: policyName(c.Policy), Paused: c.Paused, PauseReason: nullable(c.PauseReason), PausedUntil: nullable(c.PausedUntil.String()),
+		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason),
 	}
 }
 
+func policyName(p string) string {
+	if p == "" {
+		return dunning.DefaultPolicyName
+	}
+	return p
+}
+
 type invoiceJSON struct {
-	ID          string     `json:"id"`
-	CustomerID  string     `json:"customer_id"`
-	Number      string     `json:"number"`
-	ExternalID  *string    `json:"external_id"`
-	Currency    string     `json:"currency"`
-	Total       int64      `json:"total"`
-	Balance     int64      `json:"balance"`
-	IssuedOn    string     `json:"issued_on"`
-	DueOn       string     `json:"due_on"`
-	Timezone    string     `json:"timezone"`
-	Status      string     `json:"status"`
-	DaysOverdue int        `json:"days_overdue"`
-	PaymentURL  *string    `json:"payment_url"`
-	Description *string    `json:"description"`
-	VoidedAt    *time.Time `json:"voided_at"`
-	VoidReason  *string    `json:"void_reason"`
-	CreatedAt   time.Time  `json:"created_at"`
-	UpdatedAt   time.Time  `json:"updated_at"`
-	Version     int64      `json:"version"`
+	ID          string  `json:"id"`
+	CustomerID  string  `json:"customer_id"`
+	Number      string  `json:"number"`
+	ExternalID  *string `json:"external_id"`
+	Currency    string  `json:"currency"`
+	Total       int64   `json:"total"`
+	Balance     int64   `json:"balance"`
+	IssuedOn    string  `json:"issued_on"`
+	DueOn       string  `json:"due_on"`
+	Timezone    string  `json:"timezone"`
+	Status      string  `json:"status"`
+	DaysOverdue int     `json:"days_overdue"`
+	// Dunning: the index of the last ladder step taken (-1: none yet) and
+	// when the sweep next looks at the invoice (null: nothing pending).
+	DunningStep   int        `json:"dunning_step"`
+	NextActionOn  *string    `json:"next_action_on"`
+	Disputed      bool       `json:"disputed"`
+	DisputeReason *string    `json:"dispute_reason"`
+	PaymentURL    *string    `json:"payment_url"`
+	Description   *string    `json:"description"`
+	VoidedAt      *time.Time `json:"voided_at"`
+	VoidReason    *string    `json:"void_reason"`
+	CreatedAt     time.Time  `json:"created_at"`
+	UpdatedAt     time.Time  `json:"updated_at"`
+	Version       int64      `json:"version"`
 }
 
 func (i invoiceJSON) location() string { return "/v1/invoices/" + i.ID }
@@ -78,6 +100,7 @@ func toInvoiceJSON(inv *billing.Invoice, now time.Time) invoiceJSON {
 		Currency: inv.Currency, Total: inv.Total, Balance: inv.Balance,
 		IssuedOn: inv.IssuedOn.String(), DueOn: inv.DueOn.String(), Timezone: inv.Timezone,
 		Status: string(inv.Status(now)), DaysOverdue: inv.DaysOverdue(now),
+		DunningStep: inv.DunningStep, NextActionOn: nullable(inv.NextActionOn.String()), Disputed: inv.Disputed, DisputeReason: nullable(inv.DisputeReason),
 		PaymentURL: nullable(inv.PaymentURL), Description: nullable(inv.Description),
 		VoidedAt: inv.VoidedAt, VoidReason: nullable(inv.VoidReason),
 		CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, Version: inv.Version,

@@ -52,6 +52,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		Store:   st,
 		Billing: bill,
 		Keys:    keys,
-		API:     api.New(bill, keys, st.Idempotency(), log, now),
+		API: api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st,
+			Sweeper: sw, Log: log, Now: now}),
 	}, nil
 }

@@ -39,6 +39,8 @@ type CustomerPatch struct {
 	CreditLimit      *int64    `json:"credit_limit"`
 	ClearCreditLimit bool      `json:"clear_credit_limit"`
 	PaymentTermsDays *int      `json:"payment_terms_days"`
+	// Policy assigns a dunning policy by name; "" returns to the default.
+	Policy *string `json:"policy"`
 }
 
 // InvoiceCreate is the body of POST /v1/invoices.

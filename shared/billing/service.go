@@ -10,6 +10,7 @@ import (
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/civil"
+	"dunlin/shared/dunning"
 	"dunlin/shared/ids"
 	"dunlin/shared/money"
 )
@@ -46,6 +47,8 @@ type Store interface {
 	// ListInvoices calls fn with each invoice matching q, in order of state,
 	// due date and id, until fn returns false (see ListCustomers).
 	ListInvoices(ctx context.Context, q InvoiceRange, fn func(inv *Invoice, next string) bool) error
+	// GetPolicy returns a dunning policy by name (NotFound if none).
+	GetPolicy(ctx context.Context, name string) (*dunning.Policy, error)
 	// SaveInvoice writes inv if the stored copy is still at version
 	// inv.Version-1; Conflict otherwise.
 	SaveInvoice(ctx context.Context, inv *Invoice) error
@@ -192,6 +195,71 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
+// PauseInput is the body of POST /v1/customers/{id}/pause.
+type PauseInput struct {
+	Reason string `json:"reason"`
+	Until  string `json:"until"` // inclusive, customer-local; empty: until resumed
+}
+
+// PauseCustomer stops dunning for a customer, with a reason, until a date
+// or until resumed. Errors: NotFound, Invalid.
+func (s *Service) PauseCustomer(ctx context.Context, id string, in PauseInput) (*Customer, error) {
+	if strings.TrimSpace(in.Reason) == "" {
+		return nil, apperr.Invalidf("reason", "reason is required: why is dunning paused?")
+	}
+	if err := checkText("reason", in.Reason, maxDescription, false); err != nil {
+		return nil, err
+	}
+	var until civil.Date
+	if in.Until != "" {
+		var err error
+		if until, err = checkDate("until", in.Until); err != nil {
+			return nil, err
+		}
+	}
+	return s.changeCustomer(ctx, id, func(c *Customer) error {
+		if !until.IsZero() && until.Before(civil.Today(s.now(), Location(s.CustomerZone(c)))) {
+			return apperr.Invalidf("until", "until %s is in the past", until)
+		}
+		c.Paused, c.PauseReason, c.PausedUntil = true, strings.TrimSpace(in.Reason), until
+		return nil
+	})
+}
+
+// ResumeCustomer ends a pause. Errors: NotFound.
+func (s *Service) ResumeCustomer(ctx context.Context, id string) (*Customer, error) {
+	return s.changeCustomer(ctx, id, func(c *Customer) error {
+		c.Paused, c.PauseReason, c.PausedUntil = false, "", civil.Date{}
+		return nil
+	})
+}
+
+// changeCustomer applies a change under optimistic locking, retrying races.
+func (s *Service) changeCustomer(ctx context.Context, id string, change func(*Customer) error) (*Customer, error) {
+	for attempt := 0; ; attempt++ {
+		cur, err := s.GetCustomer(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		c := *cur
+		if err := change(&c); err != nil {
+			return nil, err
+		}
+		c.UpdatedAt, c.Version = s.now().UTC(), cur.Version+1
+		err = s.store.UpdateCustomer(ctx, &c, cur.ExternalID)
+		if e, ok := apperr.As(err); ok && e.Code == apperr.Conflict && e.Field == "" && attempt < maxRetries {
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &c, nil
+	}
+}
+
 // UpdateCustomer applies a partial update. Concurrent patches of different
 // fields both land: a version clash re-reads and re-applies the patch.
 // Errors: NotFound, Invalid, Conflict (external_id taken, or contention
@@ -206,6 +274,13 @@ func (s *Service) UpdateCustomer(ctx context.Context, id string, p CustomerPatch
 		c.CC = append([]string(nil), cur.CC...)
 		if err := applyPatch(&c, p); err != nil {
 			return nil, err
+		}
+		if p.Policy != nil && c.Policy != "" {
+			if _, err := s.store.GetPolicy(ctx, c.Policy); apperr.Is(err, apperr.NotFound) {
+				return nil, apperr.Invalidf("policy", "no dunning policy named %q", c.Policy)
+			} else if err != nil {
+				return nil, err
+			}
 		}
 		c.UpdatedAt = s.now().UTC()
 		c.Version = cur.Version + 1
@@ -263,6 +338,12 @@ func applyPatch(c *Customer, p CustomerPatch) error {
 	}
 	if p.PaymentTermsDays != nil {
 		c.PaymentTermsDays = *p.PaymentTermsDays
+	}
+	if p.Policy != nil {
+		c.Policy = strings.TrimSpace(*p.Policy)
+		if c.Policy == dunning.DefaultPolicyName {
+			c.Policy = ""
+		}
 	}
 	return validateCustomer(c)
 }

@@ -54,3 +54,23 @@ func (s *Store) PutPolicy(ctx context.Context, p *dunning.Policy, now time.Time)
 	}
 	return nil
 }
+
+// ListPolicies returns every stored policy by name, with the built-in
+// standard ladder first when it has not been replaced.
+func (s *Store) ListPolicies(ctx context.Context) ([]*dunning.Policy, error) {
+	var out []*dunning.Policy
+	hasStandard := false
+	err := runTyped(ctx, s, newIndexQuery(indexByKind, "POLICY", 100), "", func(it *policyItem) *dunning.Policy { return &it.Policy }, func(p *dunning.Policy, _ string) bool {
+		hasStandard = hasStandard || p.Name == dunning.DefaultPolicyName
+		out = append(out, p)
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list policies: %w", err)
+	}
+	if !hasStandard {
+		std := dunning.Standard()
+		out = append([]*dunning.Policy{&std}, out...)
+	}
+	return out, nil
+}

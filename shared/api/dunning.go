@@ -1,0 +1,177 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"dunlin/shared/apperr"
+	"dunlin/shared/billing"
+	"dunlin/shared/dunning"
+	"dunlin/shared/store"
+	"dunlin/shared/sweep"
+)
+
+func (s *Server) disputeInvoice(r *http.Request, body []byte) (int, any, error) {
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(body, &in); err != nil {
+		return 0, nil, err
+	}
+	inv, err := s.billing.DisputeInvoice(r.Context(), r.PathValue("id"), in.Reason)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toInvoiceJSON(inv, s.billing.Now()), nil
+}
+
+func (s *Server) resolveDispute(r *http.Request, _ []byte) (int, any, error) {
+	inv, err := s.billing.ResolveDispute(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toInvoiceJSON(inv, s.billing.Now()), nil
+}
+
+func (s *Server) pauseCustomer(r *http.Request, body []byte) (int, any, error) {
+	var in billing.PauseInput
+	if err := decode(body, &in); err != nil {
+		return 0, nil, err
+	}
+	c, err := s.billing.PauseCustomer(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toCustomerJSON(c), nil
+}
+
+func (s *Server) resumeCustomer(r *http.Request, _ []byte) (int, any, error) {
+	c, err := s.billing.ResumeCustomer(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toCustomerJSON(c), nil
+}
+
+type contactJSON struct {
+	At      time.Time `json:"at"`
+	Channel string    `json:"channel"`
+	Summary string    `json:"summary"`
+	Ref     *string   `json:"ref"`
+}
+
+func (s *Server) listContacts(r *http.Request, _ []byte) (int, any, error) {
+	c, err := s.billing.GetCustomer(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	limit, _, err := pageParams(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	contacts, err := s.policies.ListContacts(r.Context(), c.ID, limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := make([]*store.Contact, len(contacts))
+	for i := range contacts {
+		out[i] = &contacts[i]
+	}
+	return http.StatusOK, toList(out, "", func(c *store.Contact) contactJSON {
+		return contactJSON{At: c.At, Channel: c.Channel, Summary: c.Summary, Ref: nullable(c.Ref)}
+	}), nil
+}
+
+func (s *Server) listPolicies(r *http.Request, _ []byte) (int, any, error) {
+	ps, err := s.policies.ListPolicies(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toList(ps, "", func(p *dunning.Policy) dunning.Policy { return *p }), nil
+}
+
+func (s *Server) getPolicy(r *http.Request, _ []byte) (int, any, error) {
+	p, err := s.policies.GetPolicy(r.Context(), r.PathValue("name"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, p, nil
+}
+
+// putPolicy creates or replaces a policy. The name comes from the path.
+// Changes take effect at each invoice's next scheduled action.
+func (s *Server) putPolicy(r *http.Request, body []byte) (int, any, error) {
+	var p dunning.Policy
+	if err := decode(body, &p); err != nil {
+		return 0, nil, err
+	}
+	if p.Name != "" && p.Name != r.PathValue("name") {
+		return 0, nil, apperr.Invalidf("name", "name %q differs from the path's %q", p.Name, r.PathValue("name"))
+	}
+	p.Name = r.PathValue("name")
+	if p.WeeklyCap == 0 {
+		p.WeeklyCap = dunning.Standard().WeeklyCap
+	}
+	if err := p.Validate(); err != nil {
+		return 0, nil, err
+	}
+	if err := s.policies.PutPolicy(r.Context(), &p, s.now().UTC()); err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, p, nil
+}
+
+// instant reads ?now= (RFC 3339), defaulting to the clock.
+func (s *Server) instant(r *http.Request) (time.Time, error) {
+	v := r.URL.Query().Get("now")
+	if v == "" {
+		return s.now(), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, apperr.Field(apperr.BadRequest, "now", "now must be RFC 3339, e.g. 2026-12-21T10:00:00+08:00")
+	}
+	return t, nil
+}
+
+type previewJSON struct {
+	Now     time.Time       `json:"now"`
+	Emails  []sweep.Planned `json:"emails"`
+	Summary sweep.Summary   `json:"summary"`
+}
+
+func (s *Server) previewDunning(r *http.Request, _ []byte) (int, any, error) {
+	now, err := s.instant(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	planned, sum, err := s.sweeper.Preview(r.Context(), now)
+	if err != nil {
+		return 0, nil, err
+	}
+	if sum.Skipped == nil {
+		sum.Skipped = map[string]int{}
+	}
+	return http.StatusOK, previewJSON{Now: now, Emails: planned, Summary: sum}, nil
+}
+
+func (s *Server) forecastDunning(r *http.Request, _ []byte) (int, any, error) {
+	days := 14
+	if v := r.URL.Query().Get("days"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 90 {
+			return 0, nil, apperr.Field(apperr.BadRequest, "days", "days must be a whole number from 1 to 90")
+		}
+		days = n
+	}
+	now, err := s.instant(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	f, err := s.sweeper.Forecast(r.Context(), now, days)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"days": days, "data": f}, nil
+}

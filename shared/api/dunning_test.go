@@ -1,0 +1,119 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"dunlin/shared/auth"
+)
+
+func TestDisputeAndResolveTakeAnInvoiceOutOfDunningAndBack(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid := f.customer(nil)
+	id := f.mustCreate("/v1/invoices", map[string]any{"customer_id": cid, "number": "D-1", "total": 100, "issued_on": "2026-11-01", "due_on": "2026-11-20"})["id"].(string)
+	if res := f.Do("POST", "/v1/invoices/"+id+"/dispute", map[string]any{}); res.Status != 422 {
+		t.Errorf("dispute without a reason = %d", res.Status)
+	}
+	res := f.As(f.keys[auth.Collector]).Do("POST", "/v1/invoices/"+id+"/dispute", map[string]any{"reason": "wrong quantity"})
+	inv := res.Map(t)
+	if res.Status != 200 || inv["disputed"] != true || inv["dispute_reason"] != "wrong quantity" || inv["next_action_on"] != "2026-11-01" {
+		t.Fatalf("dispute = %d %v", res.Status, inv)
+	}
+	// A disputed invoice is not in the dunning preview.
+	prev := f.Do("GET", "/v1/dunning/preview?now=2026-11-24T10:00:00Z", nil).Map(t)
+	if n := len(prev["emails"].([]any)); n != 0 {
+		t.Errorf("preview plans %d emails for a disputed invoice", n)
+	}
+	res = f.Do("POST", "/v1/invoices/"+id+"/resolve", nil)
+	if inv = res.Map(t); res.Status != 200 || inv["disputed"] != false || inv["dispute_reason"] != nil {
+		t.Fatalf("resolve = %d %v", res.Status, inv)
+	}
+	prev = f.Do("GET", "/v1/dunning/preview?now=2026-11-24T10:00:00Z", nil).Map(t)
+	emails := prev["emails"].([]any)
+	if len(emails) != 1 || !strings.HasPrefix(emails[0].(map[string]any)["subject"].(string), "Reminder") {
+		t.Errorf("preview after resolving: %v", prev)
+	}
+	void := f.mustCreate("/v1/invoices", map[string]any{"customer_id": cid, "number": "D-2", "total": 100})["id"].(string)
+	f.Do("POST", "/v1/invoices/"+void+"/void", nil)
+	if res := f.Do("POST", "/v1/invoices/"+void+"/dispute", map[string]any{"reason": "x"}); res.Status != 409 {
+		t.Errorf("disputing a void invoice = %d", res.Status)
+	}
+}
+
+func TestPauseAndResumeACustomer(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid := f.customer(nil)
+	f.mustCreate("/v1/invoices", map[string]any{"customer_id": cid, "number": "P-1", "total": 100, "issued_on": "2026-11-01", "due_on": "2026-11-20"})
+	if res := f.Do("POST", "/v1/customers/"+cid+"/pause", map[string]any{"reason": "x", "until": "2026-01-01"}); res.Status != 422 {
+		t.Errorf("pause until a past date = %d", res.Status)
+	}
+	res := f.Do("POST", "/v1/customers/"+cid+"/pause", map[string]any{"reason": "agreed to pay after audit", "until": "2026-11-30"})
+	c := res.Map(t)
+	if res.Status != 200 || c["paused"] != true || c["paused_until"] != "2026-11-30" {
+		t.Fatalf("pause = %d %v", res.Status, c)
+	}
+	prev := f.Do("GET", "/v1/dunning/preview?now=2026-11-24T10:00:00Z", nil).Map(t)
+	if n := len(prev["emails"].([]any)); n != 0 || prev["summary"].(map[string]any)["skipped"].(map[string]any)["customer_paused"].(float64) != 1 {
+		t.Errorf("preview while paused: %v", prev)
+	}
+	if res := f.Do("POST", "/v1/customers/"+cid+"/resume", nil); res.Status != 200 || res.Map(t)["paused"] != false {
+		t.Errorf("resume = %d %s", res.Status, res.Body)
+	}
+	if res := f.As(f.keys[auth.Integration]).Do("POST", "/v1/customers/"+cid+"/pause", map[string]any{"reason": "x"}); res.Status != 403 {
+		t.Errorf("integration keys may not pause dunning: %d", res.Status)
+	}
+}
+
+func TestPoliciesCanBeWrittenAssignedAndForecast(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	list := f.Do("GET", "/v1/policies", nil).Map(t)["data"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["name"] != "standard" {
+		t.Fatalf("built-in policies = %v", list)
+	}
+	gentle := map[string]any{"steps": []map[string]any{
+		{"name": "nudge", "offset_days": 3, "tone": "reminder", "email": true},
+		{"name": "call", "offset_days": 21, "tone": "escalation", "escalate": true},
+	}}
+	res := f.Do("PUT", "/v1/policies/gentle", gentle)
+	if res.Status != 200 || res.Map(t)["weekly_cap"].(float64) != 2 {
+		t.Fatalf("put policy = %d %s", res.Status, res.Body)
+	}
+	bad := map[string]any{"steps": []map[string]any{{"name": "a", "offset_days": 5, "tone": "angry", "email": true}}}
+	if res := f.Do("PUT", "/v1/policies/bad", bad); res.Status != 422 {
+		t.Errorf("bad tone = %d", res.Status)
+	} else if _, field := res.ErrorField(t); field != "steps[0].tone" {
+		t.Errorf("bad tone named %q", field)
+	}
+	if res := f.Do("GET", "/v1/policies/bad", nil); res.Status != 404 {
+		t.Errorf("a refused policy was stored: %d", res.Status)
+	}
+	cid := f.customer(nil)
+	if res := f.Do("PATCH", "/v1/customers/"+cid, map[string]any{"policy": "nope"}); res.Status != 422 {
+		t.Errorf("unknown policy assigned: %d", res.Status)
+	}
+	if res := f.Do("PATCH", "/v1/customers/"+cid, map[string]any{"policy": "gentle"}); res.Status != 200 || res.Map(t)["policy"] != "gentle" {
+		t.Fatalf("assign = %d %s", res.Status, res.Body)
+	}
+	f.mustCreate("/v1/invoices", map[string]any{"customer_id": cid, "number": "G-1", "total": 100, "issued_on": "2026-11-01", "due_on": "2026-12-01"})
+	f.clock.Set(time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC))
+	fc := f.Do("GET", "/v1/dunning/forecast?days=30", nil).Map(t)["data"].([]any)
+	var got []string
+	for _, x := range fc {
+		m := x.(map[string]any)
+		got = append(got, m["on"].(string)+" "+m["step"].(string))
+	}
+	// Under "gentle": nudge on Fri Dec 4, call on Tue Dec 22 (window Mon-Fri).
+	if strings.Join(got, ",") != "2026-12-04 nudge,2026-12-22 call" {
+		t.Errorf("forecast under the assigned policy: %v", got)
+	}
+	if res := f.Do("GET", "/v1/dunning/forecast?days=0", nil); res.Status != 400 {
+		t.Errorf("days=0 = %d", res.Status)
+	}
+	if res := f.Do("GET", "/v1/dunning/preview?now=tomorrow", nil); res.Status != 400 {
+		t.Errorf("now=tomorrow = %d", res.Status)
+	}
+}
