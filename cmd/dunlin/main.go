@@ -23,6 +23,7 @@ const usage = `dunlin - accounts receivable and dunning
 Usage:
   dunlin dev [flags]                       run the whole product locally on 127.0.0.1
   dunlin sweep [--now RFC3339]             run the dunning sweep once, as of an instant
+  dunlin email --tone T --language L       render a dunning email with sample data
   dunlin keys create --role ROLE --name N  create an API key and print it
   dunlin keys list                         list API keys
   dunlin keys revoke KEY_ID                revoke an API key
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDev(ctx, args[1:], stdout, stderr)
 	case "sweep":
 		return runSweep(ctx, args[1:], stdout, stderr)
+	case "email":
+		return runEmail(ctx, args[1:], stdout, stderr)
 	case "keys":
 		return runKeys(ctx, args[1:], stdout, stderr)
 	case "with-servers":

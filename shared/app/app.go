@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"dunlin/shared/api"
@@ -55,4 +56,16 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		API: api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st,
 			Sweeper: sw, Log: log, Now: now}),
 	}, nil
+}
+
+// Load builds the App a Lambda function runs: configuration from the
+// environment, the real clock, JSON logs. Any error aborts the cold start.
+func Load(ctx context.Context) (*App, *slog.Logger, error) {
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	cfg, err := config.FromEnv()
+	if err != nil {
+		return nil, log, fmt.Errorf("configuration: %w", err)
+	}
+	a, err := New(ctx, cfg, log, time.Now)
+	return a, log, err
 }

@@ -191,3 +191,21 @@ func Render(lang string, tone dunning.Tone, d Data) (*Email, error) {
 	}
 	return &Email{Subject: subject, HTML: html.String(), Text: text.String()}, nil
 }
+
+// Sample is example data for previews of the wording.
+func Sample(lang string) Data {
+	if lang == "zh-CN" {
+		return Data{FirmName: "示例贸易有限公司", CustomerName: "华信贸易有限公司", CustomerEmail: "finance@huaxin.example",
+			Lines: []Line{
+				{Number: "INV-2026-0117", IssuedOn: "2026-10-15", DueOn: "2026-11-14", DaysOverdue: 14, Balance: "¥8,800.00", PaymentURL: "https://pay.example.com/INV-2026-0117"},
+				{Number: "INV-2026-0142", IssuedOn: "2026-10-28", DueOn: "2026-11-27", DaysOverdue: 1, Balance: "¥1,250.00", PaymentURL: "https://pay.example.com/INV-2026-0142"},
+			},
+			Totals: []string{"¥10,050.00"}}
+	}
+	return Data{FirmName: "Example Ltd", CustomerName: "Acme Tools GmbH", CustomerEmail: "ap@acme-tools.example",
+		Lines: []Line{
+			{Number: "INV-2026-0117", IssuedOn: "2026-10-15", DueOn: "2026-11-14", DaysOverdue: 14, Balance: "€8,800.00", PaymentURL: "https://pay.example.com/INV-2026-0117"},
+			{Number: "INV-2026-0142", IssuedOn: "2026-10-28", DueOn: "2026-11-27", DaysOverdue: 1, Balance: "€1,250.00", PaymentURL: "https://pay.example.com/INV-2026-0142"},
+		},
+		Totals: []string{"€10,050.00"}}
+}
