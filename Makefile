@@ -10,12 +10,13 @@ FUNCTIONS := $(notdir $(wildcard functions/*))
 # on provided.al2023/arm64), with the flags that make small, RPC-free binaries.
 LAMBDA_ENV := CGO_ENABLED=0 GOOS=linux GOARCH=arm64 GOFLAGS="-tags=lambda.norpc -trimpath -buildvcs=false '-ldflags=-s -w'"
 
-.PHONY: help dev test build sam-build clean
+.PHONY: help dev test bench build sam-build clean
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make dev        run Dunlin locally (DEMO=1 for demo data, ARGS='--addr ...' for flags)"
 	@echo "make test       run every test against DynamoDB Local and SES local"
+	@echo "make bench      run the benchmarks in bench/ (DynamoDB calls and capacity, not time)"
 	@echo "make build      build each function's bootstrap for arm64 into build/<function>/"
 	@echo "make sam-build  sam build with the same flags (needs the SAM CLI)"
 
@@ -26,13 +27,19 @@ dev:
 test:
 	$(GO) run ./cmd/dunlin with-servers -- $(GO) test -race -count=1 -timeout 20m ./...
 
+bench:
+	$(GO) run ./cmd/dunlin with-servers -- $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench
+
 build:
 	@for f in $(FUNCTIONS); do \
 		echo "build/$$f/bootstrap"; \
 		$(LAMBDA_ENV) $(GO) build -o build/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
 
-sam-build:
+sam-bench:
+	$(GO) run ./cmd/dunlin with-servers -- $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench
+
+build:
 	$(LAMBDA_ENV) sam build
 
 clean:

@@ -25,13 +25,13 @@ type DynamoDBOptions struct {
 }
 
 // LocalDynamoDB returns a client for a DynamoDB Local endpoint.
-func LocalDynamoDB(endpoint string) *dynamodb.Client {
+func LocalDynamoDB(endpoint string, opts ...func(*dynamodb.Options)) *dynamodb.Client {
 	return dynamodb.New(dynamodb.Options{
 		Region:                          "us-east-1",
 		Credentials:                     credentials.NewStaticCredentialsProvider("local", "local", ""),
 		BaseEndpoint:                    aws.String(endpoint),
 		DisableValidateResponseChecksum: true, // DynamoDB Local omits CRC32 on errors
-	})
+	}, opts...)
 }
 
 func dynamoDBReady(endpoint string) func(context.Context) bool {

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"dunlin"
+	"dunlin/shared/dbmeter"
 	"dunlin/shared/localstack"
 	"dunlin/shared/store"
 )
@@ -104,6 +105,14 @@ func NewStore(t testing.TB) *store.Store {
 	t.Helper()
 	db, name := NewTable(t)
 	return store.New(db, name)
+}
+
+// NewMeteredStore is NewStore with every DynamoDB call counted.
+func NewMeteredStore(t testing.TB) (*store.Store, *dbmeter.Meter) {
+	t.Helper()
+	_, name := NewTable(t)
+	m := &dbmeter.Meter{}
+	return store.New(localstack.LocalDynamoDB(DynamoDBEndpoint(t), m.Option()), name), m
 }
 
 // SentEmail is one message in SES local's store.

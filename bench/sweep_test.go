@@ -1,0 +1,161 @@
+// Package bench measures Dunlin against DynamoDB Local in units that do not
+// depend on how busy the machine is: DynamoDB calls and consumed capacity.
+// Run the benchmarks with `make bench`; results are in README.md here.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sesv2"
+
+	"dunlin/shared/billing"
+	"dunlin/shared/dbmeter"
+	"dunlin/shared/dunning"
+	"dunlin/shared/mailer"
+	"dunlin/shared/store"
+	"dunlin/shared/sweep"
+	"dunlin/shared/testenv"
+)
+
+var sweepAt = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+
+// seeded is a table with paid invoices (history) and due ones (work).
+type seeded struct {
+	store   *store.Store
+	meter   *dbmeter.Meter
+	sweeper *sweep.Sweeper
+}
+
+// seed creates `due` customers with one invoice each whose reminder is due
+// at sweepAt, and `paid` paid invoices spread over other customers.
+func seed(tb testing.TB, paid, due int) *seeded {
+	tb.Helper()
+	st, meter := testenv.NewMeteredStore(tb)
+	ctx := context.Background()
+	now := func() time.Time { return sweepAt }
+	bill, err := billing.NewService(st, billing.Firm{Timezone: "UTC", DefaultCurrency: "EUR", DefaultTermsDays: 30}, now)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	total := int64(10000)
+	for i := range due {
+		c, err := bill.CreateCustomer(ctx, billing.CustomerCreate{Name: fmt.Sprintf("Due %04d", i), Email: fmt.Sprintf("due%04d@bench.example", i)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		// Already past its friendly step, so exactly one reminder is due.
+		inv, err := bill.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Number: fmt.Sprintf("DUE-%05d", i), Total: &total, IssuedOn: "2026-11-01", DueOn: "2026-12-01"})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		inv.DunningStep, inv.NextActionOn, inv.Version = 0, inv.DueOn.AddDays(1), inv.Version+1
+		if err := st.SaveInvoice(ctx, inv); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	// History: paid invoices, 10 per customer, created concurrently.
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	work := make(chan int)
+	for range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var c *billing.Customer
+			for i := range work {
+				if i%10 == 0 || c == nil {
+					var err error
+					if c, err = bill.CreateCustomer(ctx, billing.CustomerCreate{Name: fmt.Sprintf("Paid %06d", i), Email: "paid@bench.example"}); err != nil {
+						errs <- err
+						return
+					}
+				}
+				inv, err := bill.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Number: fmt.Sprintf("PAID-%06d", i), Total: &total, IssuedOn: "2025-01-01", DueOn: "2025-01-31"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				inv.State, inv.Balance, inv.Version = billing.StatePaid, 0, inv.Version+1
+				if err := st.SaveInvoice(ctx, inv); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := range paid {
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		tb.Fatal(err)
+	}
+	ses := sesv2.New(sesv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(testenv.SESEndpoint(tb)),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+	w := dunning.DefaultWindow()
+	w.StartHour, w.EndHour, w.Weekdays = 0, 24, []time.Weekday{0, 1, 2, 3, 4, 5, 6}
+	sw := sweep.New(st, &mailer.SES{Client: ses}, sweep.Settings{FirmName: "Bench", FirmTimezone: "UTC", From: "ar@bench.example",
+		CollectionsEmail: "c@bench.example", Window: w, Shards: store.QueueShards}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	meter.Reset()
+	return &seeded{store: st, meter: meter, sweeper: sw}
+}
+
+// previewCounts measures one dry-run sweep (the same reads as a real one,
+// without the sends, so it can be repeated on the same data).
+func (s *seeded) previewCounts(tb testing.TB) dbmeter.Counts {
+	tb.Helper()
+	s.meter.Reset()
+	planned, _, err := s.sweeper.Preview(context.Background(), sweepAt)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_ = planned
+	return s.meter.Snapshot()
+}
+
+// TestSweepReadsTrackDueWorkNotHistory: ten times more paid invoices leave
+// the sweep's reads exactly where they were. Counts, not time.
+func TestSweepReadsTrackDueWorkNotHistory(t *testing.T) {
+	t.Parallel()
+	const due = 10
+	small, large := seed(t, 0, due), seed(t, 300, due)
+	a, b := small.previewCounts(t), large.previewCounts(t)
+	if a.Total() != b.Total() || a.ReadUnits != b.ReadUnits {
+		t.Errorf("with no history: %d calls, %.1f RCU; with 300 paid invoices: %d calls, %.1f RCU", a.Total(), a.ReadUnits, b.Total(), b.ReadUnits)
+	}
+	// One Query per shard, then per due customer: the customer, the policy
+	// (cached after the first), and its recent sends.
+	if want := store.QueueShards + 2*due + 1; a.Total() != want {
+		t.Errorf("%d calls for %d due customers, want %d: %v", a.Total(), due, want, a.Calls)
+	}
+	empty := seed(t, 50, 0).previewCounts(t)
+	if empty.Total() != store.QueueShards || empty.Calls["Query"] != store.QueueShards {
+		t.Errorf("an empty night made %v, want %d Queries (one per shard)", empty.Calls, store.QueueShards)
+	}
+}
+
+// BenchmarkSweepReads reports the sweep's DynamoDB calls and read units for
+// a fixed amount of due work (50 customers) over growing history.
+func BenchmarkSweepReads(b *testing.B) {
+	for _, paid := range []int{0, 2000, 20000} {
+		b.Run(fmt.Sprintf("paid=%d/due=50", paid), func(b *testing.B) {
+			s := seed(b, paid, 50)
+			var c dbmeter.Counts
+			for b.Loop() {
+				c = s.previewCounts(b)
+			}
+			b.ReportMetric(float64(c.Total()), "calls/sweep")
+			b.ReportMetric(c.ReadUnits, "RCU/sweep")
+		})
+	}
+}
