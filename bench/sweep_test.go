@@ -130,7 +130,10 @@ func TestSweepReadsTrackDueWorkNotHistory(t *testing.T) {
 	const due = 10
 	small, large := seed(t, 0, due), seed(t, 300, due)
 	a, b := small.previewCounts(t), large.previewCounts(t)
-	if a.Total() != b.Total() || a.ReadUnits != b.ReadUnits {
+	// Calls are exact. Read units can differ by rounding: a Query is billed
+	// per 4 KB read, rounded up per shard, and which shard a due customer
+	// lands in depends on its random id. So: within 5%.
+	if a.Total() != b.Total() || b.ReadUnits > a.ReadUnits*1.05 || b.ReadUnits < a.ReadUnits*0.95 {
 		t.Errorf("with no history: %d calls, %.1f RCU; with 300 paid invoices: %d calls, %.1f RCU", a.Total(), a.ReadUnits, b.Total(), b.ReadUnits)
 	}
 	// One Query per shard, then per due customer: the customer, the policy

@@ -21,6 +21,7 @@ func samplePath(pattern string) string {
 			return strings.Replace(pattern, "{id}", ids.New(idPrefix, time.Now()), 1)
 		}
 	}
+	pattern = strings.Replace(pattern, "{language}/{tone}", "en/firm", 1)
 	return strings.Replace(pattern, "{name}", "standard", 1)
 }
 

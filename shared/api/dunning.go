@@ -8,6 +8,7 @@ import (
 	"dunlin/shared/apperr"
 	"dunlin/shared/billing"
 	"dunlin/shared/dunning"
+	"dunlin/shared/emails"
 	"dunlin/shared/store"
 	"dunlin/shared/sweep"
 )
@@ -66,9 +67,12 @@ func (s *Server) listContacts(r *http.Request, _ []byte) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	limit, _, err := pageParams(r)
+	limit, cursor, err := pageParams(r)
 	if err != nil {
 		return 0, nil, err
+	}
+	if cursor != "" {
+		return 0, nil, apperr.Field(apperr.BadRequest, "cursor", "the contact log is not paged: it returns the latest entries, up to limit")
 	}
 	contacts, err := s.policies.ListContacts(r.Context(), c.ID, limit)
 	if err != nil {
@@ -174,4 +178,112 @@ func (s *Server) forecastDunning(r *http.Request, _ []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]any{"days": days, "data": f}, nil
+}
+
+type templateJSON struct {
+	Language string          `json:"language"`
+	Tone     dunning.Tone    `json:"tone"`
+	Phrases  emails.Phrases  `json:"phrases"` // what emails use now
+	Default  emails.Phrases  `json:"default"` // Dunlin's own wording
+	Custom   *emails.Phrases `json:"custom"`  // the firm's override, if any
+}
+
+// templateParams reads {language} and {tone} from the path.
+func templateParams(r *http.Request) (string, dunning.Tone, error) {
+	lang, tone := r.PathValue("language"), dunning.Tone(r.PathValue("tone"))
+	if lang != "en" && lang != "zh-CN" {
+		return "", "", apperr.NotFoundf("no wording for language %q (en or zh-CN)", lang)
+	}
+	if tone.Severity() == 0 {
+		return "", "", apperr.NotFoundf("no tone %q (friendly, reminder, firm, final or escalation)", tone)
+	}
+	return lang, tone, nil
+}
+
+func (s *Server) templateView(r *http.Request, lang string, tone dunning.Tone) (templateJSON, error) {
+	def, err := emails.Default(lang, tone)
+	if err != nil {
+		return templateJSON{}, err
+	}
+	ov, err := s.policies.GetOverrides(r.Context(), lang)
+	if err != nil {
+		return templateJSON{}, err
+	}
+	out := templateJSON{Language: lang, Tone: tone, Phrases: def, Default: def}
+	if p, ok := ov[tone]; ok {
+		out.Custom = &p
+		for _, f := range []struct {
+			dst *string
+			src string
+		}{{&out.Phrases.Subject, p.Subject}, {&out.Phrases.Intro, p.Intro}, {&out.Phrases.Closing, p.Closing}} {
+			if f.src != "" {
+				*f.dst = f.src
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) getTemplate(r *http.Request, _ []byte) (int, any, error) {
+	lang, tone, err := templateParams(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	v, err := s.templateView(r, lang, tone)
+	return http.StatusOK, v, err
+}
+
+// putTemplate saves the firm's wording for a tone after checking that each
+// phrase parses and renders; an empty phrase keeps Dunlin's.
+func (s *Server) putTemplate(r *http.Request, body []byte) (int, any, error) {
+	lang, tone, err := templateParams(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var p emails.Phrases
+	if err := decode(body, &p); err != nil {
+		return 0, nil, err
+	}
+	if field, err := emails.CheckOverride(lang, p); err != nil {
+		return 0, nil, apperr.Invalidf(field, "%v", err)
+	}
+	if p == (emails.Phrases{}) {
+		err = s.policies.DeleteOverride(r.Context(), lang, tone)
+	} else {
+		err = s.policies.PutOverride(r.Context(), lang, tone, p, s.now().UTC())
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	v, err := s.templateView(r, lang, tone)
+	return http.StatusOK, v, err
+}
+
+func (s *Server) deleteTemplate(r *http.Request, _ []byte) (int, any, error) {
+	lang, tone, err := templateParams(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	if err := s.policies.DeleteOverride(r.Context(), lang, tone); err != nil {
+		return 0, nil, err
+	}
+	v, err := s.templateView(r, lang, tone)
+	return http.StatusOK, v, err
+}
+
+// previewTemplate renders a tone with sample data and the firm's wording.
+func (s *Server) previewTemplate(r *http.Request, _ []byte) (int, any, error) {
+	lang, tone, err := templateParams(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	ov, err := s.policies.GetOverrides(r.Context(), lang)
+	if err != nil {
+		return 0, nil, err
+	}
+	e, err := emails.RenderWith(lang, tone, emails.Sample(lang), ov)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]string{"subject": e.Subject, "html": e.HTML, "text": e.Text}, nil
 }

@@ -117,3 +117,47 @@ func TestPoliciesCanBeWrittenAssignedAndForecast(t *testing.T) {
 		t.Errorf("now=tomorrow = %d", res.Status)
 	}
 }
+
+func TestTemplateOverridesAreValidatedPreviewedAndUsed(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	base := "/v1/templates/en/reminder"
+	res := f.Do("PUT", base, map[string]any{"intro": "Hello {{.NoSuchField}}"})
+	if _, field := res.ErrorField(t); res.Status != 422 || field != "intro" {
+		t.Errorf("unknown field in intro = %d %s", res.Status, res.Body)
+	}
+	if res := f.Do("PUT", base, map[string]any{"subject": "{{if}}"}); res.Status != 422 {
+		t.Errorf("unparsable subject = %d", res.Status)
+	}
+	if res := f.As(f.keys[auth.Collector]).Do("PUT", base, map[string]any{"subject": "x"}); res.Status != 403 {
+		t.Errorf("a collector changed the wording: %d", res.Status)
+	}
+	res = f.Do("PUT", base, map[string]any{"subject": "{{.FirmName}}: {{len .Lines}} unpaid"})
+	v := res.Map(t)
+	if res.Status != 200 || v["phrases"].(map[string]any)["subject"] != "{{.FirmName}}: {{len .Lines}} unpaid" || v["custom"] == nil {
+		t.Fatalf("put = %d %v", res.Status, v)
+	}
+	if v["phrases"].(map[string]any)["intro"] != v["default"].(map[string]any)["intro"] {
+		t.Error("an empty phrase did not keep Dunlin's wording")
+	}
+	prev := f.Do("GET", base+"/preview", nil).Map(t)
+	if prev["subject"] != "Example Ltd: 2 unpaid" {
+		t.Errorf("preview subject %q", prev["subject"])
+	}
+	// The sweep uses it.
+	cid := f.customer(nil)
+	f.mustCreate("/v1/invoices", map[string]any{"customer_id": cid, "number": "T-1", "total": 100, "issued_on": "2026-11-01", "due_on": "2026-11-23"})
+	plan := f.Do("GET", "/v1/dunning/preview?now=2026-11-24T10:00:00Z", nil).Map(t)["emails"].([]any)
+	if len(plan) != 1 || plan[0].(map[string]any)["subject"] != "Test Firm: 1 unpaid" {
+		t.Errorf("the sweep does not use the firm's wording: %v", plan)
+	}
+	if res := f.Do("DELETE", base, nil); res.Status != 200 || res.Map(t)["custom"] != nil {
+		t.Errorf("delete = %d %s", res.Status, res.Body)
+	}
+	if res := f.Do("GET", "/v1/templates/fr/reminder", nil); res.Status != 404 {
+		t.Errorf("unknown language = %d", res.Status)
+	}
+	if res := f.Do("GET", "/v1/templates/en/angry", nil); res.Status != 404 {
+		t.Errorf("unknown tone = %d", res.Status)
+	}
+}

@@ -51,6 +51,10 @@ func (s *Server) routes() []Route {
 		{"GET", "/v1/policies", anyRole, s.listPolicies, false},
 		{"GET", "/v1/policies/{name}", anyRole, s.getPolicy, false},
 		{"PUT", "/v1/policies/{name}", adminOnly, s.putPolicy, false},
+		{"GET", "/v1/templates/{language}/{tone}", anyRole, s.getTemplate, false},
+		{"PUT", "/v1/templates/{language}/{tone}", adminOnly, s.putTemplate, false},
+		{"DELETE", "/v1/templates/{language}/{tone}", adminOnly, s.deleteTemplate, false},
+		{"GET", "/v1/templates/{language}/{tone}/preview", anyRole, s.previewTemplate, false},
 		{"GET", "/v1/dunning/preview", anyRole, s.previewDunning, false},
 		{"GET", "/v1/dunning/forecast", anyRole, s.forecastDunning, false},
 

@@ -18,6 +18,7 @@ import (
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
 	"dunlin/shared/dunning"
+	"dunlin/shared/emails"
 	"dunlin/shared/idempotency"
 	"dunlin/shared/store"
 	"dunlin/shared/sweep"
@@ -29,6 +30,9 @@ type Policies interface {
 	PutPolicy(ctx context.Context, p *dunning.Policy, now time.Time) error
 	ListPolicies(ctx context.Context) ([]*dunning.Policy, error)
 	ListContacts(ctx context.Context, customerID string, limit int) ([]store.Contact, error)
+	GetOverrides(ctx context.Context, lang string) (emails.Overrides, error)
+	PutOverride(ctx context.Context, lang string, tone dunning.Tone, p emails.Phrases, now time.Time) error
+	DeleteOverride(ctx context.Context, lang string, tone dunning.Tone) error
 }
 
 // Deps are what the API calls.

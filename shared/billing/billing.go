@@ -97,8 +97,9 @@ type Invoice struct {
 	State       InvoiceState
 	// Dunning: the index of the last ladder step taken (-1 for none) and the
 	// civil date the sweep should next look at this invoice. NextActionOn is
-	// zero when nothing is pending (paid, void, disputed, ladder finished),
-	// which takes the invoice out of the sweep's work queue.
+	// zero when the ladder is finished or the invoice voided. The invoice is
+	// in the sweep's work queue only while it is open, undisputed and has a
+	// NextActionOn; a dispute keeps the date but takes it out of the queue.
 	DunningStep   int
 	NextActionOn  civil.Date
 	Disputed      bool

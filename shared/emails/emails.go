@@ -13,6 +13,7 @@ import (
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
+	"io"
 	"strings"
 	"sync"
 	texttemplate "text/template"
@@ -144,8 +145,73 @@ func Check(w wording) error {
 	return nil
 }
 
+// Phrases are the parts of a tone's email a firm may override.
+type Phrases struct {
+	Subject string `json:"subject"`
+	Intro   string `json:"intro"`
+	Closing string `json:"closing"`
+}
+
+// Overrides are a firm's own wording for one language, by tone. A missing
+// tone or an empty phrase falls back to Dunlin's.
+type Overrides map[dunning.Tone]Phrases
+
+func (p Phrases) get(key string) string {
+	switch key {
+	case "subject":
+		return p.Subject
+	case "intro":
+		return p.Intro
+	case "closing":
+		return p.Closing
+	}
+	return ""
+}
+
+// Default returns Dunlin's own phrases for a tone in a language.
+func Default(lang string, tone dunning.Tone) (Phrases, error) {
+	c, err := load()
+	if err != nil {
+		return Phrases{}, err
+	}
+	w, ok := c.words[lang]
+	if !ok || tone.Severity() == 0 {
+		return Phrases{}, fmt.Errorf("no wording for %s/%s", lang, tone)
+	}
+	t := w[string(tone)]
+	return Phrases{Subject: t["subject"], Intro: t["intro"], Closing: t["closing"]}, nil
+}
+
+// CheckOverride validates a firm's phrases for one tone: each must parse
+// and render against sample data with nothing missing. The error names the
+// phrase ("subject", "intro" or "closing").
+func CheckOverride(lang string, p Phrases) (field string, err error) {
+	for _, k := range []string{"subject", "intro", "closing"} {
+		src := p.get(k)
+		if src == "" {
+			continue
+		}
+		if len(src) > 4000 {
+			return k, fmt.Errorf("%s is longer than 4000 characters", k)
+		}
+		t, err := texttemplate.New(k).Option("missingkey=error").Parse(src)
+		if err != nil {
+			return k, fmt.Errorf("%s does not parse: %v", k, err)
+		}
+		if err := t.Execute(io.Discard, Sample(lang)); err != nil {
+			return k, fmt.Errorf("%s does not render: %v", k, err)
+		}
+	}
+	return "", nil
+}
+
 // Render writes the email for a tone in a language ("en" when unknown).
 func Render(lang string, tone dunning.Tone, d Data) (*Email, error) {
+	return RenderWith(lang, tone, d, nil)
+}
+
+// RenderWith is Render with a firm's overrides for the language.
+func RenderWith(lang string, tone dunning.Tone, d Data, ov Overrides) (*Email, error) {
 	c, err := load()
 	if err != nil {
 		return nil, fmt.Errorf("load email templates: %w", err)
@@ -158,7 +224,14 @@ func Render(lang string, tone dunning.Tone, d Data) (*Email, error) {
 	}
 	say := func(section, key string) (string, error) {
 		var b bytes.Buffer
-		if err := c.phrase[lang+"/"+section+"/"+key].Execute(&b, d); err != nil {
+		t := c.phrase[lang+"/"+section+"/"+key]
+		if src := ov[dunning.Tone(section)].get(key); src != "" {
+			// Validated on save; parsing again here is microseconds.
+			if t, err = texttemplate.New(key).Option("missingkey=error").Parse(src); err != nil {
+				return "", fmt.Errorf("%s override %s.%s: %w", lang, section, key, err)
+			}
+		}
+		if err := t.Execute(&b, d); err != nil {
 			return "", fmt.Errorf("%s %s.%s: %w", lang, section, key, err)
 		}
 		return b.String(), nil

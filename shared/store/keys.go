@@ -47,6 +47,7 @@ const (
 	prefixSend       = "SEND#"
 	prefixContact    = "CONTACT#"
 	prefixPolicy     = "POLICY#"
+	prefixTemplate   = "TEMPLATE#"
 
 	kindCustomer = "CUSTOMER"
 	kindInvoice  = "INVOICE"

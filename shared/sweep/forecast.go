@@ -31,7 +31,7 @@ func (s *Sweeper) Forecast(ctx context.Context, now time.Time, days int) ([]Fore
 	through := civil.Today(now, latestZone).AddDays(days)
 	out := []Forecasted{}
 	customers := map[string]*billing.Customer{}
-	policies := map[string]*dunning.Policy{}
+	rc := newRunCache()
 	for shard := 0; shard < s.settings.Shards; shard++ {
 		var invs []*billing.Invoice
 		if err := s.store.DueActions(ctx, shard, through, func(inv *billing.Invoice) bool { invs = append(invs, inv); return true }); err != nil {
@@ -46,13 +46,9 @@ func (s *Sweeper) Forecast(ctx context.Context, now time.Time, days int) ([]Fore
 				}
 				customers[c.ID] = c
 			}
-			pol, ok := policies[c.Policy]
-			if !ok {
-				var err error
-				if pol, err = s.store.GetPolicy(ctx, c.Policy); err != nil {
-					return nil, err
-				}
-				policies[c.Policy] = pol
+			pol, err := s.policy(ctx, rc, c.Policy)
+			if err != nil {
+				return nil, err
 			}
 			zone := c.Timezone
 			if zone == "" {

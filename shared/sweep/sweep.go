@@ -44,6 +44,41 @@ type Store interface {
 	UpdateSend(ctx context.Context, snd *dunning.Send) error
 	SendsSince(ctx context.Context, customerID string, from civil.Date) ([]*dunning.Send, error)
 	RecordSend(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer) error
+	GetOverrides(ctx context.Context, lang string) (emails.Overrides, error)
+}
+
+// runCache holds what one run reads once: policies and the firm's wording.
+type runCache struct {
+	policies  map[string]*dunning.Policy
+	overrides map[string]emails.Overrides
+}
+
+func newRunCache() *runCache {
+	return &runCache{policies: map[string]*dunning.Policy{}, overrides: map[string]emails.Overrides{}}
+}
+
+func (s *Sweeper) policy(ctx context.Context, rc *runCache, name string) (*dunning.Policy, error) {
+	if p, ok := rc.policies[name]; ok {
+		return p, nil
+	}
+	p, err := s.store.GetPolicy(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("load policy %q: %w", name, err)
+	}
+	rc.policies[name] = p
+	return p, nil
+}
+
+func (s *Sweeper) wording(ctx context.Context, rc *runCache, lang string) (emails.Overrides, error) {
+	if o, ok := rc.overrides[lang]; ok {
+		return o, nil
+	}
+	o, err := s.store.GetOverrides(ctx, lang)
+	if err != nil {
+		return nil, fmt.Errorf("load %s wording: %w", lang, err)
+	}
+	rc.overrides[lang] = o
+	return o, nil
 }
 
 // Settings are the firm's sending settings.
@@ -141,7 +176,7 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned) (S
 	sum := Summary{Now: now}
 	started := time.Now()
 	through := civil.Today(now, latestZone)
-	policies := map[string]*dunning.Policy{}
+	rc := newRunCache()
 	for shard := 0; shard < s.settings.Shards; shard++ {
 		byCustomer := map[string][]*billing.Invoice{}
 		var order []string
@@ -160,7 +195,7 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned) (S
 				sum.Stopped = true
 				return sum, nil
 			}
-			if err := s.customer(ctx, now, cid, byCustomer[cid], policies, &sum, preview); err != nil {
+			if err := s.customer(ctx, now, cid, byCustomer[cid], rc, &sum, preview); err != nil {
 				if ctx.Err() != nil {
 					sum.Stopped = true
 					return sum, nil
@@ -179,7 +214,7 @@ type due struct {
 	step int
 }
 
-func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queued []*billing.Invoice, policies map[string]*dunning.Policy, sum *Summary, preview *[]Planned) error {
+func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queued []*billing.Invoice, rc *runCache, sum *Summary, preview *[]Planned) error {
 	dry := preview != nil
 	c, err := s.store.GetCustomer(ctx, cid)
 	if err != nil {
@@ -191,12 +226,9 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 	}
 	loc := billing.Location(zone)
 	today := civil.Today(now, loc)
-	pol, ok := policies[c.Policy]
-	if !ok {
-		if pol, err = s.store.GetPolicy(ctx, c.Policy); err != nil {
-			return fmt.Errorf("load policy %q: %w", c.Policy, err)
-		}
-		policies[c.Policy] = pol
+	pol, err := s.policy(ctx, rc, c.Policy)
+	if err != nil {
+		return err
 	}
 
 	// Decide each queued invoice; put the ones with nothing due back in the
@@ -252,7 +284,7 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 	if len(toCustomer) > 0 {
 		if reason := pressure(sends, today, pol); reason != "" {
 			sum.skip(reason, len(toCustomer))
-		} else if err := s.sendOrPlan(ctx, now, today, c, pol, dunning.ToCustomer, toCustomer, sum, preview); err != nil {
+		} else if err := s.sendOrPlan(ctx, now, today, c, pol, rc, dunning.ToCustomer, toCustomer, sum, preview); err != nil {
 			return err
 		}
 	}
@@ -263,15 +295,15 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 				return nil
 			}
 		}
-		return s.sendOrPlan(ctx, now, today, c, pol, dunning.Internal, internal, sum, preview)
+		return s.sendOrPlan(ctx, now, today, c, pol, rc, dunning.Internal, internal, sum, preview)
 	}
 	return nil
 }
 
 // sendOrPlan sends the email, or in a preview renders it and records it.
-func (s *Sweeper) sendOrPlan(ctx context.Context, now time.Time, today civil.Date, c *billing.Customer, pol *dunning.Policy, kind dunning.SendKind, work []due, sum *Summary, preview *[]Planned) error {
+func (s *Sweeper) sendOrPlan(ctx context.Context, now time.Time, today civil.Date, c *billing.Customer, pol *dunning.Policy, rc *runCache, kind dunning.SendKind, work []due, sum *Summary, preview *[]Planned) error {
 	if preview == nil {
-		return s.send(ctx, now, today, c, pol, kind, work, sum)
+		return s.send(ctx, now, today, c, pol, rc, kind, work, sum)
 	}
 	tone := dunning.Tone("")
 	p := Planned{CustomerID: c.ID, Kind: kind}
@@ -282,7 +314,7 @@ func (s *Sweeper) sendOrPlan(ctx context.Context, now time.Time, today civil.Dat
 		}
 		p.Invoices = append(p.Invoices, PlannedStep{InvoiceID: w.inv.ID, Number: w.inv.Number, Step: st.Name})
 	}
-	msg, err := s.compose(c, kind, tone, work, now)
+	msg, err := s.compose(ctx, rc, c, kind, tone, work, now)
 	if err != nil {
 		return err
 	}
@@ -365,7 +397,7 @@ func (s *Sweeper) settleInDoubt(ctx context.Context, now time.Time, sends []*dun
 }
 
 // send claims, re-checks, sends and records one email.
-func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *billing.Customer, pol *dunning.Policy, kind dunning.SendKind, work []due, sum *Summary) error {
+func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *billing.Customer, pol *dunning.Policy, rc *runCache, kind dunning.SendKind, work []due, sum *Summary) error {
 	snd := &dunning.Send{CustomerID: c.ID, Day: today, Kind: kind, Status: dunning.Claimed, ClaimedAt: now.UTC()}
 	for _, w := range work {
 		st := pol.Steps[w.step]
@@ -412,7 +444,7 @@ func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *
 		snd.Steps = append(snd.Steps, dunning.SentStep{InvoiceID: w.inv.ID, Step: w.step, StepName: pol.Steps[w.step].Name})
 	}
 
-	msg, err := s.compose(fresh, kind, snd.Tone, live, now)
+	msg, err := s.compose(ctx, rc, fresh, kind, snd.Tone, live, now)
 	if err != nil {
 		return s.abandon(ctx, snd, err)
 	}
@@ -485,10 +517,14 @@ func (s *Sweeper) deliver(ctx context.Context, msg mailer.Message) (string, erro
 }
 
 // compose renders the email for a customer's due invoices.
-func (s *Sweeper) compose(c *billing.Customer, kind dunning.SendKind, tone dunning.Tone, work []due, now time.Time) (mailer.Message, error) {
+func (s *Sweeper) compose(ctx context.Context, rc *runCache, c *billing.Customer, kind dunning.SendKind, tone dunning.Tone, work []due, now time.Time) (mailer.Message, error) {
 	lang := c.Language
 	if kind == dunning.Internal {
 		lang = "en"
+	}
+	ov, err := s.wording(ctx, rc, lang)
+	if err != nil {
+		return mailer.Message{}, err
 	}
 	d := emails.Data{FirmName: s.settings.FirmName, CustomerName: c.Name, CustomerEmail: c.Email}
 	totals := map[string]int64{}
@@ -508,7 +544,7 @@ func (s *Sweeper) compose(c *billing.Customer, kind dunning.SendKind, tone dunni
 	for _, code := range codes {
 		d.Totals = append(d.Totals, money.Format(totals[code], code, lang))
 	}
-	e, err := emails.Render(lang, tone, d)
+	e, err := emails.RenderWith(lang, tone, d, ov)
 	if err != nil {
 		return mailer.Message{}, err
 	}
