@@ -12,25 +12,27 @@ import (
 // internal fields never leak and read-only fields are clearly the server's.
 
 type customerJSON struct {
-	ID               string    `json:"id"`
-	ExternalID       *string   `json:"external_id"`
-	Name             string    `json:"name"`
-	Email            string    `json:"email"`
-	CC               []string  `json:"cc"`
-	Language         string    `json:"language"`
-	Timezone         *string   `json:"timezone"` // null: the firm's zone applies
-	Currency         string    `json:"currency"`
-	CreditLimit      *int64    `json:"credit_limit"`
-	PaymentTermsDays int       `json:"payment_terms_days"`
-	Policy           string    `json:"policy"`
-	Paused           bool      `json:"paused"`
-	PauseReason      *string   `json:"pause_reason"`
-	PausedUntil      *string   `json:"paused_until"`
-	CreditHold       bool      `json:"credit_hold"`
-	HoldReason       *string   `json:"hold_reason"`
-	CreatedAt        time.Time `json:"created_at"`
-	UpdatedAt        time.Time `json:"updated_at"`
-	Version          int64     `json:"version"`
+	ID               string     `json:"id"`
+	ExternalID       *string    `json:"external_id"`
+	Name             string     `json:"name"`
+	Email            string     `json:"email"`
+	CC               []string   `json:"cc"`
+	Language         string     `json:"language"`
+	Timezone         *string    `json:"timezone"` // null: the firm's zone applies
+	Currency         string     `json:"currency"`
+	CreditLimit      *int64     `json:"credit_limit"`
+	PaymentTermsDays int        `json:"payment_terms_days"`
+	Policy           string     `json:"policy"`
+	Paused           bool       `json:"paused"`
+	PauseReason      *string    `json:"pause_reason"`
+	PausedUntil      *string    `json:"paused_until"`
+	CreditHold       bool       `json:"credit_hold"`
+	HoldReason       *string    `json:"hold_reason"`
+	EmailError       *string    `json:"email_error"`
+	EmailErrorAt     *time.Time `json:"email_error_at"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+	Version          int64      `json:"version"`
 }
 
 func (c customerJSON) location() string { return "/v1/customers/" + c.ID }
@@ -52,7 +54,7 @@ func toCustomerJSON(c *billing.Customer) customerJSON {
 		Language: c.Language, Timezone: nullable(c.Timezone), Currency: c.Currency, CreditLimit: c.CreditLimit,
 		PaymentTermsDays: c.PaymentTermsDays, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 		Policy: policyName(c.Policy), Paused: c.Paused, PauseReason: nullable(c.PauseReason), PausedUntil: nullable(c.PausedUntil.String()),
-		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason),
+		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason), EmailError: nullable(c.EmailError), EmailErrorAt: c.EmailErrorAt,
 	}
 }
 

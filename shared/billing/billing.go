@@ -34,6 +34,10 @@ type Customer struct {
 	Paused      bool
 	PauseReason string
 	PausedUntil civil.Date
+	// EmailError is the last permanent error SES gave for this customer's
+	// email (cleared when the address changes); EmailErrorAt is when.
+	EmailError   string
+	EmailErrorAt *time.Time
 	// CreditHold: no more goods or services on credit until cleared.
 	CreditHold bool
 	HoldReason string

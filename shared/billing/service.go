@@ -305,8 +305,9 @@ func applyPatch(c *Customer, p CustomerPatch) error {
 	if p.Name != nil {
 		c.Name = *p.Name
 	}
-	if p.Email != nil {
+	if p.Email != nil && *p.Email != c.Email {
 		c.Email = *p.Email
+		c.EmailError, c.EmailErrorAt = "", nil // a new address deserves a fresh start
 	}
 	if p.CC != nil {
 		c.CC = *p.CC

@@ -15,29 +15,31 @@ import (
 // customerItem is a customer as stored. GSI2 lists all customers in id
 // (creation) order.
 type customerItem struct {
-	PK               string    `dynamodbav:"PK"`
-	SK               string    `dynamodbav:"SK"`
-	GSI2PK           string    `dynamodbav:"GSI2PK"`
-	GSI2SK           string    `dynamodbav:"GSI2SK"`
-	ID               string    `dynamodbav:"id"`
-	ExternalID       string    `dynamodbav:"external_id,omitempty"`
-	Name             string    `dynamodbav:"name"`
-	Email            string    `dynamodbav:"email"`
-	CC               []string  `dynamodbav:"cc,omitempty"`
-	Language         string    `dynamodbav:"language"`
-	Timezone         string    `dynamodbav:"timezone,omitempty"`
-	Currency         string    `dynamodbav:"currency"`
-	CreditLimit      *int64    `dynamodbav:"credit_limit,omitempty"`
-	PaymentTermsDays int       `dynamodbav:"payment_terms_days"`
-	Policy           string    `dynamodbav:"policy,omitempty"`
-	Paused           bool      `dynamodbav:"paused,omitempty"`
-	PauseReason      string    `dynamodbav:"pause_reason,omitempty"`
-	PausedUntil      string    `dynamodbav:"paused_until,omitempty"`
-	CreditHold       bool      `dynamodbav:"credit_hold,omitempty"`
-	HoldReason       string    `dynamodbav:"hold_reason,omitempty"`
-	CreatedAt        time.Time `dynamodbav:"created_at"`
-	UpdatedAt        time.Time `dynamodbav:"updated_at"`
-	Version          int64     `dynamodbav:"version"`
+	PK               string     `dynamodbav:"PK"`
+	SK               string     `dynamodbav:"SK"`
+	GSI2PK           string     `dynamodbav:"GSI2PK"`
+	GSI2SK           string     `dynamodbav:"GSI2SK"`
+	ID               string     `dynamodbav:"id"`
+	ExternalID       string     `dynamodbav:"external_id,omitempty"`
+	Name             string     `dynamodbav:"name"`
+	Email            string     `dynamodbav:"email"`
+	CC               []string   `dynamodbav:"cc,omitempty"`
+	Language         string     `dynamodbav:"language"`
+	Timezone         string     `dynamodbav:"timezone,omitempty"`
+	Currency         string     `dynamodbav:"currency"`
+	CreditLimit      *int64     `dynamodbav:"credit_limit,omitempty"`
+	PaymentTermsDays int        `dynamodbav:"payment_terms_days"`
+	Policy           string     `dynamodbav:"policy,omitempty"`
+	Paused           bool       `dynamodbav:"paused,omitempty"`
+	PauseReason      string     `dynamodbav:"pause_reason,omitempty"`
+	PausedUntil      string     `dynamodbav:"paused_until,omitempty"`
+	EmailError       string     `dynamodbav:"email_error,omitempty"`
+	EmailErrorAt     *time.Time `dynamodbav:"email_error_at,omitempty"`
+	CreditHold       bool       `dynamodbav:"credit_hold,omitempty"`
+	HoldReason       string     `dynamodbav:"hold_reason,omitempty"`
+	CreatedAt        time.Time  `dynamodbav:"created_at"`
+	UpdatedAt        time.Time  `dynamodbav:"updated_at"`
+	Version          int64      `dynamodbav:"version"`
 }
 
 func toCustomerItem(c *billing.Customer) customerItem {
@@ -48,7 +50,7 @@ func toCustomerItem(c *billing.Customer) customerItem {
 		Language: c.Language, Timezone: c.Timezone, Currency: c.Currency,
 		CreditLimit: c.CreditLimit, PaymentTermsDays: c.PaymentTermsDays,
 		Policy: c.Policy, Paused: c.Paused, PauseReason: c.PauseReason, PausedUntil: c.PausedUntil.String(),
-		CreditHold: c.CreditHold, HoldReason: c.HoldReason,
+		CreditHold: c.CreditHold, HoldReason: c.HoldReason, EmailError: c.EmailError, EmailErrorAt: c.EmailErrorAt,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 	}
 }
@@ -57,7 +59,7 @@ func (it *customerItem) customer() *billing.Customer {
 	until, _ := civil.Parse(it.PausedUntil) // "" leaves the zero date
 	return &billing.Customer{
 		Policy: it.Policy, Paused: it.Paused, PauseReason: it.PauseReason, PausedUntil: until,
-		CreditHold: it.CreditHold, HoldReason: it.HoldReason,
+		CreditHold: it.CreditHold, HoldReason: it.HoldReason, EmailError: it.EmailError, EmailErrorAt: it.EmailErrorAt,
 		ID: it.ID, ExternalID: it.ExternalID, Name: it.Name, Email: it.Email, CC: it.CC,
 		Language: it.Language, Timezone: it.Timezone, Currency: it.Currency,
 		CreditLimit: it.CreditLimit, PaymentTermsDays: it.PaymentTermsDays,

@@ -42,6 +42,7 @@ type Store interface {
 	ClaimSend(ctx context.Context, snd *dunning.Send) (*dunning.Send, bool, error)
 	ReleaseSend(ctx context.Context, snd *dunning.Send) error
 	UpdateSend(ctx context.Context, snd *dunning.Send) error
+	UpdateCustomer(ctx context.Context, c *billing.Customer, oldExternalID string) error
 	SendsSince(ctx context.Context, customerID string, from civil.Date) ([]*dunning.Send, error)
 	RecordSend(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer) error
 	GetOverrides(ctx context.Context, lang string) (emails.Overrides, error)
@@ -458,7 +459,18 @@ func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *
 		sum.Failed++
 		snd.Status, snd.Error = dunning.Failed, err.Error()
 		s.log.WarnContext(ctx, "email rejected", "customer_id", c.ID, "error", err.Error())
-		return s.store.UpdateSend(ctx, snd)
+		if err := s.store.UpdateSend(ctx, snd); err != nil {
+			return err
+		}
+		// Record it on the customer too, where the firm will look; the next
+		// run tries again (the fault may be the firm's sender, not the address).
+		marked := *fresh
+		at := now.UTC()
+		marked.EmailError, marked.EmailErrorAt, marked.Version = snd.Error, &at, fresh.Version+1
+		if err := s.store.UpdateCustomer(ctx, &marked, fresh.ExternalID); err != nil && !apperr.Is(err, apperr.Conflict) {
+			return err
+		}
+		return nil
 	case err != nil:
 		// Unknown: it may have gone. Leave the claim; a later run reports it.
 		sum.InDoubt++

@@ -439,3 +439,38 @@ func TestForecastListsStepsOnTheirOpenDays(t *testing.T) {
 		t.Errorf("forecast %v, want %s", lines, want)
 	}
 }
+
+// rejecting refuses every message for good, as SES does for a bad sender.
+type rejecting struct{}
+
+func (rejecting) Send(context.Context, mailer.Message) (string, error) {
+	return "", fmt.Errorf("%w: MessageRejected: Email address is not verified", mailer.ErrRejected)
+}
+
+// A permanent SES error is recorded on the send and the customer, and the
+// run goes on to the next customer.
+func TestAPermanentSESErrorIsRecordedAndTheRunGoesOn(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	h.sweeper = sweep.New(h.store, rejecting{}, h.settings, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	a, b := h.customer("Rej1", "UTC", "en"), h.customer("Rej2", "UTC", "en")
+	h.invoice(a, "X-1", "2026-11-01", "2026-12-01")
+	h.invoice(b, "X-2", "2026-11-01", "2026-12-01")
+	sum := h.sweepAt(at("2026-12-02", "UTC"))
+	if sum.Failed != 2 || sum.Sent != 0 {
+		t.Fatalf("summary %+v", sum)
+	}
+	got, _ := h.store.GetCustomer(context.Background(), a.ID)
+	if !strings.Contains(got.EmailError, "not verified") || got.EmailErrorAt == nil {
+		t.Errorf("customer error = %q", got.EmailError)
+	}
+	sends, _ := h.store.SendsSince(context.Background(), a.ID, civil.MustParse("2026-12-01"))
+	if len(sends) != 1 || sends[0].Status != dunning.Failed {
+		t.Errorf("send records %+v", sends)
+	}
+	// Once the firm fixes SES, the next day's run sends.
+	h.sweeper = sweep.New(h.store, h.mailer, h.settings, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if sum := h.sweepAt(at("2026-12-03", "UTC")); sum.Sent != 2 {
+		t.Errorf("next day: %+v", sum)
+	}
+}
