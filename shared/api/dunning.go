@@ -7,6 +7,7 @@ import (
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/billing"
+	"dunlin/shared/civil"
 	"dunlin/shared/dunning"
 	"dunlin/shared/emails"
 	"dunlin/shared/store"
@@ -286,4 +287,58 @@ func (s *Server) previewTemplate(r *http.Request, _ []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	return http.StatusOK, map[string]string{"subject": e.Subject, "html": e.HTML, "text": e.Text}, nil
+}
+
+type draftJSON struct {
+	CustomerID string           `json:"customer_id"`
+	Day        string           `json:"day"`
+	Kind       dunning.SendKind `json:"kind"`
+	Tone       dunning.Tone     `json:"tone"`
+	To         []string         `json:"to"`
+	Subject    string           `json:"subject"`
+	Steps      []map[string]any `json:"invoices"`
+	CreatedAt  time.Time        `json:"created_at"`
+	ExpiresAt  time.Time        `json:"expires_at"`
+	Expired    bool             `json:"expired"`
+	Approve    string           `json:"approve_path"`
+}
+
+func toDraftJSON(d *dunning.Send, now time.Time) draftJSON {
+	out := draftJSON{CustomerID: d.CustomerID, Day: d.Day.String(), Kind: d.Kind, Tone: d.Tone, To: d.To, Subject: d.Subject,
+		CreatedAt: d.ClaimedAt, ExpiresAt: d.ClaimedAt.Add(dunning.DraftTTL), Expired: d.Expired(now),
+		Approve: "/v1/dunning/drafts/" + d.CustomerID + "/" + d.Day.String() + "/" + string(d.Kind) + "/approve"}
+	if out.To == nil {
+		out.To = []string{}
+	}
+	out.Steps = []map[string]any{}
+	for _, st := range d.Steps {
+		out.Steps = append(out.Steps, map[string]any{"invoice_id": st.InvoiceID, "step": st.StepName})
+	}
+	return out
+}
+
+func (s *Server) listDrafts(r *http.Request, _ []byte) (int, any, error) {
+	drafts, err := s.sweeper.Drafts(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	now := s.now()
+	return http.StatusOK, toList(drafts, "", func(d *dunning.Send) draftJSON { return toDraftJSON(d, now) }), nil
+}
+
+// approveDraft sends a drafted email now, inside the customer's window.
+func (s *Server) approveDraft(r *http.Request, _ []byte) (int, any, error) {
+	day, err := civil.Parse(r.PathValue("day"))
+	if err != nil {
+		return 0, nil, apperr.NotFoundf("no draft on %q", r.PathValue("day"))
+	}
+	kind := dunning.SendKind(r.PathValue("kind"))
+	if kind != dunning.ToCustomer && kind != dunning.Internal {
+		return 0, nil, apperr.NotFoundf("no draft of kind %q", kind)
+	}
+	snd, sum, err := s.sweeper.ApproveDraft(r.Context(), s.now(), r.PathValue("customer_id"), day, kind)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, map[string]any{"status": snd.Status, "message_id": nullable(snd.MessageID), "sent": sum.Sent}, nil
 }

@@ -161,3 +161,36 @@ func TestTemplateOverridesAreValidatedPreviewedAndUsed(t *testing.T) {
 		t.Errorf("unknown tone = %d", res.Status)
 	}
 }
+
+func TestDraftsAreListedAndApprovedThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.Do("PUT", "/v1/policies/careful", map[string]any{"steps": []map[string]any{
+		{"name": "ask", "offset_days": 1, "tone": "reminder", "email": true, "requires_approval": true},
+	}})
+	cid := f.customer(map[string]any{"timezone": "UTC"})
+	f.Do("PATCH", "/v1/customers/"+cid, map[string]any{"policy": "careful"})
+	f.mustCreate("/v1/invoices", map[string]any{"customer_id": cid, "number": "AP-1", "total": 100, "issued_on": "2026-11-01", "due_on": "2026-11-23"})
+	f.clock.Set(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
+	if _, err := f.server.Sweeper().Run(t.Context(), f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	drafts := f.Do("GET", "/v1/dunning/drafts", nil).Map(t)["data"].([]any)
+	if len(drafts) != 1 {
+		t.Fatalf("drafts = %v", drafts)
+	}
+	approve := drafts[0].(map[string]any)["approve_path"].(string)
+	if res := f.As(f.keys[auth.Viewer]).Do("POST", approve, nil); res.Status != 403 {
+		t.Errorf("a viewer approved: %d", res.Status)
+	}
+	res := f.As(f.keys[auth.Collector]).Do("POST", approve, nil)
+	if res.Status != 200 || res.Map(t)["status"] != "sent" {
+		t.Fatalf("approve = %d %s", res.Status, res.Body)
+	}
+	if res := f.Do("POST", approve, nil); res.Status != 409 {
+		t.Errorf("approving twice = %d", res.Status)
+	}
+	if n := len(f.Do("GET", "/v1/dunning/drafts", nil).Map(t)["data"].([]any)); n != 0 {
+		t.Errorf("%d drafts left after approval", n)
+	}
+}

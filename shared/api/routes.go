@@ -57,6 +57,8 @@ func (s *Server) routes() []Route {
 		{"GET", "/v1/templates/{language}/{tone}/preview", anyRole, s.previewTemplate, false},
 		{"GET", "/v1/dunning/preview", anyRole, s.previewDunning, false},
 		{"GET", "/v1/dunning/forecast", anyRole, s.forecastDunning, false},
+		{"GET", "/v1/dunning/drafts", anyRole, s.listDrafts, false},
+		{"POST", "/v1/dunning/drafts/{customer_id}/{day}/{kind}/approve", dunningWork, s.approveDraft, false},
 
 		{"POST", "/v1/keys", adminOnly, s.createKey, true},
 		{"GET", "/v1/keys", adminOnly, s.listKeys, false},

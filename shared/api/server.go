@@ -105,3 +105,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mux.ServeHTTP(w, r)
 	})).ServeHTTP(w, r)
 }
+
+// Sweeper returns the sweeper the API previews with, for tests and tools.
+func (s *Server) Sweeper() *sweep.Sweeper { return s.sweeper }

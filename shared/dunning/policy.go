@@ -42,6 +42,9 @@ type Step struct {
 	Email      bool `json:"email"`
 	CreditHold bool `json:"credit_hold"`
 	Escalate   bool `json:"escalate"`
+	// RequiresApproval: the sweep drafts the email; it goes out only when
+	// someone approves it (POST /v1/dunning/drafts/...), and expires unsent.
+	RequiresApproval bool `json:"requires_approval"`
 }
 
 // Policy is a named ladder and the pressure limits that go with it.

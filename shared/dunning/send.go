@@ -25,7 +25,18 @@ const (
 	Sent    SendStatus = "sent"
 	Failed  SendStatus = "failed"   // SES refused it for good
 	InDoubt SendStatus = "in_doubt" // a crash left it unknown; never resent
+	// Draft: a step needs approval; nothing is sent until someone approves.
+	Draft SendStatus = "draft"
 )
+
+// DraftTTL is how long a draft can be approved. After that the invoices'
+// steps are drafted afresh by a later sweep, with up-to-date amounts.
+const DraftTTL = 72 * time.Hour
+
+// Expired reports whether a draft can no longer be approved at now.
+func (s *Send) Expired(now time.Time) bool {
+	return s.Status == Draft && now.Sub(s.ClaimedAt) > DraftTTL
+}
 
 // StaleClaim is how old a Claimed send must be before a later run treats it
 // as in doubt rather than as another sweep's send in progress.
@@ -59,5 +70,5 @@ type Send struct {
 // Counts reports whether the send counts against a customer's limits: every
 // customer email that went, or may have gone.
 func (s *Send) Counts() bool {
-	return s.Kind == ToCustomer && s.Status != Failed
+	return s.Kind == ToCustomer && (s.Status == Sent || s.Status == Claimed || s.Status == InDoubt)
 }

@@ -52,6 +52,7 @@ const (
 	kindCustomer = "CUSTOMER"
 	kindInvoice  = "INVOICE"
 	kindKey      = "KEY"
+	kindDraft    = "DRAFT"
 )
 
 type key struct{ PK, SK string }

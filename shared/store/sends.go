@@ -20,6 +20,8 @@ import (
 type sendItem struct {
 	PK         string             `dynamodbav:"PK"`
 	SK         string             `dynamodbav:"SK"`
+	GSI2PK     string             `dynamodbav:"GSI2PK,omitempty"` // DRAFT while awaiting approval
+	GSI2SK     string             `dynamodbav:"GSI2SK,omitempty"`
 	CustomerID string             `dynamodbav:"customer_id"`
 	Day        string             `dynamodbav:"day"`
 	Kind       string             `dynamodbav:"kind"`
@@ -40,7 +42,11 @@ func sendKey(customerID string, day civil.Date, kind dunning.SendKind) key {
 
 func toSendItem(s *dunning.Send) sendItem {
 	k := sendKey(s.CustomerID, s.Day, s.Kind)
-	return sendItem{PK: k.PK, SK: k.SK, CustomerID: s.CustomerID, Day: s.Day.String(), Kind: string(s.Kind),
+	var g2pk, g2sk string
+	if s.Status == dunning.Draft {
+		g2pk, g2sk = kindDraft, s.Day.String()+"#"+s.CustomerID+"#"+string(s.Kind)
+	}
+	return sendItem{PK: k.PK, SK: k.SK, GSI2PK: g2pk, GSI2SK: g2sk, CustomerID: s.CustomerID, Day: s.Day.String(), Kind: string(s.Kind),
 		Status: string(s.Status), Tone: string(s.Tone), Steps: s.Steps, To: s.To, Subject: s.Subject,
 		MessageID: s.MessageID, Error: s.Error, ClaimedAt: s.ClaimedAt, SentAt: s.SentAt}
 }
@@ -87,6 +93,32 @@ func (s *Store) ReleaseSend(ctx context.Context, snd *dunning.Send) error {
 	return nil
 }
 
+// GetSend reads one send record. Errors: NotFound.
+func (s *Store) GetSend(ctx context.Context, customerID string, day civil.Date, kind dunning.SendKind) (*dunning.Send, error) {
+	var it sendItem
+	found, err := s.getItem(ctx, sendKey(customerID, day, kind), &it)
+	if err != nil {
+		return nil, fmt.Errorf("get send: %w", err)
+	}
+	if !found {
+		return nil, apperr.NotFoundf("no send for %s on %s (%s)", customerID, day, kind)
+	}
+	return it.send(), nil
+}
+
+// ListDrafts returns the drafts awaiting approval, oldest first.
+func (s *Store) ListDrafts(ctx context.Context) ([]*dunning.Send, error) {
+	var out []*dunning.Send
+	err := runTyped(ctx, s, newIndexQuery(indexByKind, kindDraft, 100), "", (*sendItem).send, func(snd *dunning.Send, _ string) bool {
+		out = append(out, snd)
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list drafts: %w", err)
+	}
+	return out, nil
+}
+
 // SendsSince lists a customer's sends on or after a local day, oldest first.
 func (s *Store) SendsSince(ctx context.Context, customerID string, from civil.Date) ([]*dunning.Send, error) {
 	e, err := expression.NewBuilder().WithKeyCondition(
@@ -118,10 +150,11 @@ func (s *Store) SendsSince(ctx context.Context, customerID string, from civil.Da
 
 func boolPtr(b bool) *bool { return &b }
 
-// UpdateSend overwrites a send record that is still Claimed (status changes:
-// failed, in doubt).
-func (s *Store) UpdateSend(ctx context.Context, snd *dunning.Send) error {
-	c := expression.Name("status").Equal(expression.Value(string(dunning.Claimed)))
+// UpdateSend overwrites a send record that is still in status from (a
+// claim that failed or is in doubt; a draft approved or expired).
+// Errors: Conflict when the status moved.
+func (s *Store) UpdateSend(ctx context.Context, snd *dunning.Send, from dunning.SendStatus) error {
+	c := expression.Name("status").Equal(expression.Value(string(from)))
 	p, err := s.put(toSendItem(snd), &c)
 	if err != nil {
 		return err

@@ -41,7 +41,9 @@ type Store interface {
 	SaveInvoice(ctx context.Context, inv *billing.Invoice) error
 	ClaimSend(ctx context.Context, snd *dunning.Send) (*dunning.Send, bool, error)
 	ReleaseSend(ctx context.Context, snd *dunning.Send) error
-	UpdateSend(ctx context.Context, snd *dunning.Send) error
+	UpdateSend(ctx context.Context, snd *dunning.Send, from dunning.SendStatus) error
+	GetSend(ctx context.Context, customerID string, day civil.Date, kind dunning.SendKind) (*dunning.Send, error)
+	ListDrafts(ctx context.Context) ([]*dunning.Send, error)
 	UpdateCustomer(ctx context.Context, c *billing.Customer, oldExternalID string) error
 	SendsSince(ctx context.Context, customerID string, from civil.Date) ([]*dunning.Send, error)
 	RecordSend(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer) error
@@ -120,6 +122,7 @@ type Summary struct {
 	Requeued   int            `json:"requeued"`   // invoices moved to a later action date
 	InDoubt    int            `json:"in_doubt"`   // sends whose outcome is unknown (reported, never resent)
 	Failed     int            `json:"failed"`     // sends SES refused
+	Drafted    int            `json:"drafted"`    // emails waiting for approval
 	Skipped    map[string]int `json:"skipped"`
 	Stopped    bool           `json:"stopped"` // the time budget ran out; the next run continues
 }
@@ -270,6 +273,12 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 		sum.skip("customer_paused", len(work))
 		return nil
 	}
+	for _, snd := range sends {
+		if snd.Status == dunning.Draft && !snd.Expired(now) {
+			sum.skip("awaiting_approval", len(work))
+			return nil
+		}
+	}
 	if reason := s.settings.Window.Closed(now, loc); reason != "" {
 		sum.skip(reason, len(work))
 		return nil
@@ -371,7 +380,7 @@ func (s *Sweeper) settleInDoubt(ctx context.Context, now time.Time, sends []*dun
 			continue
 		}
 		snd.Status = dunning.InDoubt
-		if err := s.store.UpdateSend(ctx, snd); err != nil {
+		if err := s.store.UpdateSend(ctx, snd, dunning.Claimed); err != nil {
 			if apperr.Is(err, apperr.Conflict) {
 				continue // another run settled it
 			}
@@ -397,7 +406,8 @@ func (s *Sweeper) settleInDoubt(ctx context.Context, now time.Time, sends []*dun
 	return nil
 }
 
-// send claims, re-checks, sends and records one email.
+// send claims, re-checks, sends and records one email; or, when a step
+// needs approval, stores it as a draft.
 func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *billing.Customer, pol *dunning.Policy, rc *runCache, kind dunning.SendKind, work []due, sum *Summary) error {
 	snd := &dunning.Send{CustomerID: c.ID, Day: today, Kind: kind, Status: dunning.Claimed, ClaimedAt: now.UTC()}
 	for _, w := range work {
@@ -406,6 +416,9 @@ func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *
 		if st.Tone.Severity() > snd.Tone.Severity() {
 			snd.Tone = st.Tone
 		}
+		if st.RequiresApproval {
+			snd.Status = dunning.Draft
+		}
 	}
 	// From the claim on, finish this one email even if the run's context is
 	// cancelled (time budget, shutdown): a claim whose reply was lost, or an
@@ -413,13 +426,30 @@ func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *
 	// leaves a claim behind.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
 	defer cancel()
+	if snd.Status == dunning.Draft {
+		msg, err := s.compose(ctx, rc, c, kind, snd.Tone, work, now)
+		if err != nil {
+			return err
+		}
+		snd.To, snd.Subject = append(msg.To, msg.CC...), msg.Subject
+	}
 	if _, claimed, err := s.store.ClaimSend(ctx, snd); err != nil {
 		return err
 	} else if !claimed {
 		sum.skip("already_claimed", len(work))
 		return nil
 	}
+	if snd.Status == dunning.Draft {
+		sum.Drafted++
+		s.log.InfoContext(ctx, "email drafted for approval", "customer_id", c.ID, "day", today.String(), "kind", string(kind))
+		return nil
+	}
+	return s.deliverClaimed(ctx, now, today, c, pol, rc, snd, work, sum)
+}
 
+// deliverClaimed re-checks, sends and records a claimed send.
+func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil.Date, c *billing.Customer, pol *dunning.Policy, rc *runCache, snd *dunning.Send, work []due, sum *Summary) error {
+	kind := snd.Kind
 	// Re-check right before sending: a payment, dispute, void or pause that
 	// committed since the queue was read stops the email.
 	fresh, err := s.store.GetCustomer(ctx, c.ID)
@@ -459,7 +489,7 @@ func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *
 		sum.Failed++
 		snd.Status, snd.Error = dunning.Failed, err.Error()
 		s.log.WarnContext(ctx, "email rejected", "customer_id", c.ID, "error", err.Error())
-		if err := s.store.UpdateSend(ctx, snd); err != nil {
+		if err := s.store.UpdateSend(ctx, snd, dunning.Claimed); err != nil {
 			return err
 		}
 		// Record it on the customer too, where the firm will look; the next

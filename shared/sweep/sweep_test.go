@@ -474,3 +474,58 @@ func TestAPermanentSESErrorIsRecordedAndTheRunGoesOn(t *testing.T) {
 		t.Errorf("next day: %+v", sum)
 	}
 }
+
+// A step that needs approval is drafted, not sent; approving sends it
+// through the same path as the sweep; a pending draft is not drafted again;
+// an expired one cannot be approved and is drafted afresh.
+func TestStepsThatNeedApprovalAreDraftedThenSentOnApproval(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	pol := dunning.Standard()
+	pol.Steps[1].RequiresApproval = true // the first overdue reminder
+	if err := h.store.PutPolicy(ctx, &pol, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c := h.customer("Appr", "UTC", "en")
+	inv := h.invoice(c, "A-1", "2026-11-01", "2026-12-01")
+	h.sweepAt(at("2026-11-28", "UTC")) // friendly: no approval needed
+	sum := h.sweepAt(at("2026-12-02", "UTC"))
+	if sum.Drafted != 1 || sum.Sent != 0 || len(h.mail()) != 1 {
+		t.Fatalf("draft run: %+v, %d emails", sum, len(h.mail()))
+	}
+	drafts, _ := h.sweeper.Drafts(ctx)
+	if len(drafts) != 1 || !strings.HasPrefix(drafts[0].Subject, "Reminder") {
+		t.Fatalf("drafts = %+v", drafts)
+	}
+	if s := h.sweepAt(at("2026-12-03", "UTC")); s.Skipped["awaiting_approval"] != 1 {
+		t.Errorf("a pending draft was drafted again: %+v", s)
+	}
+	snd, asum, err := h.sweeper.ApproveDraft(ctx, at("2026-12-03", "UTC"), c.ID, civil.MustParse("2026-12-02"), dunning.ToCustomer)
+	if err != nil || snd.Status != dunning.Sent || asum.Sent != 1 {
+		t.Fatalf("approve: %+v %+v %v", snd, asum, err)
+	}
+	if mail := h.mail(); len(mail) != 2 || !strings.HasPrefix(mail[1].Subject, "Reminder") {
+		t.Fatalf("after approval: %d emails", len(mail))
+	}
+	if _, _, err := h.sweeper.ApproveDraft(ctx, at("2026-12-03", "UTC"), c.ID, civil.MustParse("2026-12-02"), dunning.ToCustomer); err == nil {
+		t.Error("a draft was approved twice")
+	}
+	got, _ := h.store.GetInvoice(ctx, inv.ID)
+	if got.DunningStep != 1 || got.NextActionOn.String() != "2026-12-08" {
+		t.Errorf("approved step did not move the invoice on: %d %s", got.DunningStep, got.NextActionOn)
+	}
+
+	// Expiry: a second customer's draft is left alone past its TTL.
+	d := h.customer("Late", "UTC", "en")
+	h.invoice(d, "A-2", "2026-11-01", "2026-12-01")
+	h.sweepAt(at("2026-11-28", "UTC"))
+	h.sweepAt(at("2026-12-02", "UTC"))
+	late := at("2026-12-02", "UTC").Add(dunning.DraftTTL + time.Hour)
+	if _, _, err := h.sweeper.ApproveDraft(ctx, late, d.ID, civil.MustParse("2026-12-02"), dunning.ToCustomer); err == nil {
+		t.Error("an expired draft was approved")
+	}
+	if s := h.sweepAt(late); s.Drafted != 1 {
+		t.Errorf("no fresh draft after expiry: %+v", s)
+	}
+}
