@@ -22,6 +22,7 @@ func samplePath(pattern string) string {
 		}
 	}
 	pattern = strings.Replace(pattern, "{language}/{tone}", "en/firm", 1)
+	pattern = strings.Replace(pattern, "{step}", "final", 1)
 	pattern = strings.Replace(pattern, "{customer_id}/{day}/{kind}", ids.New("cus_", time.Now())+"/2026-12-01/customer", 1)
 	return strings.Replace(pattern, "{name}", "standard", 1)
 }

@@ -342,3 +342,17 @@ func (s *Server) approveDraft(r *http.Request, _ []byte) (int, any, error) {
 	}
 	return http.StatusOK, map[string]any{"status": snd.Status, "message_id": nullable(snd.MessageID), "sent": sum.Sent}, nil
 }
+
+func (s *Server) waiveFee(r *http.Request, body []byte) (int, any, error) {
+	var in struct {
+		Reason string `json:"reason"`
+	}
+	if err := decode(body, &in); err != nil {
+		return 0, nil, err
+	}
+	inv, err := s.billing.WaiveFee(r.Context(), r.PathValue("id"), r.PathValue("step"), in.Reason)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toInvoiceJSON(inv, s.billing.Now()), nil
+}

@@ -80,17 +80,20 @@ type invoiceJSON struct {
 	DaysOverdue int     `json:"days_overdue"`
 	// Dunning: the index of the last ladder step taken (-1: none yet) and
 	// when the sweep next looks at the invoice (null: nothing pending).
-	DunningStep   int        `json:"dunning_step"`
-	NextActionOn  *string    `json:"next_action_on"`
-	Disputed      bool       `json:"disputed"`
-	DisputeReason *string    `json:"dispute_reason"`
-	PaymentURL    *string    `json:"payment_url"`
-	Description   *string    `json:"description"`
-	VoidedAt      *time.Time `json:"voided_at"`
-	VoidReason    *string    `json:"void_reason"`
-	CreatedAt     time.Time  `json:"created_at"`
-	UpdatedAt     time.Time  `json:"updated_at"`
-	Version       int64      `json:"version"`
+	DunningStep   int     `json:"dunning_step"`
+	NextActionOn  *string `json:"next_action_on"`
+	Disputed      bool    `json:"disputed"`
+	DisputeReason *string `json:"dispute_reason"`
+	// Late fees added by dunning steps; balance includes those not waived.
+	Fees            []feeJSON  `json:"fees"`
+	FeesOutstanding int64      `json:"fees_outstanding"`
+	PaymentURL      *string    `json:"payment_url"`
+	Description     *string    `json:"description"`
+	VoidedAt        *time.Time `json:"voided_at"`
+	VoidReason      *string    `json:"void_reason"`
+	CreatedAt       time.Time  `json:"created_at"`
+	UpdatedAt       time.Time  `json:"updated_at"`
+	Version         int64      `json:"version"`
 }
 
 func (i invoiceJSON) location() string { return "/v1/invoices/" + i.ID }
@@ -103,6 +106,7 @@ func toInvoiceJSON(inv *billing.Invoice, now time.Time) invoiceJSON {
 		IssuedOn: inv.IssuedOn.String(), DueOn: inv.DueOn.String(), Timezone: inv.Timezone,
 		Status: string(inv.Status(now)), DaysOverdue: inv.DaysOverdue(now),
 		DunningStep: inv.DunningStep, NextActionOn: nullable(inv.NextActionOn.String()), Disputed: inv.Disputed, DisputeReason: nullable(inv.DisputeReason),
+		Fees: toFeesJSON(inv.Fees), FeesOutstanding: inv.FeesOutstanding(),
 		PaymentURL: nullable(inv.PaymentURL), Description: nullable(inv.Description),
 		VoidedAt: inv.VoidedAt, VoidReason: nullable(inv.VoidReason),
 		CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, Version: inv.Version,
@@ -133,6 +137,23 @@ func toList[S any, T any](items []*S, next string, conv func(*S) T) list[T] {
 	out := list[T]{Data: make([]T, 0, len(items)), NextCursor: nullable(next)}
 	for _, it := range items {
 		out.Data = append(out.Data, conv(it))
+	}
+	return out
+}
+
+type feeJSON struct {
+	Step        string  `json:"step"`
+	Kind        string  `json:"kind"`
+	Amount      int64   `json:"amount"`
+	ChargedOn   string  `json:"charged_on"`
+	Waived      bool    `json:"waived"`
+	WaiveReason *string `json:"waive_reason"`
+}
+
+func toFeesJSON(fs []billing.FeeCharge) []feeJSON {
+	out := make([]feeJSON, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, feeJSON{Step: f.StepName, Kind: f.Kind, Amount: f.Amount, ChargedOn: f.ChargedOn.String(), Waived: f.Waived, WaiveReason: nullable(f.WaiveReason)})
 	}
 	return out
 }

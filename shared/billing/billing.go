@@ -108,11 +108,14 @@ type Invoice struct {
 	NextActionOn  civil.Date
 	Disputed      bool
 	DisputeReason string
-	VoidedAt      *time.Time
-	VoidReason    string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	Version       int64
+	// Fees are late fees added by dunning steps; Balance includes the ones
+	// not waived.
+	Fees       []FeeCharge
+	VoidedAt   *time.Time
+	VoidReason string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Version    int64
 }
 
 // Status returns the invoice's status at instant now.
@@ -139,4 +142,36 @@ func (inv *Invoice) DaysOverdue(now time.Time) int {
 		return d
 	}
 	return 0
+}
+
+// FeeCharge is a late fee on an invoice, added by a dunning step.
+type FeeCharge struct {
+	Step        int    // ladder step that added it; a step adds at most one
+	StepName    string // for people
+	Kind        string
+	Amount      int64 // minor units of the invoice currency
+	ChargedOn   civil.Date
+	Waived      bool
+	WaiveReason string
+}
+
+// FeeFor returns the fee a step added, if any.
+func (inv *Invoice) FeeFor(step int) (*FeeCharge, bool) {
+	for i := range inv.Fees {
+		if inv.Fees[i].Step == step {
+			return &inv.Fees[i], true
+		}
+	}
+	return nil, false
+}
+
+// FeesOutstanding is the sum of fees not waived.
+func (inv *Invoice) FeesOutstanding() int64 {
+	var n int64
+	for _, f := range inv.Fees {
+		if !f.Waived {
+			n += f.Amount
+		}
+	}
+	return n
 }

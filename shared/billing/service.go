@@ -566,7 +566,7 @@ func (s *Service) VoidInvoice(ctx context.Context, id, reason string) (*Invoice,
 		switch {
 		case inv.State == StateVoid:
 			return inv, nil
-		case inv.State == StatePaid || inv.Balance != inv.Total:
+		case inv.State == StatePaid || inv.Balance != inv.Total+inv.FeesOutstanding():
 			return nil, apperr.New(apperr.Conflict, "invoice %s has payments applied; issue a credit note instead of voiding it", inv.Number)
 		}
 		now := s.now().UTC()
@@ -653,4 +653,34 @@ func (s *Service) changeInvoice(ctx context.Context, id string, change func(*Inv
 		}
 		return inv, nil
 	}
+}
+
+// WaiveFee waives the late fee a step added to an invoice, keeping the
+// reason; the balance drops by the fee. Waiving twice keeps the first reason.
+// Errors: NotFound (invoice or fee), Invalid (reason), Conflict (not open).
+func (s *Service) WaiveFee(ctx context.Context, id, stepName, reason string) (*Invoice, error) {
+	if strings.TrimSpace(reason) == "" {
+		return nil, apperr.Invalidf("reason", "reason is required: why is the fee waived?")
+	}
+	if err := checkText("reason", reason, maxDescription, false); err != nil {
+		return nil, err
+	}
+	return s.changeInvoice(ctx, id, func(inv *Invoice) error {
+		for i := range inv.Fees {
+			f := &inv.Fees[i]
+			if f.StepName != stepName {
+				continue
+			}
+			if f.Waived {
+				return errUnchanged
+			}
+			if inv.State != StateOpen {
+				return apperr.New(apperr.Conflict, "invoice %s is %s; fees can be waived on open invoices", inv.Number, inv.State)
+			}
+			f.Waived, f.WaiveReason = true, strings.TrimSpace(reason)
+			inv.Balance -= f.Amount
+			return nil
+		}
+		return apperr.NotFoundf("invoice %s has no fee from step %q", inv.Number, stepName)
+	})
 }

@@ -45,6 +45,8 @@ type Step struct {
 	// RequiresApproval: the sweep drafts the email; it goes out only when
 	// someone approves it (POST /v1/dunning/drafts/...), and expires unsent.
 	RequiresApproval bool `json:"requires_approval"`
+	// Fee, if set, is added to the invoice when this step is taken, once.
+	Fee *Fee `json:"fee,omitempty"`
 }
 
 // Policy is a named ladder and the pressure limits that go with it.
@@ -106,6 +108,11 @@ func (p *Policy) Validate() error {
 		}
 		if !s.Email && !s.Escalate {
 			return apperr.Invalidf(field, "a step must email the customer or escalate internally")
+		}
+		if s.Fee != nil {
+			if err := s.Fee.Validate(field + ".fee"); err != nil {
+				return err
+			}
 		}
 	}
 	if p.WeeklyCap < 1 || p.WeeklyCap > 7 {

@@ -36,6 +36,7 @@ type Line struct {
 	DueOn       string
 	DaysOverdue int
 	Balance     string // formatted for the language, e.g. "€1,234.56"
+	Fee         string // a late fee added with this email, formatted; "" if none
 	PaymentURL  string
 }
 
@@ -121,7 +122,7 @@ func loadAll() (*compiled, error) {
 // and closing, labels are complete, and every phrase parses and renders
 // against sample data. It is also how overrides will be validated on save.
 func Check(w wording) error {
-	need := map[string][]string{"labels": {"greeting", "invoice", "issued", "due", "overdue", "balance", "total", "pay", "signature", "footer"}}
+	need := map[string][]string{"labels": {"greeting", "invoice", "issued", "due", "overdue", "balance", "fee", "total", "pay", "signature", "footer"}}
 	for _, t := range dunning.Tones {
 		need[string(t)] = []string{"subject", "intro", "closing"}
 	}

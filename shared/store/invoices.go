@@ -41,6 +41,7 @@ type invoiceItem struct {
 	DunningStep int        `dynamodbav:"dunning_step"`
 	NextAction  string     `dynamodbav:"next_action_on,omitempty"`
 	Disputed    bool       `dynamodbav:"disputed,omitempty"`
+	Fees        []feeItem  `dynamodbav:"fees,omitempty"`
 	DisputeWhy  string     `dynamodbav:"dispute_reason,omitempty"`
 	VoidedAt    *time.Time `dynamodbav:"voided_at,omitempty"`
 	VoidReason  string     `dynamodbav:"void_reason,omitempty"`
@@ -57,7 +58,8 @@ func toInvoiceItem(inv *billing.Invoice) invoiceItem {
 	return invoiceItem{
 		PK: k.PK, SK: k.SK, GSI1PK: g1pk, GSI1SK: g1sk, GSI2PK: g2pk, GSI2SK: g2sk, GSI3PK: g3pk, GSI3SK: g3sk,
 		DunningStep: inv.DunningStep, NextAction: inv.NextActionOn.String(), Disputed: inv.Disputed, DisputeWhy: inv.DisputeReason,
-		ID: inv.ID, CustomerID: inv.CustomerID, Number: inv.Number, ExternalID: inv.ExternalID,
+		Fees: toFeeItems(inv.Fees),
+		ID:   inv.ID, CustomerID: inv.CustomerID, Number: inv.Number, ExternalID: inv.ExternalID,
 		Currency: inv.Currency, Total: inv.Total, Balance: inv.Balance,
 		IssuedOn: inv.IssuedOn.String(), DueOn: inv.DueOn.String(), Timezone: inv.Timezone,
 		PaymentURL: inv.PaymentURL, Description: inv.Description, State: string(inv.State),
@@ -72,7 +74,8 @@ func (it *invoiceItem) invoice() *billing.Invoice {
 	next, _ := civil.Parse(it.NextAction) // "" parses to an error and leaves the zero date
 	return &billing.Invoice{
 		DunningStep: it.DunningStep, NextActionOn: next, Disputed: it.Disputed, DisputeReason: it.DisputeWhy,
-		ID: it.ID, CustomerID: it.CustomerID, Number: it.Number, ExternalID: it.ExternalID,
+		Fees: fromFeeItems(it.Fees),
+		ID:   it.ID, CustomerID: it.CustomerID, Number: it.Number, ExternalID: it.ExternalID,
 		Currency: it.Currency, Total: it.Total, Balance: it.Balance,
 		IssuedOn: issued, DueOn: due, Timezone: it.Timezone,
 		PaymentURL: it.PaymentURL, Description: it.Description, State: billing.InvoiceState(it.State),
@@ -205,4 +208,31 @@ func (s *Store) VoidInvoice(ctx context.Context, inv *billing.Invoice) error {
 		return fmt.Errorf("void invoice %s: %w", inv.ID, wrap(err))
 	}
 	return nil
+}
+
+type feeItem struct {
+	Step        int    `dynamodbav:"step"`
+	StepName    string `dynamodbav:"step_name"`
+	Kind        string `dynamodbav:"kind"`
+	Amount      int64  `dynamodbav:"amount"`
+	ChargedOn   string `dynamodbav:"charged_on"`
+	Waived      bool   `dynamodbav:"waived,omitempty"`
+	WaiveReason string `dynamodbav:"waive_reason,omitempty"`
+}
+
+func toFeeItems(fs []billing.FeeCharge) []feeItem {
+	out := make([]feeItem, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, feeItem{f.Step, f.StepName, f.Kind, f.Amount, f.ChargedOn.String(), f.Waived, f.WaiveReason})
+	}
+	return out
+}
+
+func fromFeeItems(fs []feeItem) []billing.FeeCharge {
+	var out []billing.FeeCharge
+	for _, f := range fs {
+		on, _ := civil.Parse(f.ChargedOn)
+		out = append(out, billing.FeeCharge{Step: f.Step, StepName: f.StepName, Kind: f.Kind, Amount: f.Amount, ChargedOn: on, Waived: f.Waived, WaiveReason: f.WaiveReason})
+	}
+	return out
 }

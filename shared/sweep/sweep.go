@@ -324,7 +324,7 @@ func (s *Sweeper) sendOrPlan(ctx context.Context, now time.Time, today civil.Dat
 		}
 		p.Invoices = append(p.Invoices, PlannedStep{InvoiceID: w.inv.ID, Number: w.inv.Number, Step: st.Name})
 	}
-	msg, err := s.compose(ctx, rc, c, kind, tone, work, now)
+	msg, err := s.compose(ctx, rc, c, kind, tone, withFees(pol, today, work), now)
 	if err != nil {
 		return err
 	}
@@ -475,6 +475,7 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 		snd.Steps = append(snd.Steps, dunning.SentStep{InvoiceID: w.inv.ID, Step: w.step, StepName: pol.Steps[w.step].Name})
 	}
 
+	live = withFees(pol, today, live)
 	msg, err := s.compose(ctx, rc, fresh, kind, snd.Tone, live, now)
 	if err != nil {
 		return s.abandon(ctx, snd, err)
@@ -531,6 +532,32 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 	return nil
 }
 
+// withFees returns the work with each step's late fee added to a copy of
+// its invoice (balance and fee list), once per step: a step whose fee is
+// already on the invoice adds nothing. Nothing is written here; the fee is
+// stored with the send record, in the same transaction.
+func withFees(pol *dunning.Policy, today civil.Date, work []due) []due {
+	out := make([]due, 0, len(work))
+	for _, w := range work {
+		st := pol.Steps[w.step]
+		if _, charged := w.inv.FeeFor(w.step); st.Fee == nil || charged {
+			out = append(out, w)
+			continue
+		}
+		amount := st.Fee.Compute(dunning.FeeBasis{Currency: w.inv.Currency, Total: w.inv.Total, Balance: w.inv.Balance, DueOn: w.inv.DueOn, AsOf: today})
+		if amount <= 0 {
+			out = append(out, w)
+			continue
+		}
+		cp := *w.inv
+		cp.Fees = append(append([]billing.FeeCharge(nil), w.inv.Fees...), billing.FeeCharge{
+			Step: w.step, StepName: st.Name, Kind: string(st.Fee.Kind), Amount: amount, ChargedOn: today})
+		cp.Balance += amount
+		out = append(out, due{&cp, w.step})
+	}
+	return out
+}
+
 // abandon releases a claim after a failure before anything was sent.
 func (s *Sweeper) abandon(ctx context.Context, snd *dunning.Send, cause error) error {
 	if err := s.store.ReleaseSend(ctx, snd); err != nil {
@@ -576,6 +603,9 @@ func (s *Sweeper) compose(ctx context.Context, rc *runCache, c *billing.Customer
 			Number: w.inv.Number, IssuedOn: w.inv.IssuedOn.String(), DueOn: w.inv.DueOn.String(),
 			DaysOverdue: w.inv.DaysOverdue(now), Balance: money.Format(w.inv.Balance, w.inv.Currency, lang), PaymentURL: w.inv.PaymentURL,
 		})
+		if f, ok := w.inv.FeeFor(w.step); ok && !f.Waived && f.ChargedOn == civil.Today(now, billing.Location(w.inv.Timezone)) {
+			d.Lines[len(d.Lines)-1].Fee = money.Format(f.Amount, w.inv.Currency, lang)
+		}
 		totals[w.inv.Currency] += w.inv.Balance
 	}
 	codes := make([]string, 0, len(totals))

@@ -529,3 +529,46 @@ func TestStepsThatNeedApprovalAreDraftedThenSentOnApproval(t *testing.T) {
 		t.Errorf("no fresh draft after expiry: %+v", s)
 	}
 }
+
+// Late fees are added once per step, shown in the email, and can be waived.
+func TestLateFeesAreChargedOnceShownAndWaivable(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	pol := dunning.Standard()
+	pol.Steps[2].Fee = &dunning.Fee{Kind: dunning.FeeFixed, Amounts: map[string]int64{"EUR": 4000}}
+	pol.Steps[3].Fee = &dunning.Fee{Kind: dunning.FeeStatutory, ReferenceBP: 200, MarginBP: 800}
+	if err := h.store.PutPolicy(ctx, &pol, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c := h.customer("Fee", "UTC", "en")
+	inv := h.invoice(c, "FEE-1", "2026-11-01", "2026-12-01") // 1,250.00 EUR
+	for _, d := range []string{"2026-11-28", "2026-12-02", "2026-12-08", "2026-12-08", "2026-12-09"} {
+		h.sweepAt(at(d, "UTC"))
+	}
+	got, _ := h.store.GetInvoice(ctx, inv.ID)
+	if len(got.Fees) != 1 || got.Fees[0].Amount != 4000 || got.Balance != 125000+4000 {
+		t.Fatalf("after the second step: fees %+v, balance %d", got.Fees, got.Balance)
+	}
+	mail := h.mail()
+	if len(mail) != 3 || !strings.Contains(mail[2].Body.Text, "€1,290.00 (incl. late fee €40.00)") {
+		t.Fatalf("the firm letter does not show the fee:\n%s", mail[len(mail)-1].Body.Text)
+	}
+	h.sweepAt(at("2026-12-15", "UTC"))
+	got, _ = h.store.GetInvoice(ctx, inv.ID)
+	// Statutory 10% a year on 1,290.00 for the 14 days since due = 4.95
+	if len(got.Fees) != 2 || got.Fees[1].Amount != 495 || got.Balance != 129000+495 {
+		t.Fatalf("after the final step: fees %+v, balance %d", got.Fees, got.Balance)
+	}
+	h.now = at("2026-12-16", "UTC")
+	waived, err := h.bill.WaiveFee(ctx, inv.ID, "second", "goodwill: long-standing customer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if waived.Balance != 125495 || !waived.Fees[0].Waived || waived.Fees[0].WaiveReason == "" || waived.FeesOutstanding() != 495 {
+		t.Errorf("after waiving: balance %d, fees %+v", waived.Balance, waived.Fees)
+	}
+	if _, err := h.bill.WaiveFee(ctx, inv.ID, "upcoming", "x"); err == nil {
+		t.Error("waived a fee that was never charged")
+	}
+}
