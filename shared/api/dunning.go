@@ -10,7 +10,6 @@ import (
 	"dunlin/shared/civil"
 	"dunlin/shared/dunning"
 	"dunlin/shared/emails"
-	"dunlin/shared/store"
 	"dunlin/shared/sweep"
 )
 
@@ -79,13 +78,27 @@ func (s *Server) listContacts(r *http.Request, _ []byte) (int, any, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	out := make([]*store.Contact, len(contacts))
+	out := make([]*billing.Contact, len(contacts))
 	for i := range contacts {
 		out[i] = &contacts[i]
 	}
-	return http.StatusOK, toList(out, "", func(c *store.Contact) contactJSON {
-		return contactJSON{At: c.At, Channel: c.Channel, Summary: c.Summary, Ref: nullable(c.Ref)}
-	}), nil
+	return http.StatusOK, toList(out, "", toContactJSON), nil
+}
+
+func toContactJSON(c *billing.Contact) contactJSON {
+	return contactJSON{At: c.At, Channel: c.Channel, Summary: c.Summary, Ref: nullable(c.Ref)}
+}
+
+func (s *Server) logContact(r *http.Request, body []byte) (int, any, error) {
+	var in billing.ContactInput
+	if err := decode(body, &in); err != nil {
+		return 0, nil, err
+	}
+	c, err := s.billing.LogContact(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, toContactJSON(c), nil
 }
 
 func (s *Server) listPolicies(r *http.Request, _ []byte) (int, any, error) {

@@ -194,3 +194,28 @@ func TestDraftsAreListedAndApprovedThroughTheAPI(t *testing.T) {
 		t.Errorf("%d drafts left after approval", n)
 	}
 }
+
+func TestContactsAreLoggedAndListedNewestFirst(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid := f.customer(nil)
+	if res := f.Do("POST", "/v1/customers/"+cid+"/contacts", map[string]any{"channel": "pigeon", "summary": "x"}); res.Status != 422 {
+		t.Errorf("unknown channel = %d", res.Status)
+	}
+	res := f.As(f.keys[auth.Collector]).Do("POST", "/v1/customers/"+cid+"/contacts", map[string]any{"channel": "phone", "summary": "Promised to pay Friday", "response": true})
+	if res.Status != 201 {
+		t.Fatalf("log = %d %s", res.Status, res.Body)
+	}
+	f.clock.Set(f.clock.Now().Add(time.Hour))
+	f.Do("POST", "/v1/customers/"+cid+"/contacts", map[string]any{"channel": "note", "summary": "Sent copy invoice"})
+	list := f.Do("GET", "/v1/customers/"+cid+"/contacts", nil).Map(t)["data"].([]any)
+	if len(list) != 2 || list[0].(map[string]any)["channel"] != "note" {
+		t.Errorf("contacts = %v", list)
+	}
+	if c := f.Do("GET", "/v1/customers/"+cid, nil).Map(t); c["last_response_at"] == nil {
+		t.Error("a response did not set last_response_at")
+	}
+	if res := f.Do("GET", "/v1/customers/"+cid+"/contacts?cursor=x", nil); res.Status != 400 {
+		t.Errorf("cursor on contacts = %d", res.Status)
+	}
+}

@@ -45,6 +45,7 @@ func (s *Server) routes() []Route {
 		{"POST", "/v1/customers/{id}/pause", dunningWork, s.pauseCustomer, false},
 		{"POST", "/v1/customers/{id}/resume", dunningWork, s.resumeCustomer, false},
 		{"GET", "/v1/customers/{id}/contacts", anyRole, s.listContacts, false},
+		{"POST", "/v1/customers/{id}/contacts", dunningWork, s.logContact, false},
 		{"POST", "/v1/invoices/{id}/dispute", customerCare, s.disputeInvoice, false},
 		{"POST", "/v1/invoices/{id}/resolve", customerCare, s.resolveDispute, false},
 		{"POST", "/v1/invoices/{id}/fees/{step}/waive", dunningWork, s.waiveFee, false},

@@ -20,7 +20,6 @@ import (
 	"dunlin/shared/dunning"
 	"dunlin/shared/emails"
 	"dunlin/shared/idempotency"
-	"dunlin/shared/store"
 	"dunlin/shared/sweep"
 )
 
@@ -29,7 +28,7 @@ type Policies interface {
 	GetPolicy(ctx context.Context, name string) (*dunning.Policy, error)
 	PutPolicy(ctx context.Context, p *dunning.Policy, now time.Time) error
 	ListPolicies(ctx context.Context) ([]*dunning.Policy, error)
-	ListContacts(ctx context.Context, customerID string, limit int) ([]store.Contact, error)
+	ListContacts(ctx context.Context, customerID string, limit int) ([]billing.Contact, error)
 	GetOverrides(ctx context.Context, lang string) (emails.Overrides, error)
 	PutOverride(ctx context.Context, lang string, tone dunning.Tone, p emails.Phrases, now time.Time) error
 	DeleteOverride(ctx context.Context, lang string, tone dunning.Tone) error

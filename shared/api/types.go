@@ -30,6 +30,7 @@ type customerJSON struct {
 	HoldReason       *string    `json:"hold_reason"`
 	EmailError       *string    `json:"email_error"`
 	EmailErrorAt     *time.Time `json:"email_error_at"`
+	LastResponseAt   *time.Time `json:"last_response_at"`
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
 	Version          int64      `json:"version"`
@@ -54,7 +55,7 @@ func toCustomerJSON(c *billing.Customer) customerJSON {
 		Language: c.Language, Timezone: nullable(c.Timezone), Currency: c.Currency, CreditLimit: c.CreditLimit,
 		PaymentTermsDays: c.PaymentTermsDays, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 		Policy: policyName(c.Policy), Paused: c.Paused, PauseReason: nullable(c.PauseReason), PausedUntil: nullable(c.PausedUntil.String()),
-		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason), EmailError: nullable(c.EmailError), EmailErrorAt: c.EmailErrorAt,
+		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason), EmailError: nullable(c.EmailError), EmailErrorAt: c.EmailErrorAt, LastResponseAt: c.LastResponseAt,
 	}
 }
 

@@ -38,6 +38,9 @@ type Customer struct {
 	// email (cleared when the address changes); EmailErrorAt is when.
 	EmailError   string
 	EmailErrorAt *time.Time
+	// LastResponseAt is when the customer last responded to dunning: a
+	// reply or call logged (and, later, a payment or promise).
+	LastResponseAt *time.Time
 	// CreditHold: no more goods or services on credit until cleared.
 	CreditHold bool
 	HoldReason string
@@ -174,4 +177,13 @@ func (inv *Invoice) FeesOutstanding() int64 {
 		}
 	}
 	return n
+}
+
+// Contact is one entry of a customer's contact log: an email Dunlin sent,
+// or a call, letter, meeting, note or reply a person logged.
+type Contact struct {
+	At      time.Time
+	Channel string // email, phone, letter, meeting, note, reply
+	Summary string
+	Ref     string // e.g. SES's message id
 }

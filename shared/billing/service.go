@@ -49,6 +49,9 @@ type Store interface {
 	ListInvoices(ctx context.Context, q InvoiceRange, fn func(inv *Invoice, next string) bool) error
 	// GetPolicy returns a dunning policy by name (NotFound if none).
 	GetPolicy(ctx context.Context, name string) (*dunning.Policy, error)
+	// AddContact logs a contact and, if the customer responded, writes the
+	// customer (conditional on its version) in the same transaction.
+	AddContact(ctx context.Context, customerID string, c Contact, responded *Customer) error
 	// SaveInvoice writes inv if the stored copy is still at version
 	// inv.Version-1; Conflict otherwise.
 	SaveInvoice(ctx context.Context, inv *Invoice) error
@@ -683,4 +686,51 @@ func (s *Service) WaiveFee(ctx context.Context, id, stepName, reason string) (*I
 		}
 		return apperr.NotFoundf("invoice %s has no fee from step %q", inv.Number, stepName)
 	})
+}
+
+// ContactInput is the body of POST /v1/customers/{id}/contacts.
+type ContactInput struct {
+	Channel string `json:"channel"`
+	Summary string `json:"summary"`
+	// Response marks the contact as the customer responding (a reply, a
+	// call they answered): it resets the count of unanswered emails.
+	Response bool `json:"response"`
+}
+
+var channels = map[string]bool{"phone": true, "email": true, "letter": true, "meeting": true, "note": true, "reply": true}
+
+// LogContact records a contact with a customer.
+// Errors: NotFound, Invalid, Conflict (contention beyond retries).
+func (s *Service) LogContact(ctx context.Context, id string, in ContactInput) (*Contact, error) {
+	if !channels[in.Channel] {
+		return nil, apperr.Invalidf("channel", "channel must be phone, email, letter, meeting, note or reply")
+	}
+	if err := checkText("summary", in.Summary, maxDescription, true); err != nil {
+		return nil, err
+	}
+	for attempt := 0; ; attempt++ {
+		c, err := s.GetCustomer(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		now := s.now().UTC()
+		contact := Contact{At: now, Channel: in.Channel, Summary: strings.TrimSpace(in.Summary)}
+		var responded *Customer
+		if in.Response {
+			cp := *c
+			cp.LastResponseAt, cp.UpdatedAt, cp.Version = &now, now, c.Version+1
+			responded = &cp
+		}
+		err = s.store.AddContact(ctx, c.ID, contact, responded)
+		if apperr.Is(err, apperr.Conflict) && attempt < maxRetries {
+			if err := backoff(ctx, attempt); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &contact, nil
+	}
 }

@@ -55,6 +55,11 @@ type Policy struct {
 	Steps []Step `json:"steps"`
 	// WeeklyCap is the most emails one customer gets in any 7 days.
 	WeeklyCap int `json:"weekly_cap"`
+	// MaxUnanswered, when above zero, stops emailing a customer after that
+	// many emails with no response (a payment, a promise, a reply or call
+	// logged) in between; a person takes over, told by an internal email.
+	// Zero, the default, lets the ladder run to its end.
+	MaxUnanswered int `json:"max_unanswered"`
 }
 
 // DefaultPolicyName is the policy customers get unless assigned another.
@@ -117,6 +122,9 @@ func (p *Policy) Validate() error {
 	}
 	if p.WeeklyCap < 1 || p.WeeklyCap > 7 {
 		return apperr.Invalidf("weekly_cap", "weekly_cap must be between 1 and 7")
+	}
+	if p.MaxUnanswered < 0 || p.MaxUnanswered > 50 {
+		return apperr.Invalidf("max_unanswered", "max_unanswered must be between 0 (off) and 50")
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ type customerItem struct {
 	PausedUntil      string     `dynamodbav:"paused_until,omitempty"`
 	EmailError       string     `dynamodbav:"email_error,omitempty"`
 	EmailErrorAt     *time.Time `dynamodbav:"email_error_at,omitempty"`
+	LastResponseAt   *time.Time `dynamodbav:"last_response_at,omitempty"`
 	CreditHold       bool       `dynamodbav:"credit_hold,omitempty"`
 	HoldReason       string     `dynamodbav:"hold_reason,omitempty"`
 	CreatedAt        time.Time  `dynamodbav:"created_at"`
@@ -51,7 +52,8 @@ func toCustomerItem(c *billing.Customer) customerItem {
 		CreditLimit: c.CreditLimit, PaymentTermsDays: c.PaymentTermsDays,
 		Policy: c.Policy, Paused: c.Paused, PauseReason: c.PauseReason, PausedUntil: c.PausedUntil.String(),
 		CreditHold: c.CreditHold, HoldReason: c.HoldReason, EmailError: c.EmailError, EmailErrorAt: c.EmailErrorAt,
-		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
+		LastResponseAt: c.LastResponseAt,
+		CreatedAt:      c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 	}
 }
 
@@ -59,7 +61,7 @@ func (it *customerItem) customer() *billing.Customer {
 	until, _ := civil.Parse(it.PausedUntil) // "" leaves the zero date
 	return &billing.Customer{
 		Policy: it.Policy, Paused: it.Paused, PauseReason: it.PauseReason, PausedUntil: until,
-		CreditHold: it.CreditHold, HoldReason: it.HoldReason, EmailError: it.EmailError, EmailErrorAt: it.EmailErrorAt,
+		CreditHold: it.CreditHold, HoldReason: it.HoldReason, EmailError: it.EmailError, EmailErrorAt: it.EmailErrorAt, LastResponseAt: it.LastResponseAt,
 		ID: it.ID, ExternalID: it.ExternalID, Name: it.Name, Email: it.Email, CC: it.CC,
 		Language: it.Language, Timezone: it.Timezone, Currency: it.Currency,
 		CreditLimit: it.CreditLimit, PaymentTermsDays: it.PaymentTermsDays,

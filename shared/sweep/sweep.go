@@ -291,6 +291,23 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 			toCustomer = append(toCustomer, w)
 		}
 	}
+	if len(toCustomer) > 0 && pol.MaxUnanswered > 0 {
+		n, err := s.unanswered(ctx, c, today, sends)
+		if err != nil {
+			return err
+		}
+		if n >= pol.MaxUnanswered {
+			// Hand the customer to a person: no more emails to the customer;
+			// the firm hears about it, at most once a week.
+			sum.skip("no_response_limit", len(toCustomer))
+			for _, snd := range sends {
+				if snd.Kind == dunning.Internal {
+					return nil
+				}
+			}
+			internal, toCustomer = append(internal, toCustomer...), nil
+		}
+	}
 	if len(toCustomer) > 0 {
 		if reason := pressure(sends, today, pol); reason != "" {
 			sum.skip(reason, len(toCustomer))
@@ -335,6 +352,34 @@ func (s *Sweeper) sendOrPlan(ctx context.Context, now time.Time, today civil.Dat
 	*preview = append(*preview, p)
 	sum.Sent++ // in a preview: would send
 	return nil
+}
+
+// unanswered counts the emails a customer got since it last responded.
+// recent holds the last 7 days' sends; older ones are read only when the
+// last response is older than that.
+func (s *Sweeper) unanswered(ctx context.Context, c *billing.Customer, today civil.Date, recent []*dunning.Send) (int, error) {
+	since := time.Time{}
+	if c.LastResponseAt != nil {
+		since = *c.LastResponseAt
+	}
+	sends := recent
+	if since.Before(time.Date(today.Year, today.Month, today.Day, 0, 0, 0, 0, time.UTC).AddDate(0, 0, -6)) {
+		from := today.AddDays(-366)
+		if !since.IsZero() && civil.Of(since.UTC()).After(from) {
+			from = civil.Of(since.UTC())
+		}
+		var err error
+		if sends, err = s.store.SendsSince(ctx, c.ID, from); err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	for _, snd := range sends {
+		if snd.Counts() && snd.ClaimedAt.After(since) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // pressure says why the customer may not get another email today, if so:

@@ -572,3 +572,46 @@ func TestLateFeesAreChargedOnceShownAndWaivable(t *testing.T) {
 		t.Error("waived a fee that was never charged")
 	}
 }
+
+// After N emails with no response the customer is handed to a person: no
+// more emails to them, an internal note to the firm (at most weekly); a
+// logged reply or call resets the count.
+func TestNoResponseLimitHandsTheCustomerToAPerson(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	pol := dunning.Standard()
+	pol.MaxUnanswered = 1
+	if err := h.store.PutPolicy(ctx, &pol, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c := h.customer("Silent", "UTC", "en")
+	h.invoice(c, "NR-1", "2026-11-01", "2026-12-01")
+	h.sweepAt(at("2026-11-28", "UTC")) // friendly: the one email allowed
+	sum := h.sweepAt(at("2026-12-02", "UTC"))
+	mail := h.mail()
+	if sum.Skipped["no_response_limit"] != 1 || len(mail) != 2 || mail[1].Destination.To[0] != "collections@"+h.domain {
+		t.Fatalf("at the limit: %+v, %d emails", sum, len(mail))
+	}
+	if s := h.sweepAt(at("2026-12-02", "UTC").Add(2 * time.Hour)); len(h.mail()) != 2 {
+		t.Fatalf("emailed again the same day: %+v", s)
+	}
+	// The customer calls back: the count starts again, and the ladder goes on.
+	h.now = at("2026-12-03", "UTC")
+	if _, err := h.bill.LogContact(ctx, c.ID, billing.ContactInput{Channel: "phone", Summary: "Will pay by Friday", Response: true}); err != nil {
+		t.Fatal(err)
+	}
+	h.sweepAt(at("2026-12-08", "UTC"))
+	mail = h.mail()
+	if len(mail) != 3 || mail[2].Destination.To[0] != c.Email || !strings.HasPrefix(mail[2].Subject, "Payment overdue") {
+		t.Fatalf("after the response: %d emails", len(mail))
+	}
+	contacts, _ := h.store.ListContacts(ctx, c.ID, 50)
+	var phone bool
+	for _, ct := range contacts {
+		phone = phone || ct.Channel == "phone"
+	}
+	if !phone {
+		t.Errorf("the call is not in the contact log: %+v", contacts)
+	}
+}
