@@ -36,10 +36,7 @@ build:
 		$(LAMBDA_ENV) $(GO) build -o build/$$f/bootstrap ./functions/$$f || exit 1; \
 	done
 
-sam-bench:
-	$(GO) run ./cmd/dunlin with-servers -- $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench
-
-build:
+sam-build:
 	$(LAMBDA_ENV) sam build
 
 clean:
