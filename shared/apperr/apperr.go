@@ -27,6 +27,17 @@ const (
 	Internal     Code = "internal"
 )
 
+// ErrLostRace marks a Conflict that means "someone else wrote first": an
+// optimistic-locking condition failed. Re-reading and trying again can
+// succeed, unlike a conflict of business rules (a duplicate number, a paid
+// invoice that cannot be voided).
+var ErrLostRace = errors.New("lost an optimistic-locking race")
+
+// Race returns a Conflict marked with ErrLostRace.
+func Race(format string, args ...any) *Error {
+	return &Error{Code: Conflict, Message: fmt.Sprintf(format, args...), Err: ErrLostRace}
+}
+
 // Error is an application error. Field names the offending input field, using
 // the API's JSON names, when there is one.
 type Error struct {

@@ -55,9 +55,6 @@ type Store interface {
 	// SaveInvoice writes inv if the stored copy is still at version
 	// inv.Version-1; Conflict otherwise.
 	SaveInvoice(ctx context.Context, inv *Invoice) error
-	// VoidInvoice writes inv (already voided) if the stored copy is still
-	// open at version inv.Version-1; Conflict otherwise.
-	VoidInvoice(ctx context.Context, inv *Invoice) error
 }
 
 // InvoiceRange is a key range over invoices: one customer's or all, one
@@ -185,6 +182,23 @@ func (s *Service) GetCustomer(ctx context.Context, id string) (*Customer, error)
 // maxRetries bounds optimistic-locking retries; past it the caller sees Conflict.
 const maxRetries = 10
 
+// retryRaces runs try until it stops losing optimistic-locking races
+// (apperr.ErrLostRace), re-reading each time, with jittered backoff; past
+// maxRetries the race is reported as a Conflict. Business conflicts are
+// returned at once.
+func retryRaces[T any](ctx context.Context, try func() (T, error)) (T, error) {
+	for attempt := 0; ; attempt++ {
+		v, err := try()
+		if !errors.Is(err, apperr.ErrLostRace) || attempt >= maxRetries {
+			return v, err
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
+}
+
 // backoff waits a little before retrying a lost optimistic-locking race:
 // random, and growing with the attempt, so racing writers spread out
 // instead of colliding again in lockstep.
@@ -239,7 +253,7 @@ func (s *Service) ResumeCustomer(ctx context.Context, id string) (*Customer, err
 
 // changeCustomer applies a change under optimistic locking, retrying races.
 func (s *Service) changeCustomer(ctx context.Context, id string, change func(*Customer) error) (*Customer, error) {
-	for attempt := 0; ; attempt++ {
+	return retryRaces(ctx, func() (*Customer, error) {
 		cur, err := s.GetCustomer(ctx, id)
 		if err != nil {
 			return nil, err
@@ -249,18 +263,11 @@ func (s *Service) changeCustomer(ctx context.Context, id string, change func(*Cu
 			return nil, err
 		}
 		c.UpdatedAt, c.Version = s.now().UTC(), cur.Version+1
-		err = s.store.UpdateCustomer(ctx, &c, cur.ExternalID)
-		if e, ok := apperr.As(err); ok && e.Code == apperr.Conflict && e.Field == "" && attempt < maxRetries {
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err != nil {
+		if err := s.store.UpdateCustomer(ctx, &c, cur.ExternalID); err != nil {
 			return nil, err
 		}
 		return &c, nil
-	}
+	})
 }
 
 // UpdateCustomer applies a partial update. Concurrent patches of different
@@ -268,37 +275,19 @@ func (s *Service) changeCustomer(ctx context.Context, id string, change func(*Cu
 // Errors: NotFound, Invalid, Conflict (external_id taken, or contention
 // beyond retries).
 func (s *Service) UpdateCustomer(ctx context.Context, id string, p CustomerPatch) (*Customer, error) {
-	for attempt := 0; ; attempt++ {
-		cur, err := s.GetCustomer(ctx, id)
-		if err != nil {
+	if p.Policy != nil && strings.TrimSpace(*p.Policy) != "" && strings.TrimSpace(*p.Policy) != dunning.DefaultPolicyName {
+		if _, err := s.store.GetPolicy(ctx, strings.TrimSpace(*p.Policy)); apperr.Is(err, apperr.NotFound) {
+			return nil, apperr.Invalidf("policy", "no dunning policy named %q", *p.Policy)
+		} else if err != nil {
 			return nil, err
 		}
-		c := *cur
-		c.CC = append([]string(nil), cur.CC...)
-		if err := applyPatch(&c, p); err != nil {
-			return nil, err
-		}
-		if p.Policy != nil && c.Policy != "" {
-			if _, err := s.store.GetPolicy(ctx, c.Policy); apperr.Is(err, apperr.NotFound) {
-				return nil, apperr.Invalidf("policy", "no dunning policy named %q", c.Policy)
-			} else if err != nil {
-				return nil, err
-			}
-		}
-		c.UpdatedAt = s.now().UTC()
-		c.Version = cur.Version + 1
-		err = s.store.UpdateCustomer(ctx, &c, cur.ExternalID)
-		if err == nil {
-			return &c, nil
-		}
-		if e, ok := apperr.As(err); ok && e.Code == apperr.Conflict && e.Field == "" && attempt < maxRetries {
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-			continue // someone else wrote first; re-read and re-apply
-		}
-		return nil, err
 	}
+	// A version clash re-reads and re-applies the patch, so concurrent
+	// patches of different fields both land.
+	return s.changeCustomer(ctx, id, func(c *Customer) error {
+		c.CC = append([]string(nil), c.CC...)
+		return applyPatch(c, p)
+	})
 }
 
 func applyPatch(c *Customer, p CustomerPatch) error {
@@ -561,34 +550,18 @@ func (s *Service) VoidInvoice(ctx context.Context, id, reason string) (*Invoice,
 	if err := checkText("reason", reason, maxDescription, false); err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		inv, err := s.GetInvoice(ctx, id)
-		if err != nil {
-			return nil, err
-		}
+	return s.changeInvoice(ctx, id, func(inv *Invoice) error {
 		switch {
 		case inv.State == StateVoid:
-			return inv, nil
+			return errUnchanged
 		case inv.State == StatePaid || inv.Balance != inv.Total+inv.FeesOutstanding():
-			return nil, apperr.New(apperr.Conflict, "invoice %s has payments applied; issue a credit note instead of voiding it", inv.Number)
+			return apperr.New(apperr.Conflict, "invoice %s has payments applied; issue a credit note instead of voiding it", inv.Number)
 		}
 		now := s.now().UTC()
 		inv.State, inv.Balance, inv.NextActionOn = StateVoid, 0, civil.Date{}
 		inv.VoidedAt, inv.VoidReason = &now, reason
-		inv.UpdatedAt = now
-		inv.Version++
-		err = s.store.VoidInvoice(ctx, inv)
-		if apperr.Is(err, apperr.Conflict) && attempt < maxRetries {
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-			continue // changed under us (a payment, a concurrent void): decide again
-		}
-		if err != nil {
-			return nil, err
-		}
-		return inv, nil
-	}
+		return nil
+	})
 }
 
 // DisputeInvoice records that the customer disputes an open invoice: dunning
@@ -632,7 +605,7 @@ var errUnchanged = errors.New("unchanged")
 // changeInvoice applies change to the current invoice and saves it under
 // optimistic locking, retrying when someone else wrote first.
 func (s *Service) changeInvoice(ctx context.Context, id string, change func(*Invoice) error) (*Invoice, error) {
-	for attempt := 0; ; attempt++ {
+	return retryRaces(ctx, func() (*Invoice, error) {
 		inv, err := s.GetInvoice(ctx, id)
 		if err != nil {
 			return nil, err
@@ -644,18 +617,11 @@ func (s *Service) changeInvoice(ctx context.Context, id string, change func(*Inv
 		}
 		inv.UpdatedAt = s.now().UTC()
 		inv.Version++
-		err = s.store.SaveInvoice(ctx, inv)
-		if apperr.Is(err, apperr.Conflict) && attempt < maxRetries {
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err != nil {
+		if err := s.store.SaveInvoice(ctx, inv); err != nil {
 			return nil, err
 		}
 		return inv, nil
-	}
+	})
 }
 
 // WaiveFee waives the late fee a step added to an invoice, keeping the
@@ -708,7 +674,7 @@ func (s *Service) LogContact(ctx context.Context, id string, in ContactInput) (*
 	if err := checkText("summary", in.Summary, maxDescription, true); err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
+	return retryRaces(ctx, func() (*Contact, error) {
 		c, err := s.GetCustomer(ctx, id)
 		if err != nil {
 			return nil, err
@@ -721,16 +687,9 @@ func (s *Service) LogContact(ctx context.Context, id string, in ContactInput) (*
 			cp.LastResponseAt, cp.UpdatedAt, cp.Version = &now, now, c.Version+1
 			responded = &cp
 		}
-		err = s.store.AddContact(ctx, c.ID, contact, responded)
-		if apperr.Is(err, apperr.Conflict) && attempt < maxRetries {
-			if err := backoff(ctx, attempt); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if err != nil {
+		if err := s.store.AddContact(ctx, c.ID, contact, responded); err != nil {
 			return nil, err
 		}
 		return &contact, nil
-	}
+	})
 }

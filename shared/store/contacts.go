@@ -59,7 +59,7 @@ func (s *Store) AddContact(ctx context.Context, customerID string, c billing.Con
 		}
 		items = append(items, types.TransactWriteItem{Put: p})
 	}
-	if err := s.writeTx(ctx, items, []*apperr.Error{nil, apperr.New(apperr.Conflict, "customer %s was changed concurrently", customerID)}); err != nil {
+	if err := s.writeTx(ctx, items, []*apperr.Error{nil, apperr.Race("customer %s was changed concurrently", customerID)}); err != nil {
 		return fmt.Errorf("add contact: %w", err)
 	}
 	return nil

@@ -123,7 +123,7 @@ func (s *Store) UpdateCustomer(ctx context.Context, c *billing.Customer, oldExte
 		return err
 	}
 	items := []types.TransactWriteItem{{Put: p}}
-	conflicts := []*apperr.Error{apperr.New(apperr.Conflict, "customer %s was changed concurrently", c.ID)}
+	conflicts := []*apperr.Error{apperr.Race("customer %s was changed concurrently", c.ID)}
 	if c.ExternalID != oldExternalID {
 		if oldExternalID != "" {
 			items = append(items, s.deleteGuard(customerExtIDKey(oldExternalID), c.ID))

@@ -196,20 +196,6 @@ func (s *Store) ListInvoices(ctx context.Context, r billing.InvoiceRange, fn fun
 	return runTyped(ctx, s, q, r.Cursor, (*invoiceItem).invoice, fn)
 }
 
-// VoidInvoice writes the voided invoice if the stored one is still the open
-// version the service read. The index keys move with the state.
-func (s *Store) VoidInvoice(ctx context.Context, inv *billing.Invoice) error {
-	c := versionIs(inv.Version - 1).And(expression.Name("state").Equal(expression.Value(string(billing.StateOpen))))
-	p, err := s.put(toInvoiceItem(inv), &c)
-	if err != nil {
-		return err
-	}
-	if _, err := s.db.PutItem(ctx, putInput(p)); err != nil {
-		return fmt.Errorf("void invoice %s: %w", inv.ID, wrap(err))
-	}
-	return nil
-}
-
 type feeItem struct {
 	Step        int    `dynamodbav:"step"`
 	StepName    string `dynamodbav:"step_name"`

@@ -66,7 +66,7 @@ func (k key) av() map[string]types.AttributeValue {
 func wrap(err error) error {
 	var ccf *types.ConditionalCheckFailedException
 	if errors.As(err, &ccf) {
-		return &apperr.Error{Code: apperr.Conflict, Message: "the record was changed by someone else; retry", Err: err}
+		return &apperr.Error{Code: apperr.Conflict, Message: "the record was changed by someone else; retry", Err: fmt.Errorf("%w: %w", apperr.ErrLostRace, err)}
 	}
 	var api smithy.APIError
 	if errors.As(err, &api) {
@@ -91,7 +91,11 @@ func (s *Store) writeTx(ctx context.Context, items []types.TransactWriteItem, co
 		for i, r := range tce.CancellationReasons {
 			if aws.ToString(r.Code) == "ConditionalCheckFailed" && i < len(conflicts) && conflicts[i] != nil {
 				e := *conflicts[i]
-				e.Err = err
+				if errors.Is(conflicts[i], apperr.ErrLostRace) {
+					e.Err = fmt.Errorf("%w: %w", apperr.ErrLostRace, err)
+				} else {
+					e.Err = err
+				}
 				return &e
 			}
 		}

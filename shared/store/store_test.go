@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -201,7 +202,7 @@ func TestListInvoicesByStateAndDueRangeWithCursors(t *testing.T) {
 		t.Fatal(err)
 	}
 	voided.State, voided.Balance, voided.Version = billing.StateVoid, 0, 2
-	if err := s.VoidInvoice(ctx, voided); err != nil {
+	if err := s.SaveInvoice(ctx, voided); err != nil {
 		t.Fatal(err)
 	}
 
@@ -255,7 +256,7 @@ func TestListInvoicesByStateAndDueRangeWithCursors(t *testing.T) {
 	})
 }
 
-func TestVoidInvoiceRefusesAStaleOrNonOpenInvoice(t *testing.T) {
+func TestSaveInvoiceRefusesAStaleVersion(t *testing.T) {
 	t.Parallel()
 	ctx, s := context.Background(), testenv.NewStore(t)
 	c := newCustomer("")
@@ -266,10 +267,14 @@ func TestVoidInvoiceRefusesAStaleOrNonOpenInvoice(t *testing.T) {
 	}
 	stale := *inv
 	stale.State, stale.Version = billing.StateVoid, 5 // read a version that never existed
-	wantCode(t, s.VoidInvoice(ctx, &stale), apperr.Conflict, "")
+	err := s.SaveInvoice(ctx, &stale)
+	wantCode(t, err, apperr.Conflict, "")
+	if !errors.Is(err, apperr.ErrLostRace) {
+		t.Errorf("a version clash is not marked as a lost race: %v", err)
+	}
 	got, _ := s.GetInvoice(ctx, inv.ID)
 	if got.State != billing.StateOpen || got.Version != 1 {
-		t.Fatalf("failed void changed the invoice: %+v", got)
+		t.Fatalf("failed write changed the invoice: %+v", got)
 	}
 }
 
@@ -337,19 +342,30 @@ func TestIdempotencyClaimIsExclusiveUntilExpiry(t *testing.T) {
 	}
 }
 
-func TestVoidInvoiceRefusesAPaidInvoiceAtTheRightVersion(t *testing.T) {
+// The service refuses to void an invoice with money paid on it, and the
+// refusal is a business conflict, returned at once rather than retried.
+func TestAPaidInvoiceCannotBeVoided(t *testing.T) {
 	t.Parallel()
 	ctx, s := context.Background(), testenv.NewStore(t)
+	svc, err := billing.NewService(s, billing.Firm{Timezone: "UTC", DefaultCurrency: "EUR", DefaultTermsDays: 30}, func() time.Time { return t0 })
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := newCustomer("")
 	_ = s.CreateCustomer(ctx, c)
 	inv := newInvoice(c.ID, "P-1", "2026-12-01")
-	inv.State, inv.Balance = billing.StatePaid, 0
 	if err := s.CreateInvoice(ctx, inv); err != nil {
 		t.Fatal(err)
 	}
-	v := *inv
-	v.State, v.Version = billing.StateVoid, 2
-	wantCode(t, s.VoidInvoice(ctx, &v), apperr.Conflict, "")
+	inv.State, inv.Balance, inv.Version = billing.StatePaid, 0, 2
+	if err := s.SaveInvoice(ctx, inv); err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.VoidInvoice(ctx, inv.ID, "wrong customer")
+	wantCode(t, err, apperr.Conflict, "")
+	if errors.Is(err, apperr.ErrLostRace) {
+		t.Errorf("a business conflict was treated as a race and retried: %v", err)
+	}
 	if got, _ := s.GetInvoice(ctx, inv.ID); got.State != billing.StatePaid {
 		t.Fatalf("a paid invoice was voided: %+v", got)
 	}
