@@ -82,7 +82,7 @@ func newFixtureWith(t *testing.T, wrap func(billing.Store) billing.Store) *fixtu
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	sw := sweep.New(st, &mailer.SES{Client: sesClient(t)}, sweep.Settings{
 		FirmName: "Test Firm", FirmTimezone: "Europe/London", From: "ar@firm.example",
-		CollectionsEmail: "collections@firm.example", Window: dunning.DefaultWindow(), Shards: store.QueueShards,
+		CollectionsEmail: "collections@firm.example", Window: dunning.DefaultWindow(), Shards: store.QueueShards, Clock: clk.Now,
 	}, log)
 	srv := api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st, Sweeper: sw, Log: log, Now: clk.Now})
 	f := &fixture{server: srv, keys: map[auth.Role]string{}, auth: keys, clock: clk}

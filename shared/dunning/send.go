@@ -1,6 +1,7 @@
 package dunning
 
 import (
+	"fmt"
 	"time"
 
 	"dunlin/shared/civil"
@@ -27,6 +28,8 @@ const (
 	InDoubt SendStatus = "in_doubt" // a crash left it unknown; never resent
 	// Draft: a step needs approval; nothing is sent until someone approves.
 	Draft SendStatus = "draft"
+	// Approved: a draft someone approved; it went out as that day's send.
+	Approved SendStatus = "approved"
 )
 
 // DraftTTL is how long a draft can be approved. After that the invoices'
@@ -71,4 +74,17 @@ type Send struct {
 // customer email that went, or may have gone.
 func (s *Send) Counts() bool {
 	return s.Kind == ToCustomer && (s.Status == Sent || s.Status == Claimed || s.Status == InDoubt)
+}
+
+// RecordConflict says which parts of recording a send lost a race with
+// another writer: the claim itself, some invoices (by id), or the credit
+// hold on the customer. The caller re-reads those and tries again.
+type RecordConflict struct {
+	Claim      bool
+	InvoiceIDs []string
+	Hold       bool
+}
+
+func (c *RecordConflict) Error() string {
+	return fmt.Sprintf("record send: lost a race (claim %v, invoices %v, hold %v)", c.Claim, c.InvoiceIDs, c.Hold)
 }

@@ -178,48 +178,43 @@ type contactItem struct {
 }
 
 // RecordSend completes a send in one transaction: the send becomes Sent
-// with its message id, each invoice moves to its step and its next queue
-// date, and the customer's contact log gets an entry. Invoice updates are
-// conditioned on the invoice still being open and undisputed at the step it
-// was at; if one was paid or disputed meanwhile, the transaction is redone
-// without that invoice, so a payment is never overwritten.
+// with its message id, each invoice moves to its step, its next queue date
+// and any fee, the customer goes on credit hold if asked, and the contact
+// log gets an entry. Each invoice and the customer are written only if
+// their version is still the one the sweep read; if another writer got there
+// first, nothing is written and a *dunning.RecordConflict says what to
+// re-read. A payment or dispute is never overwritten.
 func (s *Store) RecordSend(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer) error {
-	for {
-		items, err := s.recordSendItems(snd, advanced, hold)
-		if err != nil {
-			return err
+	items, err := s.recordSendItems(snd, advanced, hold)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	if err == nil {
+		return nil
+	}
+	var tce *types.TransactionCanceledException
+	if !asErr(err, &tce) {
+		return fmt.Errorf("record send: %w", wrap(err))
+	}
+	rc := &dunning.RecordConflict{}
+	for i, r := range tce.CancellationReasons {
+		if r.Code == nil || *r.Code != "ConditionalCheckFailed" {
+			continue
 		}
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
-		if err == nil {
-			return nil
-		}
-		var tce *types.TransactionCanceledException
-		if !asErr(err, &tce) {
-			return fmt.Errorf("record send: %w", wrap(err))
-		}
-		// Drop the invoices (or the hold) whose condition failed and retry;
-		// the send record itself must not be lost.
-		var keep []*billing.Invoice
-		failedHold := false
-		for i, r := range tce.CancellationReasons {
-			failed := r.Code != nil && *r.Code == "ConditionalCheckFailed"
-			switch {
-			case i == 0 && failed:
-				return fmt.Errorf("record send: the claim is no longer pending: %w", err)
-			case i >= 1 && i <= len(advanced) && !failed:
-				keep = append(keep, advanced[i-1])
-			case i == len(advanced)+2 && failed:
-				failedHold = true
-			}
-		}
-		if len(keep) == len(advanced) && !failedHold {
-			return fmt.Errorf("record send: %w", wrap(err)) // not a condition: give up
-		}
-		advanced = keep
-		if failedHold {
-			hold = nil
+		switch {
+		case i == 0:
+			rc.Claim = true
+		case i <= len(advanced):
+			rc.InvoiceIDs = append(rc.InvoiceIDs, advanced[i-1].ID)
+		case i == len(advanced)+2:
+			rc.Hold = true
 		}
 	}
+	if !rc.Claim && len(rc.InvoiceIDs) == 0 && !rc.Hold {
+		return fmt.Errorf("record send: %w", wrap(err)) // not a lost race
+	}
+	return rc
 }
 
 func (s *Store) recordSendItems(snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer) ([]types.TransactWriteItem, error) {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"time"
 
@@ -96,6 +97,10 @@ type Settings struct {
 	// Budget is how long a run may take; it stops cleanly before it, well
 	// inside the Lambda timeout. Zero means no budget.
 	Budget time.Duration
+	// Clock is the wall clock (time.Now when nil). A run is "as of" its
+	// scheduled time, which a retried run may be far behind; claims are
+	// stamped, and judged stale, by the later of the two.
+	Clock func() time.Time
 }
 
 // Sweeper runs sweeps.
@@ -110,6 +115,9 @@ type Sweeper struct {
 func New(store Store, mail mailer.Mailer, settings Settings, log *slog.Logger) *Sweeper {
 	if settings.Shards <= 0 {
 		settings.Shards = 1
+	}
+	if settings.Clock == nil {
+		settings.Clock = time.Now
 	}
 	return &Sweeper{store: store, mail: mail, settings: settings, log: log}
 }
@@ -132,6 +140,15 @@ func (s *Summary) skip(reason string, n int) {
 		s.Skipped = map[string]int{}
 	}
 	s.Skipped[reason] += n
+}
+
+// stamp is the time a claim made now carries: the later of the run's
+// instant and the wall clock.
+func (s *Sweeper) stamp(now time.Time) time.Time {
+	if wall := s.settings.Clock(); wall.After(now) {
+		return wall.UTC()
+	}
+	return now.UTC()
 }
 
 // sendTimeout bounds one claimed send: re-check, SES and the record.
@@ -421,7 +438,7 @@ func (s *Sweeper) requeue(ctx context.Context, inv *billing.Invoice, pol *dunnin
 // records and moves their invoices on as if sent: reported, never resent.
 func (s *Sweeper) settleInDoubt(ctx context.Context, now time.Time, sends []*dunning.Send, pol *dunning.Policy, sum *Summary) error {
 	for _, snd := range sends {
-		if snd.Status != dunning.Claimed || now.Sub(snd.ClaimedAt) < dunning.StaleClaim {
+		if snd.Status != dunning.Claimed || s.stamp(now).Sub(snd.ClaimedAt) < dunning.StaleClaim {
 			continue
 		}
 		snd.Status = dunning.InDoubt
@@ -454,7 +471,7 @@ func (s *Sweeper) settleInDoubt(ctx context.Context, now time.Time, sends []*dun
 // send claims, re-checks, sends and records one email; or, when a step
 // needs approval, stores it as a draft.
 func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *billing.Customer, pol *dunning.Policy, rc *runCache, kind dunning.SendKind, work []due, sum *Summary) error {
-	snd := &dunning.Send{CustomerID: c.ID, Day: today, Kind: kind, Status: dunning.Claimed, ClaimedAt: now.UTC()}
+	snd := &dunning.Send{CustomerID: c.ID, Day: today, Kind: kind, Status: dunning.Claimed, ClaimedAt: s.stamp(now)}
 	for _, w := range work {
 		st := pol.Steps[w.step]
 		snd.Steps = append(snd.Steps, dunning.SentStep{InvoiceID: w.inv.ID, Step: w.step, StepName: st.Name})
@@ -515,9 +532,15 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 		sum.skip("changed_before_send", len(work))
 		return s.store.ReleaseSend(ctx, snd)
 	}
-	snd.Steps = snd.Steps[:0]
+	// The email speaks only for the invoices still due: its steps and its
+	// tone are those of the invoices left after the re-check.
+	snd.Steps, snd.Tone = snd.Steps[:0], ""
 	for _, w := range live {
-		snd.Steps = append(snd.Steps, dunning.SentStep{InvoiceID: w.inv.ID, Step: w.step, StepName: pol.Steps[w.step].Name})
+		st := pol.Steps[w.step]
+		snd.Steps = append(snd.Steps, dunning.SentStep{InvoiceID: w.inv.ID, Step: w.step, StepName: st.Name})
+		if st.Tone.Severity() > snd.Tone.Severity() {
+			snd.Tone = st.Tone
+		}
 	}
 
 	live = withFees(pol, today, live)
@@ -559,23 +582,83 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 	var advanced []*billing.Invoice
 	var hold *billing.Customer
 	for _, w := range live {
-		cp := *w.inv
-		cp.DunningStep = w.step
-		cp.NextActionOn, _ = pol.NextActionDate(cp.DueOn, w.step)
-		cp.Version++
-		advanced = append(advanced, &cp)
+		advanced = append(advanced, advance(w.inv, w.inv, w.step, pol))
 		if pol.Steps[w.step].CreditHold && !fresh.CreditHold && hold == nil {
 			h := *fresh
 			h.CreditHold, h.HoldReason, h.Version = true, "dunning step "+pol.Steps[w.step].Name, fresh.Version+1
 			hold = &h
 		}
 	}
-	if err := s.store.RecordSend(ctx, snd, advanced, hold); err != nil {
+	if err := s.record(ctx, snd, advanced, hold, pol); err != nil {
 		s.log.ErrorContext(ctx, "record sent email", "customer_id", c.ID, "message_id", id, "error", err.Error())
 	}
 	s.log.InfoContext(ctx, "email sent", "customer_id", c.ID, "kind", string(kind), "tone", string(snd.Tone), "invoices", len(live), "message_id", id)
 	return nil
 }
+
+// advance returns a copy of base moved to step: its next action date, and
+// the fee the step charged (taken from charged, the invoice as the email
+// showed it) if base does not carry it yet. The copy's version is one more
+// than base's, so writing it fails if base is stale.
+func advance(base, charged *billing.Invoice, step int, pol *dunning.Policy) *billing.Invoice {
+	cp := *base
+	cp.DunningStep = step
+	cp.NextActionOn, _ = pol.NextActionDate(cp.DueOn, step)
+	if f, ok := charged.FeeFor(step); ok {
+		if _, has := base.FeeFor(step); !has {
+			cp.Fees = append(append([]billing.FeeCharge(nil), base.Fees...), *f)
+			cp.Balance += f.Amount
+		}
+	}
+	cp.Version = base.Version + 1
+	return &cp
+}
+
+// record stores a sent email. When another writer changed an invoice or
+// the customer after the re-check (a fee waived, a note logged, a payment),
+// it re-reads them and applies the step again, so the step is recorded and
+// never sent twice; an invoice paid, voided, disputed or already moved on
+// meanwhile is left as it is.
+func (s *Sweeper) record(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer, pol *dunning.Policy) error {
+	for attempt := 0; ; attempt++ {
+		err := s.store.RecordSend(ctx, snd, advanced, hold)
+		var lost *dunning.RecordConflict
+		if !errors.As(err, &lost) || lost.Claim || attempt >= maxRecordAttempts {
+			return err
+		}
+		var next []*billing.Invoice
+		for _, inv := range advanced {
+			if !slices.Contains(lost.InvoiceIDs, inv.ID) {
+				next = append(next, inv)
+				continue
+			}
+			fresh, err := s.store.GetInvoice(ctx, inv.ID)
+			if err != nil {
+				return err
+			}
+			if fresh.State == billing.StateOpen && !fresh.Disputed && fresh.DunningStep < inv.DunningStep {
+				next = append(next, advance(fresh, inv, inv.DunningStep, pol))
+			}
+		}
+		advanced = next
+		if lost.Hold {
+			fresh, err := s.store.GetCustomer(ctx, hold.ID)
+			if err != nil {
+				return err
+			}
+			hold = nil
+			if !fresh.CreditHold {
+				h := *fresh
+				h.CreditHold, h.HoldReason, h.Version = true, "dunning: "+string(snd.Tone), fresh.Version+1
+				hold = &h
+			}
+		}
+	}
+}
+
+// maxRecordAttempts bounds record's re-reads; each lost race means another
+// writer made progress, so a handful is plenty.
+const maxRecordAttempts = 5
 
 // withFees returns the work with each step's late fee added to a copy of
 // its invoice (balance and fee list), once per step: a step whose fee is
