@@ -594,7 +594,9 @@ func (s *Service) ResolveDispute(ctx context.Context, id string) (*Invoice, erro
 		}
 		inv.Disputed, inv.DisputeReason = false, ""
 		if inv.State == StateOpen {
-			inv.NextActionOn = civil.Today(s.now(), Location(inv.Timezone))
+			// The earliest date anywhere: never later than the customer's
+			// today, whatever zone the sweep decides it in.
+			inv.NextActionOn = civil.Today(s.now(), earliestZone)
 		}
 		return nil
 	})

@@ -2,6 +2,7 @@ package dunning
 
 import (
 	"fmt"
+	"math/big"
 	"strings"
 
 	"dunlin/shared/apperr"
@@ -121,22 +122,20 @@ type FeeBasis struct {
 }
 
 // Compute works out the fee, rounded half up to the currency's minor unit.
-// It returns 0 when the fee does not apply (another currency, nothing due).
+// It returns 0 when the fee does not apply: another currency, nothing
+// outstanding, or not yet overdue (a late fee is for lateness).
 func (f Fee) Compute(b FeeBasis) int64 {
-	if b.Balance <= 0 {
+	days := int64(b.AsOf.DaysSince(b.DueOn))
+	if b.Balance <= 0 || days <= 0 {
 		return 0
 	}
-	days := int64(b.AsOf.DaysSince(b.DueOn))
 	switch f.Kind {
 	case FeeFixed:
 		return f.Amounts[b.Currency]
 	case FeePercent:
-		return divRound(b.Balance*f.RateBP, 10000)
+		return mulDiv(b.Balance, f.RateBP, 1, 10000)
 	case FeeInterest:
-		if days <= 0 {
-			return 0
-		}
-		return divRound(b.Balance*f.RateBP*days, 10000*365)
+		return mulDiv(b.Balance, f.RateBP, days, 10000*365)
 	case FeeStatutory:
 		return statutory(b, f.ReferenceBP+f.MarginBP)
 	case FeeCompensation:
@@ -160,7 +159,7 @@ func statutory(b FeeBasis, rateBP int64) int64 {
 	if len(hist) == 0 {
 		hist = []Segment{{From: b.DueOn, Balance: b.Balance}}
 	}
-	var acc int64 // sum of balance × days
+	acc := new(big.Int) // sum of balance × days; big: balances reach 2^53
 	start := b.DueOn.AddDays(1)
 	for i, seg := range hist {
 		from := seg.From
@@ -172,11 +171,25 @@ func statutory(b FeeBasis, rateBP int64) int64 {
 			end = hist[i+1].From
 		}
 		if d := int64(end.DaysSince(from)); d > 0 && seg.Balance > 0 {
-			acc += seg.Balance * d
+			acc.Add(acc, new(big.Int).Mul(big.NewInt(seg.Balance), big.NewInt(d)))
 		}
 	}
-	return divRound(acc*rateBP, 10000*365)
+	return roundDiv(acc.Mul(acc, big.NewInt(rateBP)), 10000*365)
 }
 
-// divRound is n/d rounded half up, for non-negative n and positive d.
-func divRound(n, d int64) int64 { return (n + d/2) / d }
+// mulDiv is a×b×c/d rounded half up, for non-negative a, b, c and positive
+// d, computed exactly: a balance of 2^53 minor units times a rate times a
+// year of days does not fit in 64 bits.
+func mulDiv(a, b, c, d int64) int64 {
+	n := new(big.Int).Mul(big.NewInt(a), big.NewInt(b))
+	return roundDiv(n.Mul(n, big.NewInt(c)), d)
+}
+
+func roundDiv(n *big.Int, d int64) int64 {
+	n.Add(n, big.NewInt(d/2))
+	n.Quo(n, big.NewInt(d))
+	if !n.IsInt64() || n.Int64() > money.MaxMinor {
+		return money.MaxMinor
+	}
+	return n.Int64()
+}

@@ -24,8 +24,12 @@ func TestFeesAreComputedInMinorUnitsAndRounded(t *testing.T) {
 		{"EU statutory interest", Fee{Kind: FeeStatutory, ReferenceBP: 215, MarginBP: 800}, basis, 834},
 		{"UK compensation, small invoice", Fee{Kind: FeeCompensation, Currency: "GBP", Tiers: []Tier{{99999, 4000}, {999999, 7000}, {0, 10000}}}, FeeBasis{Currency: "GBP", Total: 50000, Balance: 50000, DueOn: due, AsOf: due.AddDays(1)}, 4000},
 		{"UK compensation, large invoice", Fee{Kind: FeeCompensation, Currency: "GBP", Tiers: []Tier{{99999, 4000}, {999999, 7000}, {0, 10000}}}, FeeBasis{Currency: "GBP", Total: 2500000, Balance: 10, DueOn: due, AsOf: due.AddDays(1)}, 10000},
-		{"JPY has no minor unit", Fee{Kind: FeePercent, RateBP: 150}, FeeBasis{Currency: "JPY", Total: 12345, Balance: 12345, DueOn: due, AsOf: due}, 185},
-		{"nothing outstanding", Fee{Kind: FeeFixed, Amounts: map[string]int64{"EUR": 1500}}, FeeBasis{Currency: "EUR", Balance: 0, DueOn: due, AsOf: due}, 0},
+		{"JPY has no minor unit", Fee{Kind: FeePercent, RateBP: 150}, FeeBasis{Currency: "JPY", Total: 12345, Balance: 12345, DueOn: due, AsOf: due.AddDays(1)}, 185},
+		{"nothing outstanding", Fee{Kind: FeeFixed, Amounts: map[string]int64{"EUR": 1500}}, FeeBasis{Currency: "EUR", Balance: 0, DueOn: due, AsOf: due.AddDays(5)}, 0},
+		{"not yet overdue", Fee{Kind: FeeFixed, Amounts: map[string]int64{"EUR": 1500}}, FeeBasis{Currency: "EUR", Balance: 100, DueOn: due, AsOf: due}, 0},
+		// The largest balance, a year of 10.15%: 2^53 x 0.1015 = 914230724356210.69, exact, no 64-bit overflow.
+		{"huge balance, statutory", Fee{Kind: FeeStatutory, ReferenceBP: 215, MarginBP: 800}, FeeBasis{Currency: "EUR", Total: 1 << 53, Balance: 1 << 53, DueOn: due, AsOf: due.AddDays(365)}, 914230724356211},
+		{"huge balance, percent", Fee{Kind: FeePercent, RateBP: 10000}, FeeBasis{Currency: "EUR", Total: 1<<53 - 1, Balance: 1<<53 - 1, DueOn: due, AsOf: due.AddDays(1)}, 1<<53 - 1},
 	}
 	for _, c := range cases {
 		if got := c.fee.Compute(c.b); got != c.want {

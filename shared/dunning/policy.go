@@ -115,6 +115,9 @@ func (p *Policy) Validate() error {
 			return apperr.Invalidf(field, "a step must email the customer or escalate internally")
 		}
 		if s.Fee != nil {
+			if s.OffsetDays <= 0 {
+				return apperr.Invalidf(field+".fee", "a late fee can only be on a step after the due date")
+			}
 			if err := s.Fee.Validate(field + ".fee"); err != nil {
 				return err
 			}

@@ -358,7 +358,7 @@ func (s *Sweeper) sendOrPlan(ctx context.Context, now time.Time, today civil.Dat
 		}
 		p.Invoices = append(p.Invoices, PlannedStep{InvoiceID: w.inv.ID, Number: w.inv.Number, Step: st.Name})
 	}
-	msg, err := s.compose(ctx, rc, c, kind, tone, withFees(pol, today, work), now)
+	msg, err := s.compose(ctx, rc, c, kind, tone, withFees(pol, today, work), now, today)
 	if err != nil {
 		return err
 	}
@@ -489,7 +489,7 @@ func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
 	defer cancel()
 	if snd.Status == dunning.Draft {
-		msg, err := s.compose(ctx, rc, c, kind, snd.Tone, work, now)
+		msg, err := s.compose(ctx, rc, c, kind, snd.Tone, work, now, today)
 		if err != nil {
 			return err
 		}
@@ -544,7 +544,7 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 	}
 
 	live = withFees(pol, today, live)
-	msg, err := s.compose(ctx, rc, fresh, kind, snd.Tone, live, now)
+	msg, err := s.compose(ctx, rc, fresh, kind, snd.Tone, live, now, today)
 	if err != nil {
 		return s.abandon(ctx, snd, err)
 	}
@@ -672,7 +672,10 @@ func withFees(pol *dunning.Policy, today civil.Date, work []due) []due {
 			out = append(out, w)
 			continue
 		}
-		amount := st.Fee.Compute(dunning.FeeBasis{Currency: w.inv.Currency, Total: w.inv.Total, Balance: w.inv.Balance, DueOn: w.inv.DueOn, AsOf: today})
+		// Fees accrue on what the customer owes for goods and services, not
+		// on earlier fees.
+		principal := w.inv.Balance - w.inv.FeesOutstanding()
+		amount := st.Fee.Compute(dunning.FeeBasis{Currency: w.inv.Currency, Total: w.inv.Total, Balance: principal, DueOn: w.inv.DueOn, AsOf: today})
 		if amount <= 0 {
 			out = append(out, w)
 			continue
@@ -714,7 +717,7 @@ func (s *Sweeper) deliver(ctx context.Context, msg mailer.Message) (string, erro
 }
 
 // compose renders the email for a customer's due invoices.
-func (s *Sweeper) compose(ctx context.Context, rc *runCache, c *billing.Customer, kind dunning.SendKind, tone dunning.Tone, work []due, now time.Time) (mailer.Message, error) {
+func (s *Sweeper) compose(ctx context.Context, rc *runCache, c *billing.Customer, kind dunning.SendKind, tone dunning.Tone, work []due, now time.Time, today civil.Date) (mailer.Message, error) {
 	lang := c.Language
 	if kind == dunning.Internal {
 		lang = "en"
@@ -731,7 +734,7 @@ func (s *Sweeper) compose(ctx context.Context, rc *runCache, c *billing.Customer
 			Number: w.inv.Number, IssuedOn: w.inv.IssuedOn.String(), DueOn: w.inv.DueOn.String(),
 			DaysOverdue: w.inv.DaysOverdue(now), Balance: money.Format(w.inv.Balance, w.inv.Currency, lang), PaymentURL: w.inv.PaymentURL,
 		})
-		if f, ok := w.inv.FeeFor(w.step); ok && !f.Waived && f.ChargedOn == civil.Today(now, billing.Location(w.inv.Timezone)) {
+		if f, ok := w.inv.FeeFor(w.step); ok && !f.Waived && f.ChargedOn == today {
 			d.Lines[len(d.Lines)-1].Fee = money.Format(f.Amount, w.inv.Currency, lang)
 		}
 		totals[w.inv.Currency] += w.inv.Balance

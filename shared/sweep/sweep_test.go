@@ -556,8 +556,9 @@ func TestLateFeesAreChargedOnceShownAndWaivable(t *testing.T) {
 	}
 	h.sweepAt(at("2026-12-15", "UTC"))
 	got, _ = h.store.GetInvoice(ctx, inv.ID)
-	// Statutory 10% a year on 1,290.00 for the 14 days since due = 4.95
-	if len(got.Fees) != 2 || got.Fees[1].Amount != 495 || got.Balance != 129000+495 {
+	// Statutory 10% a year on the 1,250.00 owed for goods (not on the
+	// earlier fee) for the 14 days since due = 4.79
+	if len(got.Fees) != 2 || got.Fees[1].Amount != 479 || got.Balance != 129000+479 {
 		t.Fatalf("after the final step: fees %+v, balance %d", got.Fees, got.Balance)
 	}
 	h.now = at("2026-12-16", "UTC")
@@ -565,7 +566,7 @@ func TestLateFeesAreChargedOnceShownAndWaivable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if waived.Balance != 125495 || !waived.Fees[0].Waived || waived.Fees[0].WaiveReason == "" || waived.FeesOutstanding() != 495 {
+	if waived.Balance != 125479 || !waived.Fees[0].Waived || waived.Fees[0].WaiveReason == "" || waived.FeesOutstanding() != 479 {
 		t.Errorf("after waiving: balance %d, fees %+v", waived.Balance, waived.Fees)
 	}
 	if _, err := h.bill.WaiveFee(ctx, inv.ID, "upcoming", "x"); err == nil {
