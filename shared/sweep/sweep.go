@@ -450,18 +450,34 @@ func (s *Sweeper) settleInDoubt(ctx context.Context, now time.Time, sends []*dun
 		}
 		sum.InDoubt++
 		s.log.WarnContext(ctx, "send in doubt: reported, not resent", "customer_id", snd.CustomerID, "day", snd.Day.String(), "kind", string(snd.Kind))
+		// The email may have gone with its fees and its credit hold: apply
+		// them as if it had, so the in-doubt email is never contradicted.
+		hold := false
 		for _, st := range snd.Steps {
 			inv, err := s.store.GetInvoice(ctx, st.InvoiceID)
 			if err != nil {
 				return err
 			}
-			if inv.State != billing.StateOpen || inv.DunningStep >= st.Step {
+			if inv.State != billing.StateOpen || inv.DunningStep >= st.Step || st.Step >= len(pol.Steps) {
 				continue
 			}
-			cp := *inv
-			cp.DunningStep = st.Step
-			if err := s.requeue(ctx, &cp, pol); err != nil {
+			charged := withFees(pol, snd.Day, []due{{inv, st.Step}})[0].inv
+			if err := s.store.SaveInvoice(ctx, advance(inv, charged, st.Step, pol)); err != nil && !apperr.Is(err, apperr.Conflict) {
+				return err // a conflict: changed meanwhile; the next run decides again
+			}
+			hold = hold || pol.Steps[st.Step].CreditHold
+		}
+		if hold {
+			c, err := s.store.GetCustomer(ctx, snd.CustomerID)
+			if err != nil {
 				return err
+			}
+			if !c.CreditHold {
+				h := *c
+				h.CreditHold, h.HoldReason, h.Version = true, "dunning: email in doubt", c.Version+1
+				if err := s.store.UpdateCustomer(ctx, &h, c.ExternalID); err != nil && !apperr.Is(err, apperr.Conflict) {
+					return err
+				}
 			}
 		}
 	}
