@@ -108,6 +108,7 @@ type Invoice struct {
 	// in the sweep's work queue only while it is open, undisputed and has a
 	// NextActionOn; a dispute keeps the date but takes it out of the queue.
 	DunningStep   int
+	DunningOffset int // offset_days of that step, which survives policy edits
 	NextActionOn  civil.Date
 	Disputed      bool
 	DisputeReason string
@@ -158,10 +159,10 @@ type FeeCharge struct {
 	WaiveReason string
 }
 
-// FeeFor returns the fee a step added, if any.
-func (inv *Invoice) FeeFor(step int) (*FeeCharge, bool) {
+// FeeFor returns the fee the named step added, if any.
+func (inv *Invoice) FeeFor(stepName string) (*FeeCharge, bool) {
 	for i := range inv.Fees {
-		if inv.Fees[i].Step == step {
+		if inv.Fees[i].StepName == stepName {
 			return &inv.Fees[i], true
 		}
 	}

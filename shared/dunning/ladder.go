@@ -5,6 +5,24 @@ import "dunlin/shared/civil"
 // NoStep marks an invoice for which no step has been taken yet.
 const NoStep = -1
 
+// Done maps an invoice's recorded progress onto this policy: the last step
+// taken, recorded as its index and offset, becomes the index of the last
+// step at or before that offset. Offsets are unique and increasing, so
+// progress survives edits to the policy (a step inserted, renamed or
+// removed) without re-sending or skipping what came before.
+func (p Policy) Done(step, offset int) int {
+	if step < 0 {
+		return NoStep
+	}
+	done := NoStep
+	for i, st := range p.Steps {
+		if st.OffsetDays <= offset {
+			done = i
+		}
+	}
+	return done
+}
+
 // StepDate is the civil date step i comes due for an invoice due on due.
 func (p Policy) StepDate(due civil.Date, i int) civil.Date {
 	return due.AddDays(p.Steps[i].OffsetDays)

@@ -39,6 +39,7 @@ type invoiceItem struct {
 	Description string     `dynamodbav:"description,omitempty"`
 	State       string     `dynamodbav:"state"`
 	DunningStep int        `dynamodbav:"dunning_step"`
+	DunningOff  int        `dynamodbav:"dunning_offset"`
 	NextAction  string     `dynamodbav:"next_action_on,omitempty"`
 	Disputed    bool       `dynamodbav:"disputed,omitempty"`
 	Fees        []feeItem  `dynamodbav:"fees,omitempty"`
@@ -57,7 +58,7 @@ func toInvoiceItem(inv *billing.Invoice) invoiceItem {
 	g3pk, g3sk := invoiceGSI3(inv)
 	return invoiceItem{
 		PK: k.PK, SK: k.SK, GSI1PK: g1pk, GSI1SK: g1sk, GSI2PK: g2pk, GSI2SK: g2sk, GSI3PK: g3pk, GSI3SK: g3sk,
-		DunningStep: inv.DunningStep, NextAction: inv.NextActionOn.String(), Disputed: inv.Disputed, DisputeWhy: inv.DisputeReason,
+		DunningStep: inv.DunningStep, DunningOff: inv.DunningOffset, NextAction: inv.NextActionOn.String(), Disputed: inv.Disputed, DisputeWhy: inv.DisputeReason,
 		Fees: toFeeItems(inv.Fees),
 		ID:   inv.ID, CustomerID: inv.CustomerID, Number: inv.Number, ExternalID: inv.ExternalID,
 		Currency: inv.Currency, Total: inv.Total, Balance: inv.Balance,
@@ -73,7 +74,7 @@ func (it *invoiceItem) invoice() *billing.Invoice {
 	due, _ := civil.Parse(it.DueOn)
 	next, _ := civil.Parse(it.NextAction) // "" parses to an error and leaves the zero date
 	return &billing.Invoice{
-		DunningStep: it.DunningStep, NextActionOn: next, Disputed: it.Disputed, DisputeReason: it.DisputeWhy,
+		DunningStep: it.DunningStep, DunningOffset: it.DunningOff, NextActionOn: next, Disputed: it.Disputed, DisputeReason: it.DisputeWhy,
 		Fees: fromFeeItems(it.Fees),
 		ID:   it.ID, CustomerID: it.CustomerID, Number: it.Number, ExternalID: it.ExternalID,
 		Currency: it.Currency, Total: it.Total, Balance: it.Balance,

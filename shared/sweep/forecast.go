@@ -56,7 +56,7 @@ func (s *Sweeper) Forecast(ctx context.Context, now time.Time, days int) ([]Fore
 			}
 			today := civil.Today(now, billing.Location(zone))
 			last := today.AddDays(days - 1)
-			for _, sc := range pol.Upcoming(inv.DueOn, inv.DunningStep, today, last) {
+			for _, sc := range pol.Upcoming(inv.DueOn, pol.Done(inv.DunningStep, inv.DunningOffset), today, last) {
 				on := sc.On
 				if c.PausedOn(on) && !c.PausedUntil.IsZero() {
 					on = c.PausedUntil.AddDays(1)

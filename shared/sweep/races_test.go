@@ -166,3 +166,55 @@ func TestASendInDoubtKeepsItsFeeAndHold(t *testing.T) {
 		t.Errorf("%d emails: the notice in doubt was resent", n)
 	}
 }
+
+// Editing a policy mid-ladder neither re-sends what was sent nor charges a
+// fee twice: progress is kept by offset, and fees by step name. (A step
+// inserted before the one taken would, read by index, make the reminder
+// look untaken.)
+func TestEditingThePolicyKeepsEachInvoicesPlaceOnTheLadder(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	pol := dunning.Standard()
+	pol.Steps[1].Fee = &dunning.Fee{Kind: dunning.FeeFixed, Amounts: map[string]int64{"EUR": 1000}}
+	pol.WeeklyCap = 7 // so only the ladder decides what goes out
+	if err := h.store.PutPolicy(ctx, &pol, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c := h.customer("Edit", "UTC", "en")
+	inv := h.invoice(c, "E-1", "2026-11-01", "2026-12-01")
+	h.sweepAt(at("2026-11-28", "UTC"))
+	h.sweepAt(at("2026-12-02", "UTC")) // overdue (+1), with its fee
+	// The firm inserts a step before the one taken.
+	edited := pol
+	edited.Steps = append([]dunning.Step{pol.Steps[0], {Name: "duetoday", OffsetDays: 0, Tone: dunning.Friendly, Email: true}}, pol.Steps[1:]...)
+	if err := edited.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.store.PutPolicy(ctx, &edited, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// A dispute opened and resolved puts the invoice back in today's queue.
+	h.now = at("2026-12-03", "UTC")
+	if _, err := h.bill.DisputeInvoice(ctx, inv.ID, "checking"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.bill.ResolveDispute(ctx, inv.ID); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"2026-12-03", "2026-12-08"} {
+		h.sweepAt(at(d, "UTC"))
+	}
+	var subjects []string
+	for _, m := range h.mail() {
+		subjects = append(subjects, m.Subject)
+	}
+	want := []string{"Invoice E-1 is due on 2026-12-01", "Reminder: invoice E-1 is now overdue", "Payment overdue: invoice E-1 - please pay now"}
+	if strings.Join(subjects, "|") != strings.Join(want, "|") {
+		t.Fatalf("emails after the edit:\n%s", strings.Join(subjects, "\n"))
+	}
+	got, _ := h.store.GetInvoice(ctx, inv.ID)
+	if len(got.Fees) != 1 {
+		t.Errorf("the overdue step's fee was charged %d times", len(got.Fees))
+	}
+}

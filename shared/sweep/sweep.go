@@ -261,7 +261,7 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 			continue
 		}
 		sum.Considered++
-		step, ok := pol.DueStep(inv.DueOn, inv.DunningStep, today)
+		step, ok := pol.DueStep(inv.DueOn, pol.Done(inv.DunningStep, inv.DunningOffset), today)
 		if ok {
 			work = append(work, due{inv, step})
 			continue
@@ -421,7 +421,7 @@ func pressure(sends []*dunning.Send, today civil.Date, pol *dunning.Policy) stri
 // requeue moves an invoice to the date its next step comes due, or out of
 // the queue when the ladder is finished.
 func (s *Sweeper) requeue(ctx context.Context, inv *billing.Invoice, pol *dunning.Policy) error {
-	next, ok := pol.NextActionDate(inv.DueOn, inv.DunningStep)
+	next, ok := pol.NextActionDate(inv.DueOn, pol.Done(inv.DunningStep, inv.DunningOffset))
 	if !ok {
 		next = civil.Date{}
 	}
@@ -458,7 +458,7 @@ func (s *Sweeper) settleInDoubt(ctx context.Context, now time.Time, sends []*dun
 			if err != nil {
 				return err
 			}
-			if inv.State != billing.StateOpen || inv.DunningStep >= st.Step || st.Step >= len(pol.Steps) {
+			if inv.State != billing.StateOpen || st.Step >= len(pol.Steps) || pol.Done(inv.DunningStep, inv.DunningOffset) >= st.Step {
 				continue
 			}
 			charged := withFees(pol, snd.Day, []due{{inv, st.Step}})[0].inv
@@ -618,10 +618,10 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 // than base's, so writing it fails if base is stale.
 func advance(base, charged *billing.Invoice, step int, pol *dunning.Policy) *billing.Invoice {
 	cp := *base
-	cp.DunningStep = step
+	cp.DunningStep, cp.DunningOffset = step, pol.Steps[step].OffsetDays
 	cp.NextActionOn, _ = pol.NextActionDate(cp.DueOn, step)
-	if f, ok := charged.FeeFor(step); ok {
-		if _, has := base.FeeFor(step); !has {
+	if f, ok := charged.FeeFor(pol.Steps[step].Name); ok {
+		if _, has := base.FeeFor(pol.Steps[step].Name); !has {
 			cp.Fees = append(append([]billing.FeeCharge(nil), base.Fees...), *f)
 			cp.Balance += f.Amount
 		}
@@ -652,7 +652,7 @@ func (s *Sweeper) record(ctx context.Context, snd *dunning.Send, advanced []*bil
 			if err != nil {
 				return err
 			}
-			if fresh.State == billing.StateOpen && !fresh.Disputed && fresh.DunningStep < inv.DunningStep {
+			if fresh.State == billing.StateOpen && !fresh.Disputed && pol.Done(fresh.DunningStep, fresh.DunningOffset) < inv.DunningStep {
 				next = append(next, advance(fresh, inv, inv.DunningStep, pol))
 			}
 		}
@@ -684,7 +684,7 @@ func withFees(pol *dunning.Policy, today civil.Date, work []due) []due {
 	out := make([]due, 0, len(work))
 	for _, w := range work {
 		st := pol.Steps[w.step]
-		if _, charged := w.inv.FeeFor(w.step); st.Fee == nil || charged {
+		if _, charged := w.inv.FeeFor(st.Name); st.Fee == nil || charged {
 			out = append(out, w)
 			continue
 		}
@@ -750,8 +750,10 @@ func (s *Sweeper) compose(ctx context.Context, rc *runCache, c *billing.Customer
 			Number: w.inv.Number, IssuedOn: w.inv.IssuedOn.String(), DueOn: w.inv.DueOn.String(),
 			DaysOverdue: w.inv.DaysOverdue(now), Balance: money.Format(w.inv.Balance, w.inv.Currency, lang), PaymentURL: w.inv.PaymentURL,
 		})
-		if f, ok := w.inv.FeeFor(w.step); ok && !f.Waived && f.ChargedOn == today {
-			d.Lines[len(d.Lines)-1].Fee = money.Format(f.Amount, w.inv.Currency, lang)
+		for _, f := range w.inv.Fees { // the fee this email's step adds, if any
+			if f.ChargedOn == today && !f.Waived {
+				d.Lines[len(d.Lines)-1].Fee = money.Format(f.Amount, w.inv.Currency, lang)
+			}
 		}
 		totals[w.inv.Currency] += w.inv.Balance
 	}
