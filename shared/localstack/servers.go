@@ -62,7 +62,9 @@ func StartDynamoDB(ctx context.Context, home string, opt DynamoDBOptions) (*Serv
 		return nil, fmt.Errorf("java not found: DynamoDB Local needs Java 17 or later")
 	}
 	dir := filepath.Join(home, dynamoDBLocalDir)
-	args := []string{java, "-Djava.library.path=" + filepath.Join(dir, "DynamoDBLocal_lib"), "-jar", filepath.Join(dir, "DynamoDBLocal.jar"),
+	// No native-library flag is needed: sqlite4java finds its native library
+	// beside its own jar in DynamoDBLocal_lib.
+	args := []string{java, "-jar", filepath.Join(dir, "DynamoDBLocal.jar"),
 		// -sharedDb: one database whatever the access key and region.
 		"-sharedDb", "-port", fmt.Sprint(opt.Port), "-disableTelemetry"}
 	if opt.DataDir != "" {
