@@ -68,6 +68,20 @@ func newHarness(t *testing.T, window dunning.Window) *harness {
 	return h
 }
 
+// standardWith stores the standard policy, changed by edit, as the default.
+func (h *harness) standardWith(edit func(*dunning.Policy)) dunning.Policy {
+	h.t.Helper()
+	pol := dunning.Standard()
+	edit(&pol)
+	if err := pol.Validate(); err != nil {
+		h.t.Fatal(err)
+	}
+	if err := h.store.PutPolicy(context.Background(), &pol, time.Now()); err != nil {
+		h.t.Fatal(err)
+	}
+	return pol
+}
+
 // customer creates a customer whose address is name@<test domain>.
 func (h *harness) customer(name, zone, lang string) *billing.Customer {
 	h.t.Helper()

@@ -74,11 +74,9 @@ func TestAWriteBetweenSendAndRecordKeepsTheStepAndItsFee(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, allDays())
 	ctx := context.Background()
-	pol := dunning.Standard()
-	pol.Steps[2].Fee = &dunning.Fee{Kind: dunning.FeeFixed, Amounts: map[string]int64{"EUR": 4000}}
-	if err := h.store.PutPolicy(ctx, &pol, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	h.standardWith(func(p *dunning.Policy) {
+		p.Steps[2].Fee = &dunning.Fee{Kind: dunning.FeeFixed, Amounts: map[string]int64{"EUR": 4000}}
+	})
 	c := h.customer("Race", "UTC", "en")
 	inv := h.invoice(c, "R-1", "2026-11-01", "2026-12-01")
 	h.sweepAt(at("2026-11-28", "UTC"))
@@ -109,11 +107,9 @@ func TestAnApprovedDraftCountsAsTheDaysEmail(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, allDays())
 	ctx := context.Background()
-	pol := dunning.Standard()
-	pol.Steps[1].RequiresApproval = true
-	if err := h.store.PutPolicy(ctx, &pol, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	h.standardWith(func(p *dunning.Policy) {
+		p.Steps[1].RequiresApproval = true
+	})
 	c := h.customer("Apr", "UTC", "en")
 	h.invoice(c, "AP-1", "2026-11-01", "2026-12-01") // reminder (needs approval) Dec 2
 	h.invoice(c, "AP-2", "2026-11-01", "2026-12-06") // friendly Dec 3
@@ -141,11 +137,9 @@ func TestASendInDoubtKeepsItsFeeAndHold(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, allDays())
 	ctx := context.Background()
-	pol := dunning.Standard()
-	pol.Steps[3].Fee = &dunning.Fee{Kind: dunning.FeeFixed, Amounts: map[string]int64{"EUR": 4000}}
-	if err := h.store.PutPolicy(ctx, &pol, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	h.standardWith(func(p *dunning.Policy) {
+		p.Steps[3].Fee = &dunning.Fee{Kind: dunning.FeeFixed, Amounts: map[string]int64{"EUR": 4000}}
+	})
 	c := h.customer("Doubtfee", "UTC", "en")
 	inv := h.invoice(c, "DF-1", "2026-10-01", "2026-11-20") // final step due Dec 4
 	crash := &crashAfterSend{Mailer: h.mailer}
@@ -175,12 +169,10 @@ func TestEditingThePolicyKeepsEachInvoicesPlaceOnTheLadder(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, allDays())
 	ctx := context.Background()
-	pol := dunning.Standard()
-	pol.Steps[1].Fee = &dunning.Fee{Kind: dunning.FeeFixed, Amounts: map[string]int64{"EUR": 1000}}
-	pol.WeeklyCap = 7 // so only the ladder decides what goes out
-	if err := h.store.PutPolicy(ctx, &pol, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	pol := h.standardWith(func(p *dunning.Policy) {
+		p.Steps[1].Fee = &dunning.Fee{Kind: dunning.FeeFixed, Amounts: map[string]int64{"EUR": 1000}}
+		p.WeeklyCap = 7 // so only the ladder decides what goes out
+	})
 	c := h.customer("Edit", "UTC", "en")
 	inv := h.invoice(c, "E-1", "2026-11-01", "2026-12-01")
 	h.sweepAt(at("2026-11-28", "UTC"))

@@ -482,11 +482,9 @@ func TestStepsThatNeedApprovalAreDraftedThenSentOnApproval(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, allDays())
 	ctx := context.Background()
-	pol := dunning.Standard()
-	pol.Steps[1].RequiresApproval = true // the first overdue reminder
-	if err := h.store.PutPolicy(ctx, &pol, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	h.standardWith(func(p *dunning.Policy) {
+		p.Steps[1].RequiresApproval = true // the first overdue reminder
+	})
 	c := h.customer("Appr", "UTC", "en")
 	inv := h.invoice(c, "A-1", "2026-11-01", "2026-12-01")
 	h.sweepAt(at("2026-11-28", "UTC")) // friendly: no approval needed
@@ -535,12 +533,10 @@ func TestLateFeesAreChargedOnceShownAndWaivable(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, allDays())
 	ctx := context.Background()
-	pol := dunning.Standard()
-	pol.Steps[2].Fee = &dunning.Fee{Kind: dunning.FeeFixed, Amounts: map[string]int64{"EUR": 4000}}
-	pol.Steps[3].Fee = &dunning.Fee{Kind: dunning.FeeStatutory, ReferenceBP: 200, MarginBP: 800}
-	if err := h.store.PutPolicy(ctx, &pol, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	h.standardWith(func(p *dunning.Policy) {
+		p.Steps[2].Fee = &dunning.Fee{Kind: dunning.FeeFixed, Amounts: map[string]int64{"EUR": 4000}}
+		p.Steps[3].Fee = &dunning.Fee{Kind: dunning.FeeStatutory, ReferenceBP: 200, MarginBP: 800}
+	})
 	c := h.customer("Fee", "UTC", "en")
 	inv := h.invoice(c, "FEE-1", "2026-11-01", "2026-12-01") // 1,250.00 EUR
 	for _, d := range []string{"2026-11-28", "2026-12-02", "2026-12-08", "2026-12-08", "2026-12-09"} {
@@ -581,11 +577,9 @@ func TestNoResponseLimitHandsTheCustomerToAPerson(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, allDays())
 	ctx := context.Background()
-	pol := dunning.Standard()
-	pol.MaxUnanswered = 1
-	if err := h.store.PutPolicy(ctx, &pol, time.Now()); err != nil {
-		t.Fatal(err)
-	}
+	h.standardWith(func(p *dunning.Policy) {
+		p.MaxUnanswered = 1
+	})
 	c := h.customer("Silent", "UTC", "en")
 	h.invoice(c, "NR-1", "2026-11-01", "2026-12-01")
 	h.sweepAt(at("2026-11-28", "UTC")) // friendly: the one email allowed
