@@ -42,6 +42,15 @@ func (s *Server) routes() []Route {
 		{"GET", "/v1/invoices/{id}", anyRole, s.getInvoice, false},
 		{"POST", "/v1/invoices/{id}/void", bookkeeping, s.voidInvoice, false},
 
+		{"POST", "/v1/payments", bookkeeping, s.recordPayment, false},
+		{"GET", "/v1/payments", anyRole, s.listPayments, false},
+		{"GET", "/v1/payments/{id}", anyRole, s.getPayment, false},
+		{"POST", "/v1/payments/{id}/allocate", bookkeeping, s.allocatePayment, false},
+		{"POST", "/v1/payments/{id}/refunds", bookkeeping, s.reversePayment, false},
+		{"POST", "/v1/credit-notes", bookkeeping, s.createCreditNote, false},
+		{"GET", "/v1/credit-notes/{id}", anyRole, s.getCreditNote, false},
+		{"GET", "/v1/customers/{id}/balance", anyRole, s.customerBalance, false},
+
 		{"POST", "/v1/customers/{id}/pause", dunningWork, s.pauseCustomer, false},
 		{"POST", "/v1/customers/{id}/resume", dunningWork, s.resumeCustomer, false},
 		{"GET", "/v1/customers/{id}/contacts", anyRole, s.listContacts, false},

@@ -88,6 +88,11 @@ type invoiceJSON struct {
 	// Late fees added by dunning steps; balance includes those not waived.
 	Fees            []feeJSON  `json:"fees"`
 	FeesOutstanding int64      `json:"fees_outstanding"`
+	// Money applied: payments, credit notes, early-payment discount taken.
+	Paid                 int64         `json:"paid"`
+	Credited             int64         `json:"credited"`
+	DiscountTaken        int64         `json:"discount_taken"`
+	EarlyPaymentDiscount *discountJSON `json:"early_payment_discount"`
 	PaymentURL      *string    `json:"payment_url"`
 	Description     *string    `json:"description"`
 	VoidedAt        *time.Time `json:"voided_at"`
@@ -108,6 +113,7 @@ func toInvoiceJSON(inv *billing.Invoice, now time.Time) invoiceJSON {
 		Status: string(inv.Status(now)), DaysOverdue: inv.DaysOverdue(now),
 		DunningStep: inv.DunningStep, NextActionOn: nullable(inv.NextActionOn.String()), Disputed: inv.Disputed, DisputeReason: nullable(inv.DisputeReason),
 		Fees: toFeesJSON(inv.Fees), FeesOutstanding: inv.FeesOutstanding(),
+		Paid: inv.Paid, Credited: inv.Credited, DiscountTaken: inv.DiscountTaken, EarlyPaymentDiscount: toDiscountJSON(inv.Discount),
 		PaymentURL: nullable(inv.PaymentURL), Description: nullable(inv.Description),
 		VoidedAt: inv.VoidedAt, VoidReason: nullable(inv.VoidReason),
 		CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, Version: inv.Version,
@@ -157,4 +163,16 @@ func toFeesJSON(fs []billing.FeeCharge) []feeJSON {
 		out = append(out, feeJSON{Step: f.StepName, Kind: f.Kind, Amount: f.Amount, ChargedOn: f.ChargedOn.String(), Waived: f.Waived, WaiveReason: nullable(f.WaiveReason)})
 	}
 	return out
+}
+
+type discountJSON struct {
+	RateBP int64 `json:"rate_bp"`
+	Days   int   `json:"days"`
+}
+
+func toDiscountJSON(d *billing.DiscountTerms) *discountJSON {
+	if d == nil {
+		return nil
+	}
+	return &discountJSON{RateBP: d.RateBP, Days: d.Days}
 }

@@ -114,8 +114,15 @@ type Invoice struct {
 	DisputeReason string
 	// Fees are late fees added by dunning steps; Balance includes the ones
 	// not waived.
-	Fees       []FeeCharge
-	VoidedAt   *time.Time
+	Fees []FeeCharge
+	// Money applied: payments (net of reversals), credit notes, and the
+	// early-payment discount taken. Balance = Total + fees not waived -
+	// Paid - Credited - DiscountTaken.
+	Paid          int64
+	Credited      int64
+	Discount      *DiscountTerms // early-payment discount terms, if any
+	DiscountTaken int64
+	VoidedAt      *time.Time
 	VoidReason string
 	CreatedAt  time.Time
 	UpdatedAt  time.Time

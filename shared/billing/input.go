@@ -56,6 +56,15 @@ type InvoiceCreate struct {
 	DueOn              string `json:"due_on"`    // issued_on + the customer's terms when empty
 	PaymentURL         string `json:"payment_url"`
 	Description        string `json:"description"`
+	// EarlyPaymentDiscount: rate_bp basis points off the total when paid
+	// within days of issued_on ("2/10 net 30" is {"rate_bp": 200, "days": 10}).
+	EarlyPaymentDiscount *DiscountInput `json:"early_payment_discount"`
+}
+
+// DiscountInput is an invoice's early-payment discount terms.
+type DiscountInput struct {
+	RateBP int64 `json:"rate_bp"`
+	Days   int   `json:"days"`
 }
 
 // Limits on free text, so one record cannot grow without bound.

@@ -55,6 +55,26 @@ type Store interface {
 	// SaveInvoice writes inv if the stored copy is still at version
 	// inv.Version-1; Conflict otherwise.
 	SaveInvoice(ctx context.Context, inv *Invoice) error
+	// GetInvoiceByNumber returns NotFound when no invoice has that number.
+	GetInvoiceByNumber(ctx context.Context, number string) (*Invoice, error)
+
+	// Post writes a change to the books as one transaction. A failed
+	// condition is a Conflict marked apperr.ErrLostRace (re-read, retry),
+	// ErrDuplicateEvent for an event already processed, or a Conflict
+	// naming a taken number or external_id.
+	Post(ctx context.Context, pt *Posting) error
+	// GetPayment returns NotFound when there is no such payment.
+	GetPayment(ctx context.Context, id string) (*Payment, error)
+	// GetPaymentByRef finds a provider payment by the provider's id (NotFound if none).
+	GetPaymentByRef(ctx context.Context, provider, ref string) (*Payment, error)
+	// ListPayments calls fn with each payment in r (see ListCustomers).
+	ListPayments(ctx context.Context, r PaymentRange, fn func(p *Payment, next string) bool) error
+	// GetAccount returns a customer's credit on account (empty if none).
+	GetAccount(ctx context.Context, customerID string) (*Account, error)
+	// GetCreditNote returns NotFound when there is no such credit note.
+	GetCreditNote(ctx context.Context, id string) (*CreditNote, error)
+	// EventSeen reports whether a provider event id was processed.
+	EventSeen(ctx context.Context, provider, id string) (bool, error)
 }
 
 // InvoiceRange is a key range over invoices: one customer's or all, one
@@ -444,10 +464,23 @@ func (s *Service) CreateInvoice(ctx context.Context, in InvoiceCreate) (*Invoice
 	if err := checkText("description", inv.Description, maxDescription, false); err != nil {
 		return nil, err
 	}
+	if d := in.EarlyPaymentDiscount; d != nil {
+		if d.RateBP < 1 || d.RateBP > 5000 {
+			return nil, apperr.Invalidf("early_payment_discount.rate_bp", "rate_bp must be from 1 to 5000 (0.01%% to 50%%)")
+		}
+		if d.Days < 0 || d.Days > maxTermsDays {
+			return nil, apperr.Invalidf("early_payment_discount.days", "days must be from 0 to %d", maxTermsDays)
+		}
+		inv.Discount = &DiscountTerms{RateBP: d.RateBP, Days: d.Days}
+	}
+	// A customer's credit on account pays new invoices first.
+	create := func(inv *Invoice) error {
+		return s.storeNewInvoice(ctx, inv, func(inv *Invoice) error { return s.store.CreateInvoice(ctx, inv) })
+	}
 	if inv.Number != "" {
-		err = s.store.CreateInvoice(ctx, inv)
+		err = create(inv)
 	} else {
-		err = s.createNumbered(ctx, inv)
+		err = s.createNumbered(ctx, inv, create)
 	}
 	if err != nil {
 		return nil, err
@@ -457,14 +490,14 @@ func (s *Service) CreateInvoice(ctx context.Context, in InvoiceCreate) (*Invoice
 
 // createNumbered assigns the next free number from the firm's counter. A
 // number the firm already used by hand is skipped rather than failing.
-func (s *Service) createNumbered(ctx context.Context, inv *Invoice) error {
+func (s *Service) createNumbered(ctx context.Context, inv *Invoice, create func(*Invoice) error) error {
 	for range 20 {
 		n, err := s.store.NextInvoiceNumber(ctx)
 		if err != nil {
 			return err
 		}
 		inv.Number = fmt.Sprintf("INV-%06d", n)
-		err = s.store.CreateInvoice(ctx, inv)
+		err = create(inv)
 		if e, ok := apperr.As(err); ok && e.Code == apperr.Conflict && e.Field == "number" {
 			continue
 		}
@@ -474,27 +507,7 @@ func (s *Service) createNumbered(ctx context.Context, inv *Invoice) error {
 }
 
 func (s *Service) invoiceCustomer(ctx context.Context, in InvoiceCreate) (*Customer, error) {
-	var (
-		c     *Customer
-		err   error
-		field = "customer_id"
-	)
-	switch {
-	case in.CustomerID != "" && in.CustomerExternalID != "":
-		return nil, apperr.Invalidf("customer_id", "give customer_id or customer_external_id, not both")
-	case in.CustomerID != "":
-		c, err = s.GetCustomer(ctx, in.CustomerID)
-	case in.CustomerExternalID != "":
-		field = "customer_external_id"
-		c, err = s.store.GetCustomerByExternalID(ctx, strings.TrimSpace(in.CustomerExternalID))
-	default:
-		return nil, apperr.Invalidf("customer_id", "customer_id is required")
-	}
-	if apperr.Is(err, apperr.NotFound) {
-		// The request is well-formed but names a customer that does not exist.
-		return nil, apperr.Invalidf(field, "no customer with %s %q", field, in.CustomerID+in.CustomerExternalID)
-	}
-	return c, err
+	return s.customerNamed(ctx, in.CustomerID, in.CustomerExternalID)
 }
 
 // GetInvoice returns an invoice. Errors: NotFound.

@@ -43,6 +43,11 @@ type invoiceItem struct {
 	NextAction  string     `dynamodbav:"next_action_on,omitempty"`
 	Disputed    bool       `dynamodbav:"disputed,omitempty"`
 	Fees        []feeItem  `dynamodbav:"fees,omitempty"`
+	Paid        int64      `dynamodbav:"paid"`
+	Credited    int64      `dynamodbav:"credited"`
+	DiscRateBP  int64      `dynamodbav:"discount_rate_bp,omitempty"`
+	DiscDays    int        `dynamodbav:"discount_days,omitempty"`
+	DiscTaken   int64      `dynamodbav:"discount_taken"`
 	DisputeWhy  string     `dynamodbav:"dispute_reason,omitempty"`
 	VoidedAt    *time.Time `dynamodbav:"voided_at,omitempty"`
 	VoidReason  string     `dynamodbav:"void_reason,omitempty"`
@@ -56,24 +61,33 @@ func toInvoiceItem(inv *billing.Invoice) invoiceItem {
 	g1pk, g1sk := invoiceGSI1(inv)
 	g2pk, g2sk := invoiceGSI2(inv)
 	g3pk, g3sk := invoiceGSI3(inv)
-	return invoiceItem{
+	it := invoiceItem{
 		PK: k.PK, SK: k.SK, GSI1PK: g1pk, GSI1SK: g1sk, GSI2PK: g2pk, GSI2SK: g2sk, GSI3PK: g3pk, GSI3SK: g3sk,
 		DunningStep: inv.DunningStep, DunningOff: inv.DunningOffset, NextAction: inv.NextActionOn.String(), Disputed: inv.Disputed, DisputeWhy: inv.DisputeReason,
-		Fees: toFeeItems(inv.Fees),
-		ID:   inv.ID, CustomerID: inv.CustomerID, Number: inv.Number, ExternalID: inv.ExternalID,
+		Fees: toFeeItems(inv.Fees), Paid: inv.Paid, Credited: inv.Credited, DiscTaken: inv.DiscountTaken,
+		ID: inv.ID, CustomerID: inv.CustomerID, Number: inv.Number, ExternalID: inv.ExternalID,
 		Currency: inv.Currency, Total: inv.Total, Balance: inv.Balance,
 		IssuedOn: inv.IssuedOn.String(), DueOn: inv.DueOn.String(), Timezone: inv.Timezone,
 		PaymentURL: inv.PaymentURL, Description: inv.Description, State: string(inv.State),
 		VoidedAt: inv.VoidedAt, VoidReason: inv.VoidReason,
 		CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, Version: inv.Version,
 	}
+	if d := inv.Discount; d != nil {
+		it.DiscRateBP, it.DiscDays = d.RateBP, d.Days
+	}
+	return it
 }
 
 func (it *invoiceItem) invoice() *billing.Invoice {
 	issued, _ := civil.Parse(it.IssuedOn) // written by toInvoiceItem, always valid
 	due, _ := civil.Parse(it.DueOn)
 	next, _ := civil.Parse(it.NextAction) // "" parses to an error and leaves the zero date
+	var disc *billing.DiscountTerms
+	if it.DiscRateBP > 0 {
+		disc = &billing.DiscountTerms{RateBP: it.DiscRateBP, Days: it.DiscDays}
+	}
 	return &billing.Invoice{
+		Paid: it.Paid, Credited: it.Credited, Discount: disc, DiscountTaken: it.DiscTaken,
 		DunningStep: it.DunningStep, DunningOffset: it.DunningOff, NextActionOn: next, Disputed: it.Disputed, DisputeReason: it.DisputeWhy,
 		Fees: fromFeeItems(it.Fees),
 		ID:   it.ID, CustomerID: it.CustomerID, Number: it.Number, ExternalID: it.ExternalID,
@@ -116,9 +130,23 @@ func (s *Store) NextInvoiceNumber(ctx context.Context) (int64, error) {
 // in one transaction: of two concurrent creates with one number, exactly one
 // succeeds.
 func (s *Store) CreateInvoice(ctx context.Context, inv *billing.Invoice) error {
-	p, err := s.put(toInvoiceItem(inv), notExists())
+	items, conflicts, err := s.createInvoiceItems(inv)
 	if err != nil {
 		return err
+	}
+	if err := s.writeTx(ctx, items, conflicts); err != nil {
+		return fmt.Errorf("create invoice: %w", err)
+	}
+	return nil
+}
+
+// createInvoiceItems are the writes that create an invoice: the invoice
+// and the guards of its number and external id, each with the conflict to
+// report if its condition fails.
+func (s *Store) createInvoiceItems(inv *billing.Invoice) ([]types.TransactWriteItem, []*apperr.Error, error) {
+	p, err := s.put(toInvoiceItem(inv), notExists())
+	if err != nil {
+		return nil, nil, err
 	}
 	items := []types.TransactWriteItem{{Put: p}, s.putGuard(invoiceNumberKey(inv.Number), inv.ID)}
 	conflicts := []*apperr.Error{
@@ -129,10 +157,16 @@ func (s *Store) CreateInvoice(ctx context.Context, inv *billing.Invoice) error {
 		items = append(items, s.putGuard(invoiceExtIDKey(inv.ExternalID), inv.ID))
 		conflicts = append(conflicts, externalIDTaken(inv.ExternalID))
 	}
-	if err := s.writeTx(ctx, items, conflicts); err != nil {
-		return fmt.Errorf("create invoice: %w", err)
+	return items, conflicts, nil
+}
+
+// GetInvoiceByNumber follows the number guard to the invoice.
+func (s *Store) GetInvoiceByNumber(ctx context.Context, number string) (*billing.Invoice, error) {
+	id, err := s.guardOwner(ctx, invoiceNumberKey(number), "invoice", number)
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	return s.GetInvoice(ctx, id)
 }
 
 // GetInvoice reads one invoice by id.

@@ -48,11 +48,20 @@ const (
 	prefixContact    = "CONTACT#"
 	prefixPolicy     = "POLICY#"
 	prefixTemplate   = "TEMPLATE#"
+	prefixPayment    = "PAYMENT#"
+	prefixPayExtID   = "PAYEXT#"
+	prefixPayRef     = "PAYREF#"
+	prefixCreditNote = "CREDITNOTE#"
+	prefixEvent      = "EVENT#"
+
+	// partUnmatched is the GSI1 partition of payments no customer is known for.
+	partUnmatched = "UNMATCHED"
 
 	kindCustomer = "CUSTOMER"
 	kindInvoice  = "INVOICE"
 	kindKey      = "KEY"
 	kindDraft    = "DRAFT"
+	kindPayment  = "PAYMENT"
 )
 
 type key struct{ PK, SK string }
@@ -60,6 +69,36 @@ type key struct{ PK, SK string }
 func customerKey(id string) key { return key{prefixCustomer + id, "CUSTOMER"} }
 func invoiceKey(id string) key  { return key{prefixInvoice + id, "INVOICE"} }
 func apiKeyKey(id string) key   { return key{prefixKey + id, "KEY"} }
+func paymentKey(id string) key  { return key{prefixPayment + id, "PAYMENT"} }
+func creditNoteKey(id string) key {
+	return key{prefixCreditNote + id, "CREDITNOTE"}
+}
+
+// accountKey is a customer's credit on account, beside the customer item
+// (not in it, so that postings can ADD to it while others rewrite the customer).
+func accountKey(customerID string) key { return key{prefixCustomer + customerID, "ACCOUNT"} }
+
+// eventKey marks a provider's webhook event as processed.
+func eventKey(provider, id string) key { return key{prefixEvent + provider + "#" + id, "EVENT"} }
+
+// paymentRefKey makes a provider's payment id unique: every event about
+// that payment finds the one payment record.
+func paymentRefKey(provider, ref string) key { return key{prefixPayRef + provider + "#" + ref, "GUARD"} }
+func paymentExtIDKey(ext string) key          { return key{prefixPayExtID + ext, "GUARD"} }
+
+// paymentGSI1 lists an applied payment under its customer (or as
+// unmatched) by date received; a provider payment whose success is not yet
+// known is in no list but the list of all payments.
+func paymentGSI1(p *billing.Payment) (pk, sk string) {
+	if !p.Applied {
+		return "", ""
+	}
+	pk = partUnmatched
+	if p.CustomerID != "" {
+		pk = prefixCustomer + p.CustomerID
+	}
+	return pk, prefixPayment + p.ReceivedOn.String() + "#" + p.ID
+}
 
 // Uniqueness guards: one item per unique value, written in the same
 // transaction as the record that owns the value, with attribute_not_exists.

@@ -91,8 +91,9 @@ func (s *Store) writeTx(ctx context.Context, items []types.TransactWriteItem, co
 		for i, r := range tce.CancellationReasons {
 			if aws.ToString(r.Code) == "ConditionalCheckFailed" && i < len(conflicts) && conflicts[i] != nil {
 				e := *conflicts[i]
-				if errors.Is(conflicts[i], apperr.ErrLostRace) {
-					e.Err = fmt.Errorf("%w: %w", apperr.ErrLostRace, err)
+				if conflicts[i].Err != nil {
+					// Keep the marker (a lost race, a duplicate event) for errors.Is.
+					e.Err = fmt.Errorf("%w: %w", conflicts[i].Err, err)
 				} else {
 					e.Err = err
 				}

@@ -1,0 +1,222 @@
+package billing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"dunlin/shared/apperr"
+	"dunlin/shared/civil"
+	"dunlin/shared/ids"
+)
+
+// Outcome says what a provider event did to the books.
+type Outcome string
+
+const (
+	OutcomeApplied   Outcome = "applied"   // the books changed
+	OutcomeNoChange  Outcome = "no_change" // nothing new: a repeat of facts already known
+	OutcomeDuplicate Outcome = "duplicate" // this event id was processed before
+)
+
+// ApplyProviderEvent folds a payment provider's event into the books,
+// exactly once, whatever the order and number of deliveries.
+//
+// The payment the event is about (keyed by the provider's payment id)
+// keeps the facts reported so far: that it succeeded and for how much, the
+// largest refunded amount reported, and each dispute's latest status. An
+// event merges its facts in; the books are then moved to what the merged
+// facts say: the amount applied once (to the matched invoice, or oldest due
+// first, or kept unmatched for the firm to allocate), refunds and lost
+// disputes taken back, and dunning paused while a dispute is open. Because
+// the merge is order-independent and the books follow the merged facts,
+// any order of delivery ends in the same books.
+//
+// Errors: Invalid (a success without amount or currency), Unavailable,
+// Conflict (contention beyond retries).
+func (s *Service) ApplyProviderEvent(ctx context.Context, ev *ProviderEvent) (Outcome, error) {
+	if ev.Provider == "" || ev.EventID == "" || ev.PaymentRef == "" {
+		return "", apperr.New(apperr.Invalid, "event needs a provider, an id and a payment reference")
+	}
+	if s := ev.Success; s != nil {
+		if s.Amount <= 0 {
+			return "", apperr.Invalidf("amount", "a successful payment needs a positive amount")
+		}
+		cur, err := checkCurrency("currency", s.Currency)
+		if err != nil {
+			return "", err
+		}
+		s.Currency = cur
+	}
+	return retryRaces(ctx, func() (Outcome, error) {
+		seen, err := s.store.EventSeen(ctx, ev.Provider, ev.EventID)
+		if err != nil {
+			return "", err
+		}
+		if seen {
+			return OutcomeDuplicate, nil
+		}
+		now := s.now().UTC()
+		rec := &EventRecord{Provider: ev.Provider, ID: ev.EventID, Type: ev.Type, At: now}
+		before, err := s.store.GetPaymentByRef(ctx, ev.Provider, ev.PaymentRef)
+		switch {
+		case apperr.Is(err, apperr.NotFound):
+			before = &Payment{ID: ids.New("pay_", now), Provider: ev.Provider, ProviderRef: ev.PaymentRef, Method: "card", CreatedAt: now}
+		case err != nil:
+			return "", err
+		}
+		p := before.clone()
+		if !p.mergeFacts(ev) {
+			err := s.store.Post(ctx, &Posting{Event: rec})
+			if errors.Is(err, ErrDuplicateEvent) {
+				return OutcomeDuplicate, nil
+			}
+			return OutcomeNoChange, err
+		}
+		p.UpdatedAt, p.Version = now, p.Version+1
+		pt := &Posting{Event: rec, Payment: p}
+		if err := s.reconcile(ctx, pt, before, p); err != nil {
+			return "", err
+		}
+		err = s.store.Post(ctx, pt)
+		if errors.Is(err, ErrDuplicateEvent) {
+			return OutcomeDuplicate, nil
+		}
+		if err != nil {
+			return "", err
+		}
+		return OutcomeApplied, nil
+	})
+}
+
+// reconcile moves the books to what p's merged facts say, adding the
+// writes to pt. before is p as stored (Version 0 when new).
+func (s *Service) reconcile(ctx context.Context, pt *Posting, before, p *Payment) error {
+	now := s.now().UTC()
+	if p.Amount > 0 && !p.Applied {
+		cust, prefer, err := s.resolveMatch(ctx, p.Hint)
+		if err != nil {
+			return err
+		}
+		p.Applied = true
+		p.Unapplied = p.Amount
+		if cust != nil {
+			p.CustomerID = cust.ID
+			applies, rest, err := s.placeMoney(ctx, cust.ID, p.Currency, p.Amount, p.ReceivedOn, nil, prefer)
+			if err != nil {
+				return err
+			}
+			p.addAllocations(applies)
+			p.Unapplied = rest
+			pt.Applies = applies
+			pt.addCredit(p.Currency, rest)
+			pt.RespondedAt = &now
+		}
+	}
+	pt.CustomerID = p.CustomerID
+	if p.Applied {
+		// Take back what the provider says was refunded or lost in a
+		// dispute, beyond what the books already took back.
+		if d := min(p.ProviderRefunded, p.Amount) - p.Refunded; d > 0 && p.Remaining() > 0 {
+			if err := s.reverseInto(ctx, pt, p, KindRefund, min(d, p.Remaining()), "refunded by "+p.Provider, p.ProviderRef); err != nil {
+				return err
+			}
+		}
+		if d := p.lostDisputes() - p.ChargedBack; d > 0 && p.Remaining() > 0 {
+			if err := s.reverseInto(ctx, pt, p, KindChargeback, min(d, p.Remaining()), "dispute lost in "+p.Provider, p.ProviderRef); err != nil {
+				return err
+			}
+		}
+	}
+	pt.creditHolding(before, p)
+	pt.CreditHolders, pt.CreditCleared = dedupe(pt.CreditHolders), dedupe(pt.CreditCleared)
+	return s.disputePause(ctx, pt, p)
+}
+
+// disputePause pauses the customer's dunning while one of the payment's
+// disputes is open, and lifts that pause (only that one) when it closes.
+func (s *Service) disputePause(ctx context.Context, pt *Posting, p *Payment) error {
+	if p.CustomerID == "" {
+		return nil
+	}
+	c, err := s.store.GetCustomer(ctx, p.CustomerID)
+	if err != nil {
+		return err
+	}
+	prefix := "payment dispute in " + p.Provider + " on " + p.ProviderRef
+	open, isOpen := p.openDispute()
+	switch {
+	case isOpen && !strings.HasPrefix(c.PauseReason, prefix) && !(c.Paused && c.PausedUntil.IsZero()):
+		// Pause until the dispute closes (an indefinite pause the firm set
+		// itself is left alone).
+		c.Paused, c.PauseReason, c.PausedUntil = true, prefix+" ("+open.ID+")", civil.Date{}
+	case !isOpen && c.Paused && strings.HasPrefix(c.PauseReason, prefix):
+		c.Paused, c.PauseReason = false, ""
+	default:
+		return nil
+	}
+	now := s.now().UTC()
+	if pt.RespondedAt != nil {
+		c.LastResponseAt = pt.RespondedAt
+	}
+	c.UpdatedAt, c.Version = now, c.Version+1
+	pt.Customer = c
+	return nil
+}
+
+// resolveMatch finds the customer, and the invoice if one is named, that a
+// payment hint points to. Nothing found is not an error: the payment is
+// kept unmatched for the firm to allocate.
+func (s *Service) resolveMatch(ctx context.Context, m Match) (*Customer, *Invoice, error) {
+	var inv *Invoice
+	var err error
+	switch {
+	case m.InvoiceID != "" && ids.Valid("inv_", m.InvoiceID):
+		inv, err = s.store.GetInvoice(ctx, m.InvoiceID)
+	case m.InvoiceExternalID != "":
+		inv, err = s.store.GetInvoiceByExternalID(ctx, m.InvoiceExternalID)
+	case m.InvoiceNumber != "":
+		inv, err = s.store.GetInvoiceByNumber(ctx, strings.TrimSpace(m.InvoiceNumber))
+	default:
+		err = apperr.NotFoundf("no invoice named")
+	}
+	if err != nil && !apperr.Is(err, apperr.NotFound) {
+		return nil, nil, fmt.Errorf("match invoice: %w", err)
+	}
+	if inv != nil {
+		c, err := s.store.GetCustomer(ctx, inv.CustomerID)
+		if err != nil {
+			return nil, nil, fmt.Errorf("match invoice's customer: %w", err)
+		}
+		return c, inv, nil
+	}
+	var c *Customer
+	switch {
+	case m.CustomerID != "" && ids.Valid("cus_", m.CustomerID):
+		c, err = s.store.GetCustomer(ctx, m.CustomerID)
+	case m.CustomerExternalID != "":
+		c, err = s.store.GetCustomerByExternalID(ctx, m.CustomerExternalID)
+	default:
+		return nil, nil, nil
+	}
+	if apperr.Is(err, apperr.NotFound) {
+		return nil, nil, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("match customer: %w", err)
+	}
+	return c, nil, nil
+}
+
+func dedupe(xs []string) []string {
+	seen := map[string]bool{}
+	out := xs[:0]
+	for _, x := range xs {
+		if !seen[x] {
+			seen[x] = true
+			out = append(out, x)
+		}
+	}
+	return out
+}
