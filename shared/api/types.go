@@ -86,20 +86,20 @@ type invoiceJSON struct {
 	Disputed      bool    `json:"disputed"`
 	DisputeReason *string `json:"dispute_reason"`
 	// Late fees added by dunning steps; balance includes those not waived.
-	Fees            []feeJSON  `json:"fees"`
-	FeesOutstanding int64      `json:"fees_outstanding"`
+	Fees            []feeJSON `json:"fees"`
+	FeesOutstanding int64     `json:"fees_outstanding"`
 	// Money applied: payments, credit notes, early-payment discount taken.
 	Paid                 int64         `json:"paid"`
 	Credited             int64         `json:"credited"`
 	DiscountTaken        int64         `json:"discount_taken"`
 	EarlyPaymentDiscount *discountJSON `json:"early_payment_discount"`
-	PaymentURL      *string    `json:"payment_url"`
-	Description     *string    `json:"description"`
-	VoidedAt        *time.Time `json:"voided_at"`
-	VoidReason      *string    `json:"void_reason"`
-	CreatedAt       time.Time  `json:"created_at"`
-	UpdatedAt       time.Time  `json:"updated_at"`
-	Version         int64      `json:"version"`
+	PaymentURL           *string       `json:"payment_url"`
+	Description          *string       `json:"description"`
+	VoidedAt             *time.Time    `json:"voided_at"`
+	VoidReason           *string       `json:"void_reason"`
+	CreatedAt            time.Time     `json:"created_at"`
+	UpdatedAt            time.Time     `json:"updated_at"`
+	Version              int64         `json:"version"`
 }
 
 func (i invoiceJSON) location() string { return "/v1/invoices/" + i.ID }

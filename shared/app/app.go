@@ -11,13 +11,18 @@ import (
 	"os"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ssm"
+
 	"dunlin/shared/api"
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
 	"dunlin/shared/config"
 	"dunlin/shared/mailer"
+	"dunlin/shared/secrets"
 	"dunlin/shared/store"
 	"dunlin/shared/sweep"
+	"dunlin/shared/webhooks"
 )
 
 // App is a wired Dunlin.
@@ -28,6 +33,9 @@ type App struct {
 	Keys    *auth.Service
 	API     *api.Server
 	Sweeper *sweep.Sweeper
+	// Webhooks serves /v1/webhooks/...: its own function in AWS, beside
+	// the API in the local stack.
+	Webhooks *webhooks.Handler
 }
 
 // New builds an App. It makes no network calls: clients connect lazily, so
@@ -47,15 +55,27 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		FirmName: cfg.FirmName, FirmTimezone: cfg.Firm.Timezone, From: cfg.Sender, ReplyTo: cfg.ReplyTo,
 		CollectionsEmail: cfg.CollectionsEmail, Window: cfg.Window, Shards: store.QueueShards,
 	}, log)
+	hooks := webhooks.New(bill, webhookSecrets(awsCfg, cfg.Webhooks.StripeParam, cfg.Webhooks.StripeSecrets),
+		webhookSecrets(awsCfg, cfg.Webhooks.GenericParam, cfg.Webhooks.GenericSecrets), log)
 	return &App{
-		Sweeper: sw,
-		Config:  cfg,
-		Store:   st,
-		Billing: bill,
-		Keys:    keys,
+		Webhooks: hooks,
+		Sweeper:  sw,
+		Config:   cfg,
+		Store:    st,
+		Billing:  bill,
+		Keys:     keys,
 		API: api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st,
 			Sweeper: sw, Log: log, Now: now}),
 	}, nil
+}
+
+// webhookSecrets reads secrets from the SSM parameter when one is named
+// (as deployed), else takes them as given (the local stack).
+func webhookSecrets(awsCfg aws.Config, param, list string) webhooks.Secrets {
+	if param != "" {
+		return &secrets.SSM{Client: ssm.NewFromConfig(awsCfg), Name: param}
+	}
+	return secrets.Static(secrets.Split(list))
 }
 
 // Load builds the App a Lambda function runs: configuration from the

@@ -123,10 +123,10 @@ type Invoice struct {
 	Discount      *DiscountTerms // early-payment discount terms, if any
 	DiscountTaken int64
 	VoidedAt      *time.Time
-	VoidReason string
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	Version    int64
+	VoidReason    string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Version       int64
 }
 
 // Status returns the invoice's status at instant now.

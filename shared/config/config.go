@@ -38,6 +38,15 @@ type Config struct {
 	// DUNLIN_SEND_DAYS "Mon-Fri" or "Mon,Tue,Sat", DUNLIN_HOLIDAYS "GB",
 	// DUNLIN_CLOSED_DAYS "2026-12-24,2026-12-31".
 	Window dunning.Window
+	// Webhook signing secrets, comma-separated (several during a rotation):
+	// either the SSM SecureString parameter that holds them
+	// (DUNLIN_STRIPE_WEBHOOK_SECRETS_PARAM, DUNLIN_GENERIC_WEBHOOK_SECRETS_PARAM),
+	// as deployed, or the secrets themselves (DUNLIN_STRIPE_WEBHOOK_SECRETS,
+	// DUNLIN_GENERIC_WEBHOOK_SECRETS), as the local stack uses.
+	Webhooks struct {
+		StripeParam, GenericParam     string
+		StripeSecrets, GenericSecrets string
+	}
 }
 
 // Defaults are the values used when a variable is unset.
@@ -77,6 +86,10 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	str("DUNLIN_SENDER", &c.Sender)
 	str("DUNLIN_REPLY_TO", &c.ReplyTo)
 	str("DUNLIN_COLLECTIONS_EMAIL", &c.CollectionsEmail)
+	str("DUNLIN_STRIPE_WEBHOOK_SECRETS_PARAM", &c.Webhooks.StripeParam)
+	str("DUNLIN_GENERIC_WEBHOOK_SECRETS_PARAM", &c.Webhooks.GenericParam)
+	str("DUNLIN_STRIPE_WEBHOOK_SECRETS", &c.Webhooks.StripeSecrets)
+	str("DUNLIN_GENERIC_WEBHOOK_SECRETS", &c.Webhooks.GenericSecrets)
 	w, err := parseWindow(lookup)
 	if err != nil {
 		return Config{}, err

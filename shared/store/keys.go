@@ -83,8 +83,10 @@ func eventKey(provider, id string) key { return key{prefixEvent + provider + "#"
 
 // paymentRefKey makes a provider's payment id unique: every event about
 // that payment finds the one payment record.
-func paymentRefKey(provider, ref string) key { return key{prefixPayRef + provider + "#" + ref, "GUARD"} }
-func paymentExtIDKey(ext string) key          { return key{prefixPayExtID + ext, "GUARD"} }
+func paymentRefKey(provider, ref string) key {
+	return key{prefixPayRef + provider + "#" + ref, "GUARD"}
+}
+func paymentExtIDKey(ext string) key { return key{prefixPayExtID + ext, "GUARD"} }
 
 // paymentGSI1 lists an applied payment under its customer (or as
 // unmatched) by date received; a provider payment whose success is not yet

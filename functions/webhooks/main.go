@@ -1,0 +1,23 @@
+// Command webhooks is the Lambda function behind POST /v1/webhooks/stripe
+// and POST /v1/webhooks/generic. It has no API key: each delivery's
+// signature is its authentication. Signing secrets are read from SSM
+// Parameter Store on first use, so the cold start makes no network call.
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/akrylysov/algnhsa"
+
+	"dunlin/shared/app"
+)
+
+func main() {
+	a, log, err := app.Load(context.Background())
+	if err != nil {
+		log.Error("cold start", "error", err.Error())
+		os.Exit(1)
+	}
+	algnhsa.ListenAndServe(a.Webhooks, &algnhsa.Options{RequestType: algnhsa.RequestTypeAPIGatewayV2})
+}
