@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/stripe/stripe-go/v85/webhook"
 
@@ -61,6 +62,9 @@ func verifyGeneric(body []byte, header string, secrets []string) error {
 	}
 	if len(secrets) == 0 {
 		return fmt.Errorf("%w: no webhook secret is configured", errSignature)
+	}
+	if err := notFromTheFuture(header, time.Now()); err != nil {
+		return err
 	}
 	var last error
 	for _, secret := range secrets {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -39,6 +40,9 @@ func verifyStripe(body []byte, header string, secrets []string) (stripe.Event, e
 	if len(secrets) == 0 {
 		return stripe.Event{}, fmt.Errorf("%w: no webhook secret is configured", errSignature)
 	}
+	if err := notFromTheFuture(header, time.Now()); err != nil {
+		return stripe.Event{}, err
+	}
 	var last error
 	for _, secret := range secrets {
 		ev, err := webhook.ConstructEventWithOptions(body, header, secret, webhook.ConstructEventOptions{
@@ -50,6 +54,26 @@ func verifyStripe(body []byte, header string, secrets []string) (stripe.Event, e
 		last = err
 	}
 	return stripe.Event{}, fmt.Errorf("%w: %v", errSignature, last)
+}
+
+// notFromTheFuture refuses a signature timestamped more than Tolerance
+// ahead of now. stripe-go refuses old ones only; a far-future timestamp
+// would let a captured delivery be replayed for longer than Tolerance.
+func notFromTheFuture(header string, now time.Time) error {
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		if k != "t" {
+			continue
+		}
+		ts, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: bad timestamp", errSignature)
+		}
+		if time.Unix(ts, 0).Sub(now) > Tolerance {
+			return fmt.Errorf("%w: timestamp in the future", errSignature)
+		}
+	}
+	return nil
 }
 
 // fromStripe turns a verified Stripe event into what it says about a
