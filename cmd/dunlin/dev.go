@@ -74,6 +74,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.Window.StartHour, cfg.Window.EndHour = 0, 24
 		cfg.Window.Weekdays = []time.Weekday{0, 1, 2, 3, 4, 5, 6}
 	}
+	// Local webhook secrets, unless given: sign test deliveries with these.
+	if cfg.Webhooks.StripeSecrets == "" && cfg.Webhooks.StripeParam == "" {
+		cfg.Webhooks.StripeSecrets = devStripeSecret
+	}
+	if cfg.Webhooks.GenericSecrets == "" && cfg.Webhooks.GenericParam == "" {
+		cfg.Webhooks.GenericSecrets = devGenericSecret
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	a, err := app.New(ctx, cfg, log, time.Now)
 	if err != nil {
@@ -96,7 +103,11 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w (choose another with --addr)", *addr, err)
 	}
-	srv := &http.Server{Handler: accessLog(a.API, stderr), ReadHeaderTimeout: 10 * time.Second}
+	// As API Gateway routes them in AWS: webhooks to their function, the rest to the API.
+	mux := http.NewServeMux()
+	mux.Handle("/v1/webhooks/", a.Webhooks)
+	mux.Handle("/", a.API)
+	srv := &http.Server{Handler: accessLog(mux, stderr), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 
@@ -118,12 +129,15 @@ Dunlin is running locally.
   SES local      %s%s  (sent mail: open it in a browser)
   Sweep          %s
   Admin API key  %s
+  Webhooks       %s/v1/webhooks/stripe  (secret %s)
+                 %s/v1/webhooks/generic (secret %s)
 
 Try:
   curl -H "Authorization: Bearer %s" %s/v1/customers
 
 Press Ctrl-C to stop.
-`, base, base, ddb.Endpoint, reused(ddb), *table, dataNote(ddb, *dataDir), ses.Endpoint, reused(ses), sweepNote(*every, cfg.Window.String()), key, key, base)
+`, base, base, ddb.Endpoint, reused(ddb), *table, dataNote(ddb, *dataDir), ses.Endpoint, reused(ses), sweepNote(*every, cfg.Window.String()), key,
+		base, cfg.Webhooks.StripeSecrets, base, cfg.Webhooks.GenericSecrets, key, base)
 
 	select {
 	case <-ctx.Done():
@@ -210,6 +224,14 @@ func envInt(name string, def int) int {
 }
 
 // accessLog prints one line per request, for watching the local stack.
+// Webhook signing secrets of the local stack (DUNLIN_STRIPE_WEBHOOK_SECRETS
+// and DUNLIN_GENERIC_WEBHOOK_SECRETS override them). They guard nothing
+// but loopback test data.
+const (
+	devStripeSecret  = "whsec_dunlin_local_dev"
+	devGenericSecret = "dunlin_local_generic_dev"
+)
+
 func accessLog(next http.Handler, w io.Writer) http.Handler {
 	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		start := time.Now()

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stripe/stripe-go/v85/webhook"
+
 	"dunlin/shared/localstack"
 	"dunlin/shared/testenv"
 )
@@ -120,8 +122,20 @@ func TestDevRunsTheStackAndStopsWhatItStarted(t *testing.T) {
 			t.Errorf("no demo email containing %q in:\n%s", want, joined)
 		}
 	}
+	// A bank feed's signed webhook pays an overdue invoice by its number.
+	inv := body["data"].([]any)[0].(map[string]any)
+	event, _ := json.Marshal(map[string]any{"id": "dev-evt-1", "type": "payment.succeeded", "payment": map[string]any{
+		"id": "dev-txn-1", "amount": inv["balance"], "currency": inv["currency"], "received_on": time.Now().UTC().Format(time.DateOnly), "reference": inv["number"]}})
+	req, _ := http.NewRequest("POST", base+"/v1/webhooks/generic", bytes.NewReader(event))
+	req.Header.Set("Dunlin-Signature", webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: event, Secret: devGenericSecret}).Header)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Errorf("generic webhook: %v %v", res, err)
+	}
+	if _, got := getJSON(t, base+"/v1/invoices/"+inv["id"].(string), key); got["status"] != "paid" {
+		t.Errorf("after the webhook the invoice is %v", got["status"])
+	}
 	out := stop()
-	for _, want := range []string{base + "/v1/", fmt.Sprintf("http://127.0.0.1:%d", ddbPort), fmt.Sprintf("http://127.0.0.1:%d", sesPort)} {
+	for _, want := range []string{base + "/v1/webhooks/stripe", base + "/v1/", fmt.Sprintf("http://127.0.0.1:%d", ddbPort), fmt.Sprintf("http://127.0.0.1:%d", sesPort)} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output does not say where %s is:\n%s", want, out)
 		}
