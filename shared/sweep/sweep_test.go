@@ -66,12 +66,50 @@ func TestCustomerWalksTheWholeLadderDayByDay(t *testing.T) {
 
 // markPaid settles an invoice the way a payment does: balance zero, state
 // paid, version bumped, which takes it out of the work queue.
-func markPaid(t *testing.T, h *harness, id string) {
+// markPaid books a payment of the invoice's whole balance through the
+// payment path the API and the webhooks use, and returns it.
+func markPaid(t *testing.T, h *harness, id string) *billing.Payment {
 	t.Helper()
-	inv, _ := h.store.GetInvoice(context.Background(), id)
-	inv.State, inv.Balance, inv.Version = billing.StatePaid, 0, inv.Version+1
-	if err := h.store.SaveInvoice(context.Background(), inv); err != nil {
+	inv, err := h.store.GetInvoice(context.Background(), id)
+	if err != nil {
 		t.Fatal(err)
+	}
+	p, err := h.bill.RecordPayment(context.Background(), billing.PaymentInput{CustomerID: inv.CustomerID, Amount: &inv.Balance,
+		Allocations: []billing.AllocationInput{{InvoiceID: id, Amount: &inv.Balance}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := h.store.GetInvoice(context.Background(), id); got.State != billing.StatePaid {
+		t.Fatalf("invoice %s is %s after paying its balance", id, got.State)
+	}
+	return p
+}
+
+// A refund reopens a paid invoice; dunning resumes with the step now due,
+// once, not with every step it missed.
+func TestARefundPutsTheInvoiceBackOnTheLadder(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	c := h.customer("Refunded", "UTC", "en")
+	inv := h.invoice(c, "R-1", "2026-11-01", "2026-12-01")
+	h.sweepAt(at("2026-12-02", "UTC"))
+	p := markPaid(t, h, inv.ID)
+	for d := civil.MustParse("2026-12-03"); d.Before(civil.MustParse("2026-12-20")); d = d.AddDays(1) {
+		h.sweepAt(at(d.String(), "UTC"))
+	}
+	if n := len(h.mail()); n != 1 {
+		t.Fatalf("%d emails while paid, want the 1 from before", n)
+	}
+	h.now = at("2026-12-20", "UTC")
+	if _, err := h.bill.Reverse(context.Background(), p.ID, billing.ReversalInput{Kind: billing.KindChargeback, Reason: "card dispute lost"}); err != nil {
+		t.Fatal(err)
+	}
+	for d := civil.MustParse("2026-12-20"); d.Before(civil.MustParse("2026-12-24")); d = d.AddDays(1) {
+		h.sweepAt(at(d.String(), "UTC"))
+	}
+	mail := h.mail()
+	if len(mail) != 2 || !strings.HasPrefix(mail[1].Subject, "Action needed: Refunded") {
+		t.Fatalf("%d emails after the chargeback, want 2, the second the final notice:\n%v", len(mail), mail)
 	}
 }
 
