@@ -18,6 +18,7 @@ import (
 	"dunlin/shared/dunning"
 	"dunlin/shared/mailer"
 	"dunlin/shared/sweep"
+	"dunlin/shared/testenv"
 )
 
 // TestCustomerWalksTheWholeLadderDayByDay: one invoice, a sweep every day at
@@ -108,8 +109,8 @@ func TestARefundPutsTheInvoiceBackOnTheLadder(t *testing.T) {
 		h.sweepAt(at(d.String(), "UTC"))
 	}
 	mail := h.mail()
-	if len(mail) != 2 || !strings.HasPrefix(mail[1].Subject, "Action needed: Refunded") {
-		t.Fatalf("%d emails after the chargeback, want 2, the second the final notice:\n%v", len(mail), mail)
+	if len(mail) != 2 || !strings.HasPrefix(mail[1].Subject, "Final notice") {
+		t.Fatalf("%d emails after the chargeback, want 2, the second the final notice: %q", len(mail), subjects(mail))
 	}
 }
 
@@ -647,4 +648,12 @@ func TestNoResponseLimitHandsTheCustomerToAPerson(t *testing.T) {
 	if !phone {
 		t.Errorf("the call is not in the contact log: %+v", contacts)
 	}
+}
+
+func subjects(mail []testenv.SentEmail) []string {
+	var out []string
+	for _, m := range mail {
+		out = append(out, m.Subject)
+	}
+	return out
 }
