@@ -81,7 +81,7 @@ func TestOverpaymentBecomesCreditThatTheNextInvoiceConsumes(t *testing.T) {
 	p := f.mustCreate("/v1/payments", map[string]any{"customer_id": cid, "amount": 10000})
 	eq(t, "status", p["status"], "on_account")
 	eq(t, "unapplied", p["unapplied"], 6000.0)
-	eq(t, "credit", f.get("/v1/customers/"+cid+"/balance")["credit"], map[string]any{"EUR": 6000.0})
+	eq(t, "credit", f.get("/v1/customers/" + cid + "/balance")["credit"], map[string]any{"EUR": 6000.0})
 
 	// The next invoice takes 5000 of the credit and is paid at once.
 	second := f.mustCreate("/v1/invoices", map[string]any{"customer_id": cid, "total": 5000})
@@ -89,7 +89,7 @@ func TestOverpaymentBecomesCreditThatTheNextInvoiceConsumes(t *testing.T) {
 	// The one after takes the last 1000 and owes the rest.
 	third := f.mustCreate("/v1/invoices", map[string]any{"customer_id": cid, "total": 2500})
 	eq(t, "third", fmt.Sprint(third["status"], " ", third["balance"]), "open 1500")
-	eq(t, "credit left", f.get("/v1/customers/"+cid+"/balance")["credit"], map[string]any{})
+	eq(t, "credit left", f.get("/v1/customers/" + cid + "/balance")["credit"], map[string]any{})
 	eq(t, "first", f.balances(inv), []string{"0 paid"})
 	p = f.get("/v1/payments/" + p["id"].(string))
 	eq(t, "status", p["status"], "applied")
@@ -126,7 +126,7 @@ func TestCreditNotesReduceTheBalance(t *testing.T) {
 	inv := f.invoice(cid, 5000, nil)
 	cn := f.mustCreate("/v1/credit-notes", map[string]any{"invoice_id": inv, "amount": 1500, "reason": "two items returned"})
 	eq(t, "credit note", fmt.Sprint(cn["amount"], " ", cn["currency"], " ", cn["customer_id"] == cid), "1500 EUR true")
-	eq(t, "get", f.get("/v1/credit-notes/"+cn["id"].(string))["reason"], "two items returned")
+	eq(t, "get", f.get("/v1/credit-notes/" + cn["id"].(string))["reason"], "two items returned")
 	got := f.get("/v1/invoices/" + inv)
 	eq(t, "invoice", fmt.Sprint(got["balance"], " ", got["credited"]), "3500 1500")
 	res := f.Do("POST", "/v1/credit-notes", map[string]any{"invoice_id": inv, "amount": 3501, "reason": "too much"})
@@ -153,7 +153,7 @@ func TestRefundsAndChargebacksReopenInvoicesIntoTheDunningQueue(t *testing.T) {
 		t.Fatalf("refund = %d %s", res.Status, res.Body)
 	}
 	eq(t, "after refund", f.balances(a, b), []string{"0 paid", "470 overdue"})
-	eq(t, "credit", f.get("/v1/customers/"+cid+"/balance")["credit"], map[string]any{})
+	eq(t, "credit", f.get("/v1/customers/" + cid + "/balance")["credit"], map[string]any{})
 	if f.get("/v1/invoices/" + b)["next_action_on"] == nil {
 		t.Error("a reopened invoice is not back in the dunning queue")
 	}
@@ -251,7 +251,7 @@ func TestConcurrentPartialPaymentsKeepExactBalances(t *testing.T) {
 		}
 	}
 	eq(t, "balances", f.balances(a, b), []string{"0 paid", "0 paid"})
-	eq(t, "credit", f.get("/v1/customers/"+cid+"/balance")["credit"], map[string]any{"EUR": 500.0})
+	eq(t, "credit", f.get("/v1/customers/" + cid + "/balance")["credit"], map[string]any{"EUR": 500.0})
 	var allocated, unapplied int64
 	pays := f.get("/v1/payments?customer_id=" + cid + "&limit=200")["data"].([]any)
 	for _, p := range pays {
