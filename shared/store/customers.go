@@ -94,15 +94,7 @@ func (s *Store) CreateCustomer(ctx context.Context, c *billing.Customer) error {
 
 // GetCustomer reads one customer by id.
 func (s *Store) GetCustomer(ctx context.Context, id string) (*billing.Customer, error) {
-	var it customerItem
-	found, err := s.getItem(ctx, customerKey(id), &it)
-	if err != nil {
-		return nil, fmt.Errorf("get customer %s: %w", id, err)
-	}
-	if !found {
-		return nil, apperr.NotFoundf("no customer %q", id)
-	}
-	return it.customer(), nil
+	return getOne(ctx, s, customerKey(id), "customer", id, (*customerItem).customer)
 }
 
 // GetCustomerByExternalID follows the external-id guard to the customer.

@@ -171,15 +171,7 @@ func (s *Store) GetInvoiceByNumber(ctx context.Context, number string) (*billing
 
 // GetInvoice reads one invoice by id.
 func (s *Store) GetInvoice(ctx context.Context, id string) (*billing.Invoice, error) {
-	var it invoiceItem
-	found, err := s.getItem(ctx, invoiceKey(id), &it)
-	if err != nil {
-		return nil, fmt.Errorf("get invoice %s: %w", id, err)
-	}
-	if !found {
-		return nil, apperr.NotFoundf("no invoice %q", id)
-	}
-	return it.invoice(), nil
+	return getOne(ctx, s, invoiceKey(id), "invoice", id, (*invoiceItem).invoice)
 }
 
 // GetInvoiceByExternalID follows the external-id guard to the invoice.

@@ -118,15 +118,7 @@ func (it *paymentItem) payment() *billing.Payment {
 
 // GetPayment reads one payment by id.
 func (s *Store) GetPayment(ctx context.Context, id string) (*billing.Payment, error) {
-	var it paymentItem
-	found, err := s.getItem(ctx, paymentKey(id), &it)
-	if err != nil {
-		return nil, fmt.Errorf("get payment %s: %w", id, err)
-	}
-	if !found {
-		return nil, apperr.NotFoundf("no payment %q", id)
-	}
-	return it.payment(), nil
+	return getOne(ctx, s, paymentKey(id), "payment", id, (*paymentItem).payment)
 }
 
 // GetPaymentByRef follows the provider-reference guard to the payment.
@@ -177,17 +169,13 @@ type creditNoteItem struct {
 
 // GetCreditNote reads one credit note by id.
 func (s *Store) GetCreditNote(ctx context.Context, id string) (*billing.CreditNote, error) {
-	var it creditNoteItem
-	found, err := s.getItem(ctx, creditNoteKey(id), &it)
-	if err != nil {
-		return nil, fmt.Errorf("get credit note %s: %w", id, err)
-	}
-	if !found {
-		return nil, apperr.NotFoundf("no credit note %q", id)
-	}
+	return getOne(ctx, s, creditNoteKey(id), "credit note", id, (*creditNoteItem).creditNote)
+}
+
+func (it *creditNoteItem) creditNote() *billing.CreditNote {
 	issued, _ := civil.Parse(it.IssuedOn)
 	return &billing.CreditNote{ID: it.ID, CustomerID: it.CustomerID, InvoiceID: it.InvoiceID, Number: it.Number,
-		Currency: it.Currency, Amount: it.Amount, Reason: it.Reason, IssuedOn: issued, CreatedAt: it.CreatedAt}, nil
+		Currency: it.Currency, Amount: it.Amount, Reason: it.Reason, IssuedOn: issued, CreatedAt: it.CreatedAt}
 }
 
 // The account item holds a customer's credit on account: one number

@@ -54,6 +54,20 @@ func (s *Store) getItem(ctx context.Context, k key, out any) (bool, error) {
 	return true, nil
 }
 
+// getOne reads the item at k as a T and converts it to the domain type;
+// a missing item is NotFound naming the kind and id.
+func getOne[T any, R any](ctx context.Context, s *Store, k key, kind, id string, conv func(*T) *R) (*R, error) {
+	var it T
+	found, err := s.getItem(ctx, k, &it)
+	if err != nil {
+		return nil, fmt.Errorf("get %s %s: %w", kind, id, err)
+	}
+	if !found {
+		return nil, apperr.NotFoundf("no %s %q", kind, id)
+	}
+	return conv(&it), nil
+}
+
 func (k key) av() map[string]types.AttributeValue {
 	return map[string]types.AttributeValue{
 		attrPK: &types.AttributeValueMemberS{Value: k.PK},
