@@ -279,3 +279,57 @@ func TestAllocatingAPaymentWithNothingLeftIsAConflict(t *testing.T) {
 	code, _ := res.ErrorField(t)
 	eq(t, "nothing to allocate", fmt.Sprint(res.Status, " ", code), "409 conflict")
 }
+
+// Concurrent credit notes and refunds can never take more than there is.
+func TestConcurrentCreditNotesAndRefundsNeverOverdraw(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid := f.customer(nil)
+	inv := f.invoice(cid, 1000, nil)
+	var wg sync.WaitGroup
+	statuses := make([]int, 10)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = f.Do("POST", "/v1/credit-notes", map[string]any{"invoice_id": inv, "amount": 300, "reason": fmt.Sprint("note ", i)}).Status
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for _, s := range statuses {
+		switch s {
+		case 201:
+			created++
+		case 422, 409, 503:
+		default:
+			t.Errorf("credit note = %d", s)
+		}
+	}
+	eq(t, "credit notes", created, 3)
+	eq(t, "balance", f.balances(inv), []string{"100 open"})
+
+	other := f.invoice(cid, 800, nil)
+	p := f.mustCreate("/v1/payments", map[string]any{"customer_id": cid, "amount": 900})
+	pid := p["id"].(string)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = f.Do("POST", "/v1/payments/"+pid+"/refunds", map[string]any{"amount": 400}).Status
+		}()
+	}
+	wg.Wait()
+	refunds := 0
+	for _, s := range statuses {
+		if s == 200 {
+			refunds++
+		}
+	}
+	eq(t, "refunds of 400 out of 900", refunds, 2)
+	got := f.get("/v1/payments/" + pid)
+	eq(t, "refunded", got["refunded"], 800.0)
+	// 900 paid 100 on the first invoice and 800 on the second; 800 came
+	// back off the newest allocation.
+	eq(t, "balances", f.balances(inv, other), []string{"0 paid", "800 open"})
+}
