@@ -1,6 +1,7 @@
 package api
 
 import (
+	"strings"
 	"time"
 
 	"dunlin/shared/auth"
@@ -54,9 +55,25 @@ func toCustomerJSON(c *billing.Customer) customerJSON {
 		ID: c.ID, ExternalID: nullable(c.ExternalID), Name: c.Name, Email: c.Email, CC: cc,
 		Language: c.Language, Timezone: nullable(c.Timezone), Currency: c.Currency, CreditLimit: c.CreditLimit,
 		PaymentTermsDays: c.PaymentTermsDays, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
-		Policy: policyName(c.Policy), Paused: c.Paused, PauseReason: nullable(c.PauseReason), PausedUntil: nullable(c.PausedUntil.String()),
+		Policy: policyName(c.Policy), Paused: c.Paused || len(c.DisputeHolds) > 0, PauseReason: nullable(pauseReason(c)), PausedUntil: nullable(c.PausedUntil.String()),
 		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason), EmailError: nullable(c.EmailError), EmailErrorAt: c.EmailErrorAt, LastResponseAt: c.LastResponseAt,
 	}
+}
+
+// pauseReason says why dunning is paused: the firm's reason, and any open
+// card disputes.
+func pauseReason(c *billing.Customer) string {
+	r := c.PauseReason
+	if !c.Paused {
+		r = ""
+	}
+	if len(c.DisputeHolds) > 0 {
+		if r != "" {
+			r += "; "
+		}
+		r += "card dispute open on " + strings.Join(c.DisputeHolds, ", ")
+	}
+	return r
 }
 
 func policyName(p string) string {

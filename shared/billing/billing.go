@@ -34,6 +34,9 @@ type Customer struct {
 	Paused      bool
 	PauseReason string
 	PausedUntil civil.Date
+	// DisputeHolds are the provider payments ("stripe:pi_...") with a card
+	// dispute open: dunning is paused while there is any.
+	DisputeHolds []string
 	// EmailError is the last permanent error SES gave for this customer's
 	// email (cleared when the address changes); EmailErrorAt is when.
 	EmailError   string
@@ -49,9 +52,10 @@ type Customer struct {
 	Version    int64 // optimistic-locking counter, bumped on every write
 }
 
-// PausedOn reports whether dunning is paused for the customer on day.
+// PausedOn reports whether dunning is paused for the customer on day: by
+// the firm, or by an open card dispute.
 func (c *Customer) PausedOn(day civil.Date) bool {
-	return c.Paused && (c.PausedUntil.IsZero() || !day.After(c.PausedUntil))
+	return c.Paused && (c.PausedUntil.IsZero() || !day.After(c.PausedUntil)) || len(c.DisputeHolds) > 0
 }
 
 // InvoiceState is the stored lifecycle state. "Overdue" is deliberately not a

@@ -206,7 +206,7 @@ func (s *Service) placeMoney(ctx context.Context, cid, currency string, amount i
 			switch want := *a.Amount; {
 			case want > inv.Balance:
 				return nil, 0, apperr.Invalidf(field+".amount", "%d is more than invoice %s's balance of %d", want, inv.Number, inv.Balance)
-			case want >= inv.Balance-disc:
+			case disc > 0 && want >= inv.Balance-disc:
 				out = append(out, Apply{Invoice: inv, Amount: want, Discount: inv.Balance - want})
 			default:
 				out = append(out, Apply{Invoice: inv, Amount: want})
@@ -451,7 +451,7 @@ func findInvoice(list []*Invoice, id string) *Invoice {
 
 // CreateCreditNote reduces an open invoice's balance.
 // Errors: Invalid (unknown invoice, amount beyond the balance), Conflict
-// (invoice not open, number taken, contention beyond retries).
+// (invoice not open, contention beyond retries).
 func (s *Service) CreateCreditNote(ctx context.Context, in CreditNoteInput) (*CreditNote, error) {
 	if in.Amount == nil {
 		return nil, apperr.Invalidf("amount", "amount is required, in minor units of the invoice currency")

@@ -149,7 +149,7 @@ type DiscountTerms struct {
 }
 
 // DiscountOn returns the discount still available to a payment received on
-// day: the rate applied to the total (rounded half up), when day is within
+// day: the rate applied to the total less credit notes (rounded half up), when day is within
 // the window and no discount was taken yet; capped at the balance.
 func (inv *Invoice) DiscountOn(day civil.Date) int64 {
 	d := inv.Discount
@@ -159,8 +159,10 @@ func (inv *Invoice) DiscountOn(day civil.Date) int64 {
 	if day.After(inv.IssuedOn.AddDays(d.Days)) {
 		return 0
 	}
-	// Exact: total × rate / 10,000, half up, without overflow.
-	n := new(big.Int).Mul(big.NewInt(inv.Total), big.NewInt(d.RateBP))
+	// Exact: (total less credit notes) × rate / 10,000, half up, without
+	// overflow. A credit note lowers what was sold, so it lowers the
+	// discount too.
+	n := new(big.Int).Mul(big.NewInt(inv.Total-inv.Credited), big.NewInt(d.RateBP))
 	q, r := new(big.Int).QuoRem(n, big.NewInt(10000), new(big.Int))
 	amount := q.Int64()
 	if r.Int64()*2 >= 10000 {
@@ -192,8 +194,11 @@ func applyTo(inv *Invoice, available int64, day civil.Date) (Apply, bool) {
 		return Apply{}, false
 	}
 	disc := inv.DiscountOn(day)
-	if need := inv.Balance - disc; available >= need {
+	if need := inv.Balance - disc; need > 0 && available >= need {
 		return Apply{Invoice: inv, Amount: need, Discount: disc}, true
+	}
+	if available >= inv.Balance { // (a discount as large as the balance is no payment)
+		return Apply{Invoice: inv, Amount: inv.Balance}, true
 	}
 	return Apply{Invoice: inv, Amount: available}, true
 }

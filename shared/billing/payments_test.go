@@ -37,6 +37,16 @@ func TestEarlyPaymentDiscountIsExactAndOnlyInsideTheWindow(t *testing.T) {
 	if got := inv.DiscountOn(civil.MustParse("2026-11-02")); got != 0 {
 		t.Errorf("a discount taken once is offered again: %d", got)
 	}
+	credited := openInvoice("inv", 10000, "2026-11-01")
+	credited.Discount, credited.Credited, credited.Balance = &DiscountTerms{RateBP: 200, Days: 10}, 9900, 100
+	if got := credited.DiscountOn(civil.MustParse("2026-11-02")); got != 2 {
+		t.Errorf("after a 99.00 credit note the discount is %d, want 2 (2%% of 1.00)", got)
+	}
+	// A discount that would swallow the whole balance is no payment: one
+	// minor unit pays one minor unit.
+	if a, ok := applyTo(credited, 1, civil.MustParse("2026-11-02")); !ok || a.Amount != 1 || a.Discount != 0 || a.Settles() {
+		t.Errorf("a 1-unit payment: %+v", a)
+	}
 	huge := openInvoice("inv", 9_000_000_000_000_000_000, "2026-11-01")
 	huge.Discount = &DiscountTerms{RateBP: 5000, Days: 10}
 	if got := huge.DiscountOn(civil.MustParse("2026-11-02")); got != 4_500_000_000_000_000_000 {

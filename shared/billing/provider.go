@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"dunlin/shared/apperr"
-	"dunlin/shared/civil"
 	"dunlin/shared/ids"
+	"dunlin/shared/money"
 )
 
 // Outcome says what a provider event did to the books.
@@ -40,8 +41,8 @@ func (s *Service) ApplyProviderEvent(ctx context.Context, ev *ProviderEvent) (Ou
 		return "", apperr.New(apperr.Invalid, "event needs a provider, an id and a payment reference")
 	}
 	if s := ev.Success; s != nil {
-		if s.Amount <= 0 {
-			return "", apperr.Invalidf("amount", "a successful payment needs a positive amount")
+		if err := money.CheckAmount(s.Amount, 1); err != nil {
+			return "", apperr.Invalidf("amount", "amount %v", err)
 		}
 		cur, err := checkCurrency("currency", s.Currency)
 		if err != nil {
@@ -134,8 +135,10 @@ func (s *Service) reconcile(ctx context.Context, pt *Posting, before, p *Payment
 	return s.disputePause(ctx, pt, p)
 }
 
-// disputePause pauses the customer's dunning while one of the payment's
-// disputes is open, and lifts that pause (only that one) when it closes.
+// disputePause keeps the customer's dispute holds in step with this
+// payment: while any of its payments has a dispute open, dunning is paused
+// (Customer.PausedOn); when the last closes, it resumes. A pause the firm
+// set itself is a separate thing and is left alone.
 func (s *Service) disputePause(ctx context.Context, pt *Posting, p *Payment) error {
 	if p.CustomerID == "" {
 		return nil
@@ -144,23 +147,21 @@ func (s *Service) disputePause(ctx context.Context, pt *Posting, p *Payment) err
 	if err != nil {
 		return err
 	}
-	prefix := "payment dispute in " + p.Provider + " on " + p.ProviderRef
-	open, isOpen := p.openDispute()
+	ref := p.Provider + ":" + p.ProviderRef
+	_, isOpen := p.openDispute()
+	has := slices.Contains(c.DisputeHolds, ref)
 	switch {
-	case isOpen && !strings.HasPrefix(c.PauseReason, prefix) && !(c.Paused && c.PausedUntil.IsZero()):
-		// Pause until the dispute closes (an indefinite pause the firm set
-		// itself is left alone).
-		c.Paused, c.PauseReason, c.PausedUntil = true, prefix+" ("+open.ID+")", civil.Date{}
-	case !isOpen && c.Paused && strings.HasPrefix(c.PauseReason, prefix):
-		c.Paused, c.PauseReason = false, ""
+	case isOpen && !has:
+		c.DisputeHolds = append(slices.Clone(c.DisputeHolds), ref)
+	case !isOpen && has:
+		c.DisputeHolds = slices.DeleteFunc(slices.Clone(c.DisputeHolds), func(h string) bool { return h == ref })
 	default:
 		return nil
 	}
-	now := s.now().UTC()
 	if pt.RespondedAt != nil {
 		c.LastResponseAt = pt.RespondedAt
 	}
-	c.UpdatedAt, c.Version = now, c.Version+1
+	c.UpdatedAt, c.Version = s.now().UTC(), c.Version+1
 	pt.Customer = c
 	return nil
 }

@@ -266,7 +266,8 @@ func (s *Service) PauseCustomer(ctx context.Context, id string, in PauseInput) (
 // ResumeCustomer ends a pause. Errors: NotFound.
 func (s *Service) ResumeCustomer(ctx context.Context, id string) (*Customer, error) {
 	return s.changeCustomer(ctx, id, func(c *Customer) error {
-		c.Paused, c.PauseReason, c.PausedUntil = false, "", civil.Date{}
+		// Resuming is a person's decision to dun again, open disputes or not.
+		c.Paused, c.PauseReason, c.PausedUntil, c.DisputeHolds = false, "", civil.Date{}, nil
 		return nil
 	})
 }
@@ -661,8 +662,16 @@ func (s *Service) WaiveFee(ctx context.Context, id, stepName, reason string) (*I
 			if inv.State != StateOpen {
 				return apperr.New(apperr.Conflict, "invoice %s is %s; fees can be waived on open invoices", inv.Number, inv.State)
 			}
+			if f.Amount > inv.Balance {
+				// The customer has paid part of the fee already; waiving it
+				// all would leave money owed back, which is a refund.
+				return apperr.New(apperr.Conflict, "invoice %s has only %d left to pay, less than the %d fee: refund the customer instead", inv.Number, inv.Balance, f.Amount)
+			}
 			f.Waived, f.WaiveReason = true, strings.TrimSpace(reason)
 			inv.Balance -= f.Amount
+			if inv.Balance == 0 { // the fee was all that was left: settled
+				inv.State, inv.NextActionOn = StatePaid, civil.Date{}
+			}
 			return nil
 		}
 		return apperr.NotFoundf("invoice %s has no fee from step %q", inv.Number, stepName)

@@ -56,7 +56,7 @@ func (s *SSM) Secrets(ctx context.Context) ([]string, error) {
 	if ttl == 0 {
 		ttl = 5 * time.Minute
 	}
-	if s.cached != nil && time.Since(s.fetched) < ttl {
+	if !s.fetched.IsZero() && time.Since(s.fetched) < ttl {
 		return s.cached, nil
 	}
 	out, err := s.Client.GetParameter(ctx, &ssm.GetParameterInput{Name: aws.String(s.Name), WithDecryption: aws.Bool(true)})

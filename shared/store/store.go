@@ -116,7 +116,10 @@ func (s *Store) writeTx(ctx context.Context, items []types.TransactWriteItem, co
 		}
 		for _, r := range tce.CancellationReasons {
 			if aws.ToString(r.Code) == "TransactionConflict" {
-				return &apperr.Error{Code: apperr.Unavailable, Message: "a concurrent change is in progress; retry shortly", Err: err}
+				// Another transaction held one of the items: nothing was
+				// written, so re-reading and retrying is safe. Past the
+				// retries it is a 503 (Unavailable), not a conflict.
+				return &apperr.Error{Code: apperr.Unavailable, Message: "a concurrent change is in progress; retry shortly", Err: fmt.Errorf("%w: %w", apperr.ErrLostRace, err)}
 			}
 		}
 	}

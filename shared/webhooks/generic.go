@@ -75,36 +75,40 @@ func verifyGeneric(body []byte, header string, secrets []string) error {
 	return fmt.Errorf("%w: %v", errSignature, last)
 }
 
-// fromGeneric parses and checks a verified generic event.
+// fromGeneric parses and checks a verified generic event; known is false
+// for a type Dunlin does not act on (acknowledged, like Stripe's).
 // Errors: BadRequest or Invalid naming the field.
-func fromGeneric(body []byte) (*billing.ProviderEvent, error) {
+func fromGeneric(body []byte) (pe *billing.ProviderEvent, known bool, err error) {
 	var ev GenericEvent
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ev); err != nil {
-		return nil, apperr.Field(apperr.BadRequest, "body", "invalid JSON: %v", err)
+		return nil, false, apperr.Field(apperr.BadRequest, "body", "invalid JSON: %v", err)
 	}
 	p := ev.Payment
+	if ev.Type != GenericSucceeded && ev.Type != GenericRefunded {
+		return nil, false, nil
+	}
 	switch {
 	case strings.TrimSpace(ev.ID) == "":
-		return nil, apperr.Invalidf("id", "id is required: a unique id per event")
+		return nil, false, apperr.Invalidf("id", "id is required: a unique id per event")
 	case strings.TrimSpace(p.ID) == "":
-		return nil, apperr.Invalidf("payment.id", "payment.id is required: your id of the payment")
+		return nil, false, apperr.Invalidf("payment.id", "payment.id is required: your id of the payment")
 	case len(ev.ID) > 200 || len(p.ID) > 200:
-		return nil, apperr.Invalidf("id", "ids are at most 200 characters")
+		return nil, false, apperr.Invalidf("id", "ids are at most 200 characters")
 	}
-	pe := &billing.ProviderEvent{Provider: "generic", EventID: ev.ID, Type: ev.Type, PaymentRef: p.ID}
+	pe = &billing.ProviderEvent{Provider: "generic", EventID: ev.ID, Type: ev.Type, PaymentRef: p.ID}
 	switch ev.Type {
 	case GenericSucceeded:
 		if p.Amount <= 0 {
-			return nil, apperr.Invalidf("payment.amount", "payment.amount must be a positive number of minor units")
+			return nil, false, apperr.Invalidf("payment.amount", "payment.amount must be a positive number of minor units")
 		}
 		if p.Currency == "" {
-			return nil, apperr.Invalidf("payment.currency", "payment.currency is required")
+			return nil, false, apperr.Invalidf("payment.currency", "payment.currency is required")
 		}
 		day, err := civil.Parse(p.ReceivedOn)
 		if err != nil {
-			return nil, apperr.Invalidf("payment.received_on", "payment.received_on must be a date, YYYY-MM-DD")
+			return nil, false, apperr.Invalidf("payment.received_on", "payment.received_on must be a date, YYYY-MM-DD")
 		}
 		method := p.Method
 		if method == "" {
@@ -121,11 +125,9 @@ func fromGeneric(body []byte) (*billing.ProviderEvent, error) {
 		}
 	case GenericRefunded:
 		if p.Refunded <= 0 {
-			return nil, apperr.Invalidf("payment.refunded", "payment.refunded must be the positive total refunded so far")
+			return nil, false, apperr.Invalidf("payment.refunded", "payment.refunded must be the positive total refunded so far")
 		}
 		pe.Refunded = p.Refunded
-	default:
-		return nil, apperr.Invalidf("type", "type must be %s or %s", GenericSucceeded, GenericRefunded)
 	}
-	return pe, nil
+	return pe, true, nil
 }

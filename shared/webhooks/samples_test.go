@@ -40,9 +40,9 @@ func TestSampleEventsReadAsTheirPaymentFacts(t *testing.T) {
 				}
 				got = describe(pe)
 			} else {
-				pe, err := fromGeneric(body)
-				if err != nil {
-					t.Fatal(err)
+				pe, ok, err := fromGeneric(body)
+				if err != nil || !ok {
+					t.Fatalf("fromGeneric: %v %v", ok, err)
 				}
 				got = describe(pe)
 			}

@@ -96,7 +96,9 @@ func fromStripe(ev stripe.Event) (pe *billing.ProviderEvent, ok bool, err error)
 			amount = pi.Amount
 		}
 		pe.Success = &billing.ProviderSuccess{
-			Amount: amount, Currency: strings.ToUpper(string(pi.Currency)), ReceivedOn: dateOf(pi.Created, ev.Created),
+			// The event's time is when the money arrived; the intent may
+			// have been created days before (SEPA, bank debits).
+			Amount: amount, Currency: strings.ToUpper(string(pi.Currency)), ReceivedOn: dateOf(ev.Created, pi.Created),
 			Method: "card", Reference: pi.ID, Match: match(pi.Metadata, "", customerID(pi.Customer)),
 		}
 	case "invoice.paid":
@@ -144,6 +146,9 @@ func fromStripe(ev stripe.Event) (pe *billing.ProviderEvent, ok bool, err error)
 		pe.Dispute = &billing.Dispute{ID: d.ID, Status: disputeStatus(d.Status), Amount: d.Amount, Reason: string(d.Reason)}
 	default:
 		return nil, false, nil
+	}
+	if pe.Success != nil && pe.Success.Amount == 0 {
+		return nil, false, nil // a zero or fully discounted invoice: no money moved
 	}
 	if pe.PaymentRef == "" {
 		return nil, false, fmt.Errorf("event %s names no payment", ev.ID)

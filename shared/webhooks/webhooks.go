@@ -106,10 +106,14 @@ func (h *Handler) serveGeneric(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusBadRequest, result{Error: "signature verification failed"})
 		return
 	}
-	pe, err := fromGeneric(body)
+	pe, known, err := fromGeneric(body)
 	if err != nil {
 		e, _ := apperr.As(err)
 		reply(w, http.StatusUnprocessableEntity, result{Error: e.Message + " (field " + e.Field + ")"})
+		return
+	}
+	if !known {
+		reply(w, http.StatusOK, result{Received: true, Outcome: "ignored"})
 		return
 	}
 	h.apply(w, r, pe)

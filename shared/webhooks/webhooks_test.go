@@ -21,6 +21,7 @@ import (
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/billing"
+	"dunlin/shared/civil"
 	"dunlin/shared/secrets"
 	"dunlin/shared/store"
 	"dunlin/shared/testenv"
@@ -212,9 +213,14 @@ func TestStripeSignatures(t *testing.T) {
 func TestUnknownStripeEventsAreAcknowledgedAndIgnored(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	payload := stripeEvent(t, "evt_unknown", "customer.created", &stripe.Customer{ID: "cus_X", Object: "customer"})
-	if got := r.deliverStripe(payload); got != 200 {
-		t.Errorf("status = %d", got)
+	for _, payload := range [][]byte{
+		stripeEvent(t, "evt_unknown", "customer.created", &stripe.Customer{ID: "cus_X", Object: "customer"}),
+		// A zero invoice (a trial, a 100% coupon) moves no money.
+		stripeEvent(t, "evt_zero", "invoice.paid", &stripe.Invoice{ID: "in_zero", Object: "invoice", AmountPaid: 0, Currency: "eur"}),
+	} {
+		if got := r.deliverStripe(payload); got != 200 {
+			t.Errorf("status = %d", got)
+		}
 	}
 	page, err := r.billing.ListPayments(context.Background(), billing.PaymentRange{}, 10)
 	if err != nil || len(page.Items) != 0 {
@@ -327,7 +333,7 @@ func (s *sequence) books(t *testing.T) books {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.Paused = c.Paused
+	b.Paused = c.PausedOn(civil.MustParse("2026-11-23"))
 	return b
 }
 
@@ -404,25 +410,48 @@ func TestStripeEventsInAnyOrderAndNumberEndInTheSameBooks(t *testing.T) {
 	wg.Wait()
 }
 
-// While a dispute is open, dunning for the customer is paused.
-func TestAnOpenDisputePausesDunningUntilItCloses(t *testing.T) {
+// While any dispute is open, dunning for the customer is paused; it
+// resumes when the last one closes.
+func TestOpenDisputesPauseDunningUntilTheLastCloses(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
 	s := newSequence(t, r, "pause")
-	for _, i := range []int{0, 1, 3} {
+	today := civil.MustParse("2026-11-23")
+	paused := func() bool {
+		c, err := r.billing.GetCustomer(context.Background(), s.customer.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.PausedOn(today)
+	}
+	for _, i := range []int{0, 1, 3} { // both payments, then a dispute on pi_B
 		s.deliver(t, i, 1)
 	}
-	c, _ := r.billing.GetCustomer(context.Background(), s.customer.ID)
-	if !c.Paused || !strings.Contains(c.PauseReason, "dispute") {
-		t.Fatalf("open dispute: paused=%v %q", c.Paused, c.PauseReason)
+	if !paused() {
+		t.Fatal("an open dispute did not pause dunning")
 	}
-	s.deliver(t, 4, 1)
-	c, _ = r.billing.GetCustomer(context.Background(), s.customer.ID)
-	if c.Paused {
-		t.Errorf("closed dispute: still paused (%q)", c.PauseReason)
+	disputeA := func(status stripe.DisputeStatus, n int) []byte {
+		return stripeEvent(t, fmt.Sprintf("evt_dpA_%d", n), "charge.dispute.updated", &stripe.Dispute{ID: "dp_A_pause", Object: "dispute",
+			Amount: 1000, Currency: "eur", Status: status, PaymentIntent: &stripe.PaymentIntent{ID: "pi_A_pause"}})
+	}
+	if code := r.deliverStripe(disputeA(stripe.DisputeStatusNeedsResponse, 1)); code != 200 {
+		t.Fatal(code)
+	}
+	s.deliver(t, 4, 1) // pi_B's dispute is lost: closed
+	if !paused() {
+		t.Error("closing one dispute resumed dunning while another is open")
 	}
 	if inv := r.getInvoice(s.b.ID); inv.State != billing.StateOpen || inv.NextActionOn.IsZero() {
 		t.Errorf("the lost dispute did not reopen B into the dunning queue: %s next %s", inv.State, inv.NextActionOn)
+	}
+	if code := r.deliverStripe(disputeA(stripe.DisputeStatusWon, 2)); code != 200 {
+		t.Fatal(code)
+	}
+	if paused() {
+		t.Error("dunning still paused after the last dispute closed")
+	}
+	if inv := r.getInvoice(s.a.ID); inv.Balance != 20000 {
+		t.Errorf("a won dispute changed A's balance to %d", inv.Balance)
 	}
 }
 
