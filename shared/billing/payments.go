@@ -28,6 +28,9 @@ type Payment struct {
 	ExternalID  string // the firm's own id; unique when set
 	Provider    string // "" for API payments; "stripe", "generic"
 	ProviderRef string // the provider's payment id; unique per provider
+	// AltRefs are other ids the provider uses for the same money (a
+	// Stripe invoice id beside its PaymentIntent id), each unique too.
+	AltRefs []string
 	Currency    string
 	Amount      int64 // minor units received
 	ReceivedOn  civil.Date
@@ -137,6 +140,7 @@ func (p *Payment) clone() *Payment {
 	cp.Allocations = slices.Clone(p.Allocations)
 	cp.Reversals = slices.Clone(p.Reversals)
 	cp.Disputes = slices.Clone(p.Disputes)
+	cp.AltRefs = slices.Clone(p.AltRefs)
 	return &cp
 }
 
@@ -314,6 +318,19 @@ func (p *Payment) mergeFacts(ev *ProviderEvent) bool {
 	return changed
 }
 
+// learnRefs adds the event's ids of the payment that p does not know yet
+// and returns them.
+func (p *Payment) learnRefs(ev *ProviderEvent) []string {
+	var out []string
+	for _, r := range append([]string{ev.PaymentRef}, ev.AltRefs...) {
+		if r != "" && r != p.ProviderRef && !slices.Contains(p.AltRefs, r) {
+			p.AltRefs = append(p.AltRefs, r)
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 // lostDisputes is the amount of disputes the firm lost.
 func (p *Payment) lostDisputes() int64 {
 	var n int64
@@ -363,7 +380,8 @@ type ProviderEvent struct {
 	Provider   string
 	EventID    string
 	Type       string
-	PaymentRef string // the provider's id of the payment the event is about
+	PaymentRef string   // the provider's id of the payment the event is about
+	AltRefs    []string // other ids of the same payment the event reveals
 	Success    *ProviderSuccess
 	Refunded   int64 // cumulative amount refunded so far
 	Dispute    *Dispute
@@ -401,6 +419,9 @@ type Posting struct {
 	Applies      []Apply      // money applied to open invoices (balance-conditioned)
 	Reopens      []*Invoice   // invoices given money back (written on their version)
 	CreditNote   *CreditNote
+	// NewRefs are provider ids newly known for Payment (an existing one):
+	// each gets its own uniqueness guard pointing at the payment.
+	NewRefs []string
 	// Customer credit changes: the amount per currency, and payments that
 	// start or stop holding credit.
 	CustomerID    string

@@ -60,15 +60,19 @@ func (s *Service) ApplyProviderEvent(ctx context.Context, ev *ProviderEvent) (Ou
 		}
 		now := s.now().UTC()
 		rec := &EventRecord{Provider: ev.Provider, ID: ev.EventID, Type: ev.Type, At: now}
-		before, err := s.store.GetPaymentByRef(ctx, ev.Provider, ev.PaymentRef)
+		before, err := s.providerPayment(ctx, ev)
 		switch {
 		case apperr.Is(err, apperr.NotFound):
 			before = &Payment{ID: ids.New("pay_", now), Provider: ev.Provider, ProviderRef: ev.PaymentRef, Method: "card", CreatedAt: now}
 		case err != nil:
 			return "", err
 		}
+		if err := s.dropForeignRefs(ctx, ev, before); err != nil {
+			return "", err
+		}
 		p := before.clone()
-		if !p.mergeFacts(ev) {
+		newRefs := p.learnRefs(ev)
+		if !p.mergeFacts(ev) && len(newRefs) == 0 {
 			err := s.store.Post(ctx, &Posting{Event: rec})
 			if errors.Is(err, ErrDuplicateEvent) {
 				return OutcomeDuplicate, nil
@@ -77,6 +81,9 @@ func (s *Service) ApplyProviderEvent(ctx context.Context, ev *ProviderEvent) (Ou
 		}
 		p.UpdatedAt, p.Version = now, p.Version+1
 		pt := &Posting{Event: rec, Payment: p}
+		if before.Version > 0 { // a new payment gets all its guards when created
+			pt.NewRefs = newRefs
+		}
 		if err := s.reconcile(ctx, pt, before, p); err != nil {
 			return "", err
 		}
@@ -89,6 +96,45 @@ func (s *Service) ApplyProviderEvent(ctx context.Context, ev *ProviderEvent) (Ou
 		}
 		return OutcomeApplied, nil
 	})
+}
+
+// providerPayment finds the payment an event is about by any of the ids
+// it gives. Errors: NotFound.
+func (s *Service) providerPayment(ctx context.Context, ev *ProviderEvent) (*Payment, error) {
+	var err error
+	for _, ref := range append([]string{ev.PaymentRef}, ev.AltRefs...) {
+		var p *Payment
+		if p, err = s.store.GetPaymentByRef(ctx, ev.Provider, ref); !apperr.Is(err, apperr.NotFound) {
+			return p, err
+		}
+	}
+	return nil, err
+}
+
+// dropForeignRefs removes from the event the ids another payment already
+// holds. That happens when a refund or dispute named the PaymentIntent
+// before anything linked it to the invoice's payment: the two records stay
+// apart (and the firm sees the refund as a pending payment) rather than
+// the event failing for ever.
+func (s *Service) dropForeignRefs(ctx context.Context, ev *ProviderEvent, p *Payment) error {
+	kept := ev.AltRefs[:0:0]
+	for _, ref := range ev.AltRefs {
+		if ref == p.ProviderRef || slices.Contains(p.AltRefs, ref) {
+			kept = append(kept, ref)
+			continue
+		}
+		other, err := s.store.GetPaymentByRef(ctx, ev.Provider, ref)
+		switch {
+		case apperr.Is(err, apperr.NotFound):
+			kept = append(kept, ref)
+		case err != nil:
+			return err
+		case other.ID == p.ID:
+			kept = append(kept, ref)
+		}
+	}
+	ev.AltRefs = kept
+	return nil
 }
 
 // reconcile moves the books to what p's merged facts say, adding the

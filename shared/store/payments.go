@@ -34,6 +34,7 @@ type paymentItem struct {
 	ExternalID  string           `dynamodbav:"external_id,omitempty"`
 	Provider    string           `dynamodbav:"provider,omitempty"`
 	ProviderRef string           `dynamodbav:"provider_ref,omitempty"`
+	AltRefs     []string         `dynamodbav:"alt_refs,omitempty"`
 	Currency    string           `dynamodbav:"currency,omitempty"`
 	Amount      int64            `dynamodbav:"amount"`
 	ReceivedOn  string           `dynamodbav:"received_on,omitempty"`
@@ -79,7 +80,7 @@ func toPaymentItem(p *billing.Payment) paymentItem {
 	g1pk, g1sk := paymentGSI1(p)
 	it := paymentItem{
 		PK: k.PK, SK: k.SK, GSI1PK: g1pk, GSI1SK: g1sk, GSI2PK: kindPayment, GSI2SK: p.ID,
-		ID: p.ID, CustomerID: p.CustomerID, ExternalID: p.ExternalID, Provider: p.Provider, ProviderRef: p.ProviderRef,
+		ID: p.ID, CustomerID: p.CustomerID, ExternalID: p.ExternalID, Provider: p.Provider, ProviderRef: p.ProviderRef, AltRefs: p.AltRefs,
 		Currency: p.Currency, Amount: p.Amount, ReceivedOn: p.ReceivedOn.String(), Method: p.Method, Reference: p.Reference,
 		Unapplied: p.Unapplied, Refunded: p.Refunded, ChargedBack: p.ChargedBack, Applied: p.Applied,
 		ProvRefund: p.ProviderRefunded, Hint: p.Hint, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Version: p.Version,
@@ -99,7 +100,7 @@ func toPaymentItem(p *billing.Payment) paymentItem {
 func (it *paymentItem) payment() *billing.Payment {
 	received, _ := civil.Parse(it.ReceivedOn) // "" (not yet known) leaves the zero date
 	p := &billing.Payment{
-		ID: it.ID, CustomerID: it.CustomerID, ExternalID: it.ExternalID, Provider: it.Provider, ProviderRef: it.ProviderRef,
+		ID: it.ID, CustomerID: it.CustomerID, ExternalID: it.ExternalID, Provider: it.Provider, ProviderRef: it.ProviderRef, AltRefs: it.AltRefs,
 		Currency: it.Currency, Amount: it.Amount, ReceivedOn: received, Method: it.Method, Reference: it.Reference,
 		Unapplied: it.Unapplied, Refunded: it.Refunded, ChargedBack: it.ChargedBack, Applied: it.Applied,
 		ProviderRefunded: it.ProvRefund, Hint: it.Hint, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, Version: it.Version,
@@ -266,6 +267,9 @@ func (s *Store) Post(ctx context.Context, pt *billing.Posting) error {
 			return err
 		}
 	}
+	for _, ref := range pt.NewRefs {
+		add(s.putGuard(paymentRefKey(pt.Payment.Provider, ref), pt.Payment.ID), apperr.Race("%s payment %s was recorded concurrently", pt.Payment.Provider, ref))
+	}
 	for _, p := range pt.OtherPayment {
 		if err := s.addPaymentItems(p, add); err != nil {
 			return err
@@ -365,7 +369,9 @@ func (s *Store) addPaymentItems(p *billing.Payment, add func(types.TransactWrite
 	if p.ProviderRef != "" {
 		// Two deliveries creating the same provider payment: the loser
 		// re-reads and finds the winner's.
-		add(s.putGuard(paymentRefKey(p.Provider, p.ProviderRef), p.ID), apperr.Race("%s payment %s was created concurrently", p.Provider, p.ProviderRef))
+		for _, ref := range append([]string{p.ProviderRef}, p.AltRefs...) {
+			add(s.putGuard(paymentRefKey(p.Provider, ref), p.ID), apperr.Race("%s payment %s was created concurrently", p.Provider, ref))
+		}
 	}
 	return nil
 }

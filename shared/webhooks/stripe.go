@@ -113,7 +113,7 @@ func fromStripe(ev stripe.Event) (pe *billing.ProviderEvent, ok bool, err error)
 		if inv.Payments != nil {
 			for _, p := range inv.Payments.Data {
 				if p.Payment != nil && p.Payment.PaymentIntent != nil && p.Payment.PaymentIntent.ID != "" {
-					pe.PaymentRef = p.Payment.PaymentIntent.ID
+					pe.PaymentRef, pe.AltRefs = p.Payment.PaymentIntent.ID, []string{inv.ID}
 					break
 				}
 			}
@@ -125,6 +125,29 @@ func fromStripe(ev stripe.Event) (pe *billing.ProviderEvent, ok bool, err error)
 		pe.Success = &billing.ProviderSuccess{
 			Amount: inv.AmountPaid, Currency: strings.ToUpper(string(inv.Currency)), ReceivedOn: dateOf(paidAt, ev.Created),
 			Method: "card", Reference: firstNonEmpty(inv.Number, inv.ID), Match: match(inv.Metadata, inv.ID, customerID(inv.Customer)),
+		}
+	case "invoice_payment.paid":
+		// The link between a Stripe invoice and the PaymentIntent that paid
+		// it, which refunds and disputes name: keyed on both.
+		var ip stripe.InvoicePayment
+		if err := json.Unmarshal(raw, &ip); err != nil {
+			return nil, false, fmt.Errorf("invoice payment: %w", err)
+		}
+		invoiceID := ""
+		if ip.Invoice != nil {
+			invoiceID = ip.Invoice.ID
+		}
+		pe.PaymentRef = firstNonEmpty(paymentIntentOf(ip.Payment), invoiceID)
+		if pe.PaymentRef != invoiceID && invoiceID != "" {
+			pe.AltRefs = []string{invoiceID}
+		}
+		var paidAt int64
+		if ip.StatusTransitions != nil {
+			paidAt = ip.StatusTransitions.PaidAt
+		}
+		pe.Success = &billing.ProviderSuccess{
+			Amount: ip.AmountPaid, Currency: strings.ToUpper(string(ip.Currency)), ReceivedOn: dateOf(paidAt, ev.Created),
+			Method: "card", Reference: firstNonEmpty(invoiceID, ip.ID), Match: billing.Match{InvoiceExternalID: invoiceID},
 		}
 	case "charge.refunded":
 		var ch stripe.Charge
@@ -176,6 +199,13 @@ func chargeRef(pi *stripe.PaymentIntent, chargeID string) string {
 		return pi.ID
 	}
 	return chargeID
+}
+
+func paymentIntentOf(p *stripe.InvoicePaymentPayment) string {
+	if p == nil || p.PaymentIntent == nil {
+		return ""
+	}
+	return p.PaymentIntent.ID
 }
 
 func customerID(c *stripe.Customer) string {

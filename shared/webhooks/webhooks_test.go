@@ -529,3 +529,51 @@ func TestUnmatchedWebhookPaymentIsKeptUntilTheFirmAllocatesIt(t *testing.T) {
 		t.Errorf("still %d unmatched", len(page.Items))
 	}
 }
+
+// Stripe Invoicing as webhooks deliver it today: invoice.paid carries no
+// payments list, invoice_payment.paid links the invoice to the
+// PaymentIntent that refunds and disputes name. Once linked, one payment
+// holds both ids, whatever the order and number of the deliveries.
+func TestInvoicePaymentLinksAStripeInvoiceToItsPaymentIntent(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	for n, order := range [][]int{{0, 1, 2}, {1, 0, 2}, {1, 2, 0}} {
+		tag := fmt.Sprint("link", n)
+		c := r.customer("Link"+tag, "")
+		inv := r.invoice(c, 20000, "L-"+tag, "in_L_"+tag)
+		events := [][]byte{
+			stripeEvent(t, "evt_paid_"+tag, "invoice.paid", &stripe.Invoice{ID: "in_L_" + tag, Object: "invoice", AmountPaid: 20000, Currency: "eur", Status: "paid"}),
+			stripeEvent(t, "evt_ip_"+tag, "invoice_payment.paid", &stripe.InvoicePayment{ID: "inpay_" + tag, Object: "invoice_payment", AmountPaid: 20000, Currency: "eur",
+				Invoice: &stripe.Invoice{ID: "in_L_" + tag}, Payment: &stripe.InvoicePaymentPayment{Type: "payment_intent", PaymentIntent: &stripe.PaymentIntent{ID: "pi_L_" + tag}}}),
+			stripeEvent(t, "evt_ref_"+tag, "charge.refunded", &stripe.Charge{ID: "ch_L_" + tag, Object: "charge", Amount: 20000, AmountRefunded: 7000, Currency: "eur",
+				PaymentIntent: &stripe.PaymentIntent{ID: "pi_L_" + tag}}),
+		}
+		for _, i := range order {
+			var wg sync.WaitGroup
+			for range 1 + n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for attempt := 0; ; attempt++ {
+						code := r.deliverStripe(events[i])
+						if code == 200 || code != 503 || attempt > 20 {
+							if code != 200 {
+								t.Errorf("order %v event %d = %d", order, i, code)
+							}
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		byPI, ok1 := r.paymentByRef("stripe", "pi_L_"+tag)
+		byInvoice, ok2 := r.paymentByRef("stripe", "in_L_"+tag)
+		if !ok1 || !ok2 || byPI.ID != byInvoice.ID {
+			t.Fatalf("order %v: the two ids are not one payment (%v %v)", order, ok1, ok2)
+		}
+		if got := r.getInvoice(inv.ID); got.State != billing.StateOpen || got.Balance != 7000 || byPI.Refunded != 7000 || byPI.Amount != 20000 {
+			t.Errorf("order %v: invoice %s %d, payment %d refunded %d", order, got.State, got.Balance, byPI.Amount, byPI.Refunded)
+		}
+	}
+}
