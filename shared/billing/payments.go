@@ -30,7 +30,7 @@ type Payment struct {
 	ProviderRef string // the provider's payment id; unique per provider
 	// AltRefs are other ids the provider uses for the same money (a
 	// Stripe invoice id beside its PaymentIntent id), each unique too.
-	AltRefs []string
+	AltRefs     []string
 	Currency    string
 	Amount      int64 // minor units received
 	ReceivedOn  civil.Date
