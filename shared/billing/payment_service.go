@@ -550,6 +550,101 @@ func (s *Service) CustomerBalance(ctx context.Context, id string) (*Balance, err
 	return b, nil
 }
 
+// creditHolders reads the customer's payments that hold credit in a
+// currency, oldest received first.
+func (s *Service) creditHolders(ctx context.Context, customerID, currency string) ([]*Payment, error) {
+	acct, err := s.store.GetAccount(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	var holders []*Payment
+	if acct.Credit[currency] <= 0 {
+		return nil, nil
+	}
+	for _, pid := range acct.CreditPayments {
+		p, err := s.store.GetPayment(ctx, pid)
+		if apperr.Is(err, apperr.NotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		if p.CustomerID == customerID && p.Currency == currency && p.Unapplied > 0 {
+			holders = append(holders, p)
+		}
+	}
+	slices.SortFunc(holders, func(a, b *Payment) int {
+		return cmp.Or(a.ReceivedOn.Compare(b.ReceivedOn), cmp.Compare(a.ID, b.ID))
+	})
+	return holders, nil
+}
+
+// ApplyCredit pays the given open invoices (oldest due first) from the
+// customer's credit on account, if it has any in their currency. It is the
+// safety net for credit and open invoices existing side by side: a payment
+// that raced an invoice's creation, or a refund that reopened an invoice
+// while other money sat on account. The sweep calls it before dunning, so
+// nobody is chased for money they already have with the firm. It reports
+// whether anything was applied. Errors: Conflict (contention), Unavailable.
+func (s *Service) ApplyCredit(ctx context.Context, customerID string, invoices []*Invoice) (bool, error) {
+	acct, err := s.store.GetAccount(ctx, customerID)
+	if err != nil {
+		return false, err
+	}
+	byCurrency := map[string][]string{}
+	for _, inv := range invoices {
+		if acct.Credit[inv.Currency] > 0 && !slices.Contains(byCurrency[inv.Currency], inv.ID) {
+			byCurrency[inv.Currency] = append(byCurrency[inv.Currency], inv.ID)
+		}
+	}
+	applied := false
+	for cur, ids := range byCurrency {
+		for range maxAllocations { // each round uses up one payment's credit or one invoice
+			ok, err := retryRaces(ctx, func() (bool, error) { return s.applyCreditTo(ctx, customerID, cur, ids) })
+			if err != nil {
+				return applied, fmt.Errorf("apply credit of %s: %w", customerID, err)
+			}
+			if !ok {
+				break
+			}
+			applied = true
+		}
+	}
+	return applied, nil
+}
+
+func (s *Service) applyCreditTo(ctx context.Context, customerID, currency string, invoiceIDs []string) (bool, error) {
+	holders, err := s.creditHolders(ctx, customerID, currency)
+	if err != nil || len(holders) == 0 {
+		return false, err
+	}
+	var open []*Invoice
+	for _, id := range invoiceIDs {
+		inv, err := s.store.GetInvoice(ctx, id) // consistent: the index may lag
+		if err != nil {
+			return false, err
+		}
+		if inv.State == StateOpen && inv.Balance > 0 && !inv.Disputed && inv.CustomerID == customerID {
+			open = append(open, inv)
+		}
+	}
+	slices.SortFunc(open, func(a, b *Invoice) int { return cmp.Or(a.DueOn.Compare(b.DueOn), cmp.Compare(a.ID, b.ID)) })
+	// One holder per posting, so each invoice is written once; the caller
+	// loops while credit and open invoices remain.
+	before := holders[0]
+	p := before.clone()
+	applies, rest := allocateOldestFirst(p.Unapplied, p.ReceivedOn, open) // credit pays as of the day it came in
+	if len(applies) == 0 {
+		return false, nil
+	}
+	pt := &Posting{CustomerID: customerID, Payment: p, Applies: applies}
+	p.addAllocations(applies)
+	pt.addCredit(currency, rest-p.Unapplied)
+	p.Unapplied = rest
+	p.UpdatedAt, p.Version = s.now().UTC(), p.Version+1
+	pt.creditHolding(before, p)
+	return true, s.store.Post(ctx, pt)
+}
+
 // storeNewInvoice writes a new invoice, consuming the customer's credit in
 // its currency first (oldest payment first): the invoice starts with a
 // smaller balance, or paid.
@@ -563,26 +658,11 @@ func (s *Service) storeNewInvoice(ctx context.Context, inv *Invoice, create func
 	}
 	base := *inv
 	_, err = retryRaces(ctx, func() (struct{}, error) {
-		acct, err := s.store.GetAccount(ctx, inv.CustomerID)
+		*inv = base
+		holders, err := s.creditHolders(ctx, inv.CustomerID, inv.Currency)
 		if err != nil {
 			return struct{}{}, err
 		}
-		*inv = base
-		var holders []*Payment
-		for _, pid := range acct.CreditPayments {
-			p, err := s.store.GetPayment(ctx, pid)
-			if apperr.Is(err, apperr.NotFound) {
-				continue
-			} else if err != nil {
-				return struct{}{}, err
-			}
-			if p.CustomerID == inv.CustomerID && p.Currency == inv.Currency && p.Unapplied > 0 {
-				holders = append(holders, p)
-			}
-		}
-		slices.SortFunc(holders, func(a, b *Payment) int {
-			return cmp.Or(a.ReceivedOn.Compare(b.ReceivedOn), cmp.Compare(a.ID, b.ID))
-		})
 		pt := &Posting{NewInvoice: inv, CustomerID: inv.CustomerID}
 		for _, before := range holders {
 			a, ok := applyTo(inv, before.Unapplied, inv.IssuedOn)

@@ -101,6 +101,16 @@ type Settings struct {
 	// scheduled time, which a retried run may be far behind; claims are
 	// stamped, and judged stale, by the later of the two.
 	Clock func() time.Time
+	// Credit pays due invoices from the customer's credit on account
+	// before anyone is chased for them (billing.Service.ApplyCredit); nil
+	// skips that step.
+	Credit CreditApplier
+}
+
+// CreditApplier pays open invoices from credit on account and reports
+// whether it applied anything.
+type CreditApplier interface {
+	ApplyCredit(ctx context.Context, customerID string, invoices []*billing.Invoice) (bool, error)
 }
 
 // Sweeper runs sweeps.
@@ -276,6 +286,11 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 	if len(work) == 0 {
 		return nil
 	}
+	if s.settings.Credit != nil && !dry {
+		if work, err = s.payFromCredit(ctx, c.ID, work, sum); err != nil || len(work) == 0 {
+			return err
+		}
+	}
 
 	sends, err := s.store.SendsSince(ctx, cid, today.AddDays(-6))
 	if err != nil {
@@ -342,6 +357,33 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 		return s.sendOrPlan(ctx, now, today, c, pol, rc, dunning.Internal, internal, sum, preview)
 	}
 	return nil
+}
+
+// payFromCredit uses the customer's credit on account on its due
+// invoices first, and returns the work still due: nobody is chased for
+// money the firm already holds.
+func (s *Sweeper) payFromCredit(ctx context.Context, cid string, work []due, sum *Summary) ([]due, error) {
+	invs := make([]*billing.Invoice, 0, len(work))
+	for _, w := range work {
+		invs = append(invs, w.inv)
+	}
+	applied, err := s.settings.Credit.ApplyCredit(ctx, cid, invs)
+	if err != nil || !applied {
+		return work, err
+	}
+	var left []due
+	for _, w := range work {
+		inv, err := s.store.GetInvoice(ctx, w.inv.ID)
+		if err != nil {
+			return nil, err
+		}
+		if inv.State != billing.StateOpen || inv.Balance <= 0 {
+			sum.skip("paid_from_credit", 1)
+			continue
+		}
+		left = append(left, due{inv, w.step})
+	}
+	return left, nil
 }
 
 // sendOrPlan sends the email, or in a preview renders it and records it.

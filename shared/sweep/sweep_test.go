@@ -657,3 +657,37 @@ func subjects(mail []testenv.SentEmail) []string {
 	}
 	return out
 }
+
+// Credit on account pays a due invoice before anyone is chased for it:
+// here a refund reopened an invoice while other money sat on account.
+func TestCreditOnAccountPaysBeforeDunning(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	c := h.customer("Credit", "UTC", "en")
+	a := h.invoice(c, "C-1", "2026-11-01", "2026-12-01")
+	b := h.invoice(c, "C-2", "2026-11-01", "2026-12-01")
+	h.now = at("2026-11-20", "UTC")
+	markPaid(t, h, a.ID)
+	pb := markPaid(t, h, b.ID)
+	extra := int64(125000)
+	if p, err := h.bill.RecordPayment(ctx, billing.PaymentInput{CustomerID: c.ID, Amount: &extra}); err != nil || p.Unapplied != extra {
+		t.Fatalf("credit payment: %v %+v", err, p)
+	}
+	if _, err := h.bill.Reverse(ctx, pb.ID, billing.ReversalInput{Reason: "paid twice by mistake"}); err != nil {
+		t.Fatal(err)
+	}
+	if inv, _ := h.store.GetInvoice(ctx, b.ID); inv.State != billing.StateOpen {
+		t.Fatalf("the refund left C-2 %s", inv.State)
+	}
+	sum := h.sweepAt(at("2026-12-03", "UTC"))
+	if n := len(h.mail()); n != 0 || sum.Skipped["paid_from_credit"] != 1 {
+		t.Errorf("%d emails, summary %+v; want none, C-2 paid from credit", n, sum)
+	}
+	if inv, _ := h.store.GetInvoice(ctx, b.ID); inv.State != billing.StatePaid {
+		t.Errorf("C-2 is %s with %d owing", inv.State, inv.Balance)
+	}
+	if acct, _ := h.store.GetAccount(ctx, c.ID); acct.Credit["EUR"] != 0 {
+		t.Errorf("credit left: %d", acct.Credit["EUR"])
+	}
+}
