@@ -16,7 +16,8 @@ import (
 func TestSampleEventsReadAsTheirPaymentFacts(t *testing.T) {
 	for file, want := range map[string]string{
 		"stripe-payment-intent-succeeded.json": "pi_3SampleA succeeded 30000 EUR on 2025-11-24 match {InvoiceID:inv_01KAX3Y0Z7K4B8W2N5Q9R6T1VM InvoiceExternalID: InvoiceNumber: CustomerID: CustomerExternalID:cus_SampleStripe}",
-		"stripe-invoice-paid.json":             "pi_3SampleB succeeded 20000 EUR on 2025-11-24 match {InvoiceID: InvoiceExternalID:in_1SampleB InvoiceNumber: CustomerID: CustomerExternalID:cus_SampleStripe}",
+		"stripe-invoice-paid.json":             "pi_3SampleB [in_1SampleB] succeeded 20000 EUR on 2025-11-24 match {InvoiceID: InvoiceExternalID:in_1SampleB InvoiceNumber: CustomerID: CustomerExternalID:cus_SampleStripe}",
+		"stripe-invoice-payment-paid.json":     "pi_3SampleB [in_1SampleB] succeeded 20000 EUR on 2025-11-24 match {InvoiceID: InvoiceExternalID:in_1SampleB InvoiceNumber: CustomerID: CustomerExternalID:}",
 		"stripe-charge-refunded.json":          "pi_3SampleA refunded 5000",
 		"stripe-charge-dispute-created.json":   "pi_3SampleB dispute du_1SampleB open 20000",
 		"stripe-charge-dispute-closed.json":    "pi_3SampleB dispute du_1SampleB lost 20000",
@@ -57,7 +58,11 @@ func describe(pe *billing.ProviderEvent) string {
 	switch {
 	case pe.Success != nil:
 		v := pe.Success
-		return fmt.Sprintf("%s succeeded %d %s on %s match %+v", pe.PaymentRef, v.Amount, v.Currency, v.ReceivedOn, v.Match)
+		ref := pe.PaymentRef
+		if len(pe.AltRefs) > 0 {
+			ref += fmt.Sprint(" ", pe.AltRefs)
+		}
+		return fmt.Sprintf("%s succeeded %d %s on %s match %+v", ref, v.Amount, v.Currency, v.ReceivedOn, v.Match)
 	case pe.Refunded > 0:
 		return fmt.Sprintf("%s refunded %d", pe.PaymentRef, pe.Refunded)
 	case pe.Dispute != nil:
