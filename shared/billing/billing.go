@@ -7,10 +7,12 @@
 package billing
 
 import (
+	"slices"
 	"time"
 	_ "time/tzdata" // Lambda's provided.al2023 image has no zoneinfo; embed it.
 
 	"dunlin/shared/civil"
+	"dunlin/shared/dunning"
 )
 
 // Customer is a firm's customer: who to write to, in which language and time
@@ -126,6 +128,10 @@ type Invoice struct {
 	Credited      int64
 	Discount      *DiscountTerms // early-payment discount terms, if any
 	DiscountTaken int64
+	// Movements are the changes to what is owed for goods and services
+	// (payments and credit notes negative, reversals positive), by the day
+	// they took effect: statutory interest accrues on the balance of each day.
+	Movements []Movement
 	VoidedAt      *time.Time
 	VoidReason    string
 	CreatedAt     time.Time
@@ -198,4 +204,43 @@ type Contact struct {
 	Channel string // email, phone, letter, meeting, note, reply
 	Summary string
 	Ref     string // e.g. SES's message id
+}
+
+// Movement is a change to an invoice's principal on a day.
+type Movement struct {
+	On     civil.Date
+	Amount int64 // minor units; negative when money came in
+}
+
+// PrincipalHistory is what was owed for goods and services (fees aside)
+// from the due date on: one segment per day the amount changed, for
+// interest that accrues day by day. A payment counts from the day it was
+// received.
+func (inv *Invoice) PrincipalHistory() []dunning.Segment {
+	if len(inv.Movements) == 0 {
+		return nil
+	}
+	moves := slices.Clone(inv.Movements)
+	slices.SortStableFunc(moves, func(a, b Movement) int { return a.On.Compare(b.On) })
+	owed := inv.Total
+	var out []dunning.Segment
+	for _, m := range moves {
+		if !m.On.After(inv.DueOn) {
+			owed += m.Amount
+			continue
+		}
+		if len(out) == 0 {
+			out = append(out, dunning.Segment{From: inv.DueOn, Balance: max(owed, 0)})
+		}
+		owed += m.Amount
+		if last := &out[len(out)-1]; last.From == m.On {
+			last.Balance = max(owed, 0)
+		} else {
+			out = append(out, dunning.Segment{From: m.On, Balance: max(owed, 0)})
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, dunning.Segment{From: inv.DueOn, Balance: max(owed, 0)})
+	}
+	return out
 }

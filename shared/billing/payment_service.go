@@ -207,9 +207,9 @@ func (s *Service) placeMoney(ctx context.Context, cid, currency string, amount i
 			case want > inv.Balance:
 				return nil, 0, apperr.Invalidf(field+".amount", "%d is more than invoice %s's balance of %d", want, inv.Number, inv.Balance)
 			case disc > 0 && want >= inv.Balance-disc:
-				out = append(out, Apply{Invoice: inv, Amount: want, Discount: inv.Balance - want})
+				out = append(out, Apply{Invoice: inv, Amount: want, Discount: inv.Balance - want, On: day})
 			default:
-				out = append(out, Apply{Invoice: inv, Amount: want})
+				out = append(out, Apply{Invoice: inv, Amount: want, On: day})
 			}
 			amount -= *a.Amount
 		}
@@ -435,7 +435,7 @@ func (s *Service) reverseInto(ctx context.Context, pt *Posting, p *Payment, kind
 			inv.UpdatedAt = now
 			pt.Reopens = append(pt.Reopens, inv)
 		}
-		reopen(inv, r, today)
+		reopen(inv, r, today, now)
 	}
 	return nil
 }
@@ -492,7 +492,7 @@ func (s *Service) CreateCreditNote(ctx context.Context, in CreditNoteInput) (*Cr
 				return nil, err
 			}
 		}
-		pt := &Posting{CreditNote: cn, Applies: []Apply{{Invoice: inv, Amount: cn.Amount, Credited: true}}, CustomerID: inv.CustomerID}
+		pt := &Posting{CreditNote: cn, Applies: []Apply{{Invoice: inv, Amount: cn.Amount, Credited: true, On: cn.IssuedOn}}, CustomerID: inv.CustomerID}
 		if err := s.store.Post(ctx, pt); err != nil {
 			return nil, err
 		}
@@ -679,6 +679,7 @@ func (s *Service) storeNewInvoice(ctx context.Context, inv *Invoice, create func
 			inv.Balance -= a.Amount + a.Discount
 			inv.Paid += a.Amount
 			inv.DiscountTaken += a.Discount
+			inv.Movements = append(inv.Movements, a.Movement())
 		}
 		if inv.Balance == 0 {
 			inv.State, inv.NextActionOn = StatePaid, civil.Date{}

@@ -184,8 +184,12 @@ type Apply struct {
 	Invoice  *Invoice
 	Amount   int64
 	Discount int64
-	Credited bool // a credit note, not a payment
+	Credited bool       // a credit note, not a payment
+	On       civil.Date // the day the money came in (or the credit note's date)
 }
+
+// Movement is the apply's change to the invoice's principal.
+func (a Apply) Movement() Movement { return Movement{On: a.On, Amount: -(a.Amount + a.Discount)} }
 
 // Settles reports whether the apply pays the invoice off.
 func (a Apply) Settles() bool { return a.Amount+a.Discount == a.Invoice.Balance }
@@ -199,12 +203,12 @@ func applyTo(inv *Invoice, available int64, day civil.Date) (Apply, bool) {
 	}
 	disc := inv.DiscountOn(day)
 	if need := inv.Balance - disc; need > 0 && available >= need {
-		return Apply{Invoice: inv, Amount: need, Discount: disc}, true
+		return Apply{Invoice: inv, Amount: need, Discount: disc, On: day}, true
 	}
 	if available >= inv.Balance { // (a discount as large as the balance is no payment)
-		return Apply{Invoice: inv, Amount: inv.Balance}, true
+		return Apply{Invoice: inv, Amount: inv.Balance, On: day}, true
 	}
-	return Apply{Invoice: inv, Amount: available}, true
+	return Apply{Invoice: inv, Amount: available, On: day}, true
 }
 
 // allocateOldestFirst applies amount to invoices in the order given
@@ -278,10 +282,12 @@ func (p *Payment) reverse(amount int64) (fromUnapplied int64, reopens []Reopen) 
 // reopen gives money back to an invoice's balance: it is open again and
 // re-enters the dunning queue at the earliest "today" on Earth, so the
 // sweep decides its step the next time it runs.
-func reopen(inv *Invoice, r Reopen, today civil.Date) {
+// The money is owed again from the day of the reversal in the invoice's zone.
+func reopen(inv *Invoice, r Reopen, today civil.Date, now time.Time) {
 	inv.Balance += r.Amount + r.Discount
 	inv.Paid -= r.Amount
 	inv.DiscountTaken -= r.Discount
+	inv.Movements = append(slices.Clone(inv.Movements), Movement{On: civil.Today(now, Location(inv.Timezone)), Amount: r.Amount + r.Discount})
 	if inv.State == StatePaid {
 		inv.State = StateOpen
 		inv.NextActionOn = today

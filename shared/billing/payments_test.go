@@ -5,8 +5,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"dunlin/shared/civil"
+	"dunlin/shared/dunning"
 )
 
 func openInvoice(id string, total int64, issued string) *Invoice {
@@ -84,7 +86,7 @@ func TestReversalTakesCreditFirstThenNewestAllocationsAndForfeitsDiscounts(t *te
 		t.Errorf("left: %v, unapplied %d", p.Allocations, p.Unapplied)
 	}
 	inv := &Invoice{ID: "a", Total: 5000, Balance: 0, Paid: 4850, DiscountTaken: 150, State: StatePaid}
-	reopen(inv, reopens[1], civil.MustParse("2026-12-01"))
+	reopen(inv, reopens[1], civil.MustParse("2026-12-01"), time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	if inv.Balance != 1000 || inv.Paid != 4000 || inv.DiscountTaken != 0 || inv.State != StateOpen || inv.NextActionOn != civil.MustParse("2026-12-01") {
 		t.Errorf("reopened: %+v", inv)
 	}
@@ -137,5 +139,31 @@ func TestProviderFactsMergeTheSameInAnyOrder(t *testing.T) {
 	perm(nil, []int{0, 1, 2, 3, 4, 5})
 	if n != 720 {
 		t.Fatalf("%d orders", n)
+	}
+}
+
+func TestPrincipalHistoryFollowsPaymentsFromTheDueDate(t *testing.T) {
+	d := civil.MustParse
+	inv := &Invoice{Total: 10000, DueOn: d("2026-10-31"), Movements: []Movement{
+		{On: d("2026-11-20"), Amount: -3000}, // a part payment
+		{On: d("2026-10-15"), Amount: -1000}, // paid before the due date
+		{On: d("2026-12-01"), Amount: 2000},  // a refund reopened part of it
+		{On: d("2026-11-20"), Amount: -500},  // a credit note the same day
+	}}
+	got := fmt.Sprint(inv.PrincipalHistory())
+	if want := "[{2026-10-31 9000} {2026-11-20 5500} {2026-12-01 7500}]"; got != want {
+		t.Errorf("history %s, want %s", got, want)
+	}
+	// Statutory interest at 8% a year, from the day after the due date: on
+	// 90.00 for 19 days (1-19 Nov), 55.00 for 11 (20-30 Nov) and 75.00 for 5
+	// (1-5 Dec): (9000×19 + 5500×11 + 7500×5) × 800 / (10,000 × 365) =
+	// 58.96, so 59 minor units.
+	fee := dunning.Fee{Kind: dunning.FeeStatutory, ReferenceBP: 300, MarginBP: 500}
+	b := dunning.FeeBasis{Currency: "EUR", Total: 10000, Balance: 7500, DueOn: inv.DueOn, AsOf: d("2026-12-05"), History: inv.PrincipalHistory()}
+	if got := fee.Compute(b); got != 59 {
+		t.Errorf("statutory interest %d, want 59", got)
+	}
+	if (&Invoice{Total: 5}).PrincipalHistory() != nil {
+		t.Error("no movements: no history (the balance stood since the due date)")
 	}
 }

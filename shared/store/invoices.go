@@ -48,6 +48,7 @@ type invoiceItem struct {
 	DiscRateBP  int64      `dynamodbav:"discount_rate_bp,omitempty"`
 	DiscDays    int        `dynamodbav:"discount_days,omitempty"`
 	DiscTaken   int64      `dynamodbav:"discount_taken"`
+	Movements   []movement `dynamodbav:"movements,omitempty"`
 	DisputeWhy  string     `dynamodbav:"dispute_reason,omitempty"`
 	VoidedAt    *time.Time `dynamodbav:"voided_at,omitempty"`
 	VoidReason  string     `dynamodbav:"void_reason,omitempty"`
@@ -64,7 +65,7 @@ func toInvoiceItem(inv *billing.Invoice) invoiceItem {
 	it := invoiceItem{
 		PK: k.PK, SK: k.SK, GSI1PK: g1pk, GSI1SK: g1sk, GSI2PK: g2pk, GSI2SK: g2sk, GSI3PK: g3pk, GSI3SK: g3sk,
 		DunningStep: inv.DunningStep, DunningOff: inv.DunningOffset, NextAction: inv.NextActionOn.String(), Disputed: inv.Disputed, DisputeWhy: inv.DisputeReason,
-		Fees: toFeeItems(inv.Fees), Paid: inv.Paid, Credited: inv.Credited, DiscTaken: inv.DiscountTaken,
+		Fees: toFeeItems(inv.Fees), Paid: inv.Paid, Credited: inv.Credited, DiscTaken: inv.DiscountTaken, Movements: toMovements(inv.Movements),
 		ID: inv.ID, CustomerID: inv.CustomerID, Number: inv.Number, ExternalID: inv.ExternalID,
 		Currency: inv.Currency, Total: inv.Total, Balance: inv.Balance,
 		IssuedOn: inv.IssuedOn.String(), DueOn: inv.DueOn.String(), Timezone: inv.Timezone,
@@ -87,7 +88,7 @@ func (it *invoiceItem) invoice() *billing.Invoice {
 		disc = &billing.DiscountTerms{RateBP: it.DiscRateBP, Days: it.DiscDays}
 	}
 	return &billing.Invoice{
-		Paid: it.Paid, Credited: it.Credited, Discount: disc, DiscountTaken: it.DiscTaken,
+		Paid: it.Paid, Credited: it.Credited, Discount: disc, DiscountTaken: it.DiscTaken, Movements: fromMovements(it.Movements),
 		DunningStep: it.DunningStep, DunningOffset: it.DunningOff, NextActionOn: next, Disputed: it.Disputed, DisputeReason: it.DisputeWhy,
 		Fees: fromFeeItems(it.Fees),
 		ID:   it.ID, CustomerID: it.CustomerID, Number: it.Number, ExternalID: it.ExternalID,
@@ -246,6 +247,29 @@ func fromFeeItems(fs []feeItem) []billing.FeeCharge {
 	for _, f := range fs {
 		on, _ := civil.Parse(f.ChargedOn)
 		out = append(out, billing.FeeCharge{Step: f.Step, StepName: f.StepName, Kind: f.Kind, Amount: f.Amount, ChargedOn: on, Waived: f.Waived, WaiveReason: f.WaiveReason})
+	}
+	return out
+}
+
+// movement is a change to an invoice's principal, as stored.
+type movement struct {
+	On     string `dynamodbav:"on"`
+	Amount int64  `dynamodbav:"amount"`
+}
+
+func toMovements(ms []billing.Movement) []movement {
+	var out []movement
+	for _, m := range ms {
+		out = append(out, movement{m.On.String(), m.Amount})
+	}
+	return out
+}
+
+func fromMovements(ms []movement) []billing.Movement {
+	var out []billing.Movement
+	for _, m := range ms {
+		on, _ := civil.Parse(m.On)
+		out = append(out, billing.Movement{On: on, Amount: m.Amount})
 	}
 	return out
 }

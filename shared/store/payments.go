@@ -390,7 +390,11 @@ func (s *Store) applyUpdate(a billing.Apply) (*types.Update, error) {
 	plus := func(name string, v int64) expression.SetValueBuilder {
 		return expression.Plus(expression.Name(name).IfNotExists(expression.Value(0)), expression.Value(v))
 	}
+	// The movement is appended, not rewritten: concurrent applies each add theirs.
+	moves := expression.ListAppend(expression.Name("movements").IfNotExists(expression.Value([]movement{})),
+		expression.Value(toMovements([]billing.Movement{a.Movement()})))
 	upd := expression.Set(expression.Name(counter), plus(counter, a.Amount)).
+		Set(expression.Name("movements"), moves).
 		Set(expression.Name("updated_at"), expression.Value(time.Now().UTC().Format(time.RFC3339Nano))).
 		Add(expression.Name("version"), expression.Value(1))
 	var cond expression.ConditionBuilder

@@ -733,7 +733,8 @@ func withFees(pol *dunning.Policy, today civil.Date, work []due) []due {
 		// Fees accrue on what the customer owes for goods and services, not
 		// on earlier fees.
 		principal := w.inv.Balance - w.inv.FeesOutstanding()
-		amount := st.Fee.Compute(dunning.FeeBasis{Currency: w.inv.Currency, Total: w.inv.Total, Balance: principal, DueOn: w.inv.DueOn, AsOf: today})
+		amount := st.Fee.Compute(dunning.FeeBasis{Currency: w.inv.Currency, Total: w.inv.Total, Balance: principal, DueOn: w.inv.DueOn, AsOf: today,
+			History: w.inv.PrincipalHistory()})
 		if amount <= 0 {
 			out = append(out, w)
 			continue

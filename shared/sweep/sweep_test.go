@@ -105,6 +105,11 @@ func TestARefundPutsTheInvoiceBackOnTheLadder(t *testing.T) {
 	if _, err := h.bill.Reverse(context.Background(), p.ID, billing.ReversalInput{Kind: billing.KindChargeback, Reason: "card dispute lost"}); err != nil {
 		t.Fatal(err)
 	}
+	// Interest would run on the principal day by day: nothing owed while it was paid.
+	got, _ := h.store.GetInvoice(context.Background(), inv.ID)
+	if hist := fmt.Sprint(got.PrincipalHistory()); hist != "[{2026-12-01 125000} {2026-12-02 0} {2026-12-20 125000}]" {
+		t.Errorf("principal history %s", hist)
+	}
 	for d := civil.MustParse("2026-12-20"); d.Before(civil.MustParse("2026-12-24")); d = d.AddDays(1) {
 		h.sweepAt(at(d.String(), "UTC"))
 	}
