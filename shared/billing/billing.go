@@ -131,12 +131,12 @@ type Invoice struct {
 	// Movements are the changes to what is owed for goods and services
 	// (payments and credit notes negative, reversals positive), by the day
 	// they took effect: statutory interest accrues on the balance of each day.
-	Movements []Movement
-	VoidedAt      *time.Time
-	VoidReason    string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-	Version       int64
+	Movements  []Movement
+	VoidedAt   *time.Time
+	VoidReason string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Version    int64
 }
 
 // Status returns the invoice's status at instant now.
