@@ -333,3 +333,43 @@ func TestConcurrentCreditNotesAndRefundsNeverOverdraw(t *testing.T) {
 	// back off the newest allocation.
 	eq(t, "balances", f.balances(inv, other), []string{"0 paid", "800 open"})
 }
+
+func TestCreditNoteRefundAndAllocateBadInputNamesTheField(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid := f.customer(nil)
+	inv := f.invoice(cid, 1000, nil)
+	void := f.invoice(cid, 500, nil)
+	if res := f.Do("POST", "/v1/invoices/"+void+"/void", nil); res.Status != 200 {
+		t.Fatal(res.Status)
+	}
+	pid := f.mustCreate("/v1/payments", map[string]any{"customer_id": cid, "amount": 500, // 200 left on account
+		"allocations": []any{map[string]any{"invoice_id": inv, "amount": 300}}})["id"].(string)
+	for _, tc := range []struct {
+		name, path string
+		body       map[string]any
+		status     int
+		field      string
+	}{
+		{"credit note without a reason", "/v1/credit-notes", map[string]any{"invoice_id": inv, "amount": 10}, 422, "reason"},
+		{"credit note without an amount", "/v1/credit-notes", map[string]any{"invoice_id": inv, "reason": "x"}, 422, "amount"},
+		{"credit note for an unknown invoice", "/v1/credit-notes", map[string]any{"invoice_id": "inv_01M842XZPHKJY7EJGDAVY9KYCS", "amount": 10, "reason": "x"}, 422, "invoice_id"},
+		{"credit note on a void invoice", "/v1/credit-notes", map[string]any{"invoice_id": void, "amount": 10, "reason": "x"}, 409, ""},
+		{"credit note setting its own id", "/v1/credit-notes", map[string]any{"id": "cn_x", "invoice_id": inv, "amount": 10, "reason": "x"}, 400, "id"},
+		{"refund of another kind", "/v1/payments/" + pid + "/refunds", map[string]any{"kind": "gift"}, 422, "kind"},
+		{"refund of a negative amount", "/v1/payments/" + pid + "/refunds", map[string]any{"amount": -5}, 422, "amount"},
+		{"allocating to a void invoice", "/v1/payments/" + pid + "/allocate", map[string]any{"allocations": []any{map[string]any{"invoice_id": void, "amount": 1}}}, 422, "allocations[0].invoice_id"},
+		{"allocating more than is left", "/v1/payments/" + pid + "/allocate", map[string]any{"allocations": []any{map[string]any{"invoice_id": inv, "amount": 201}}}, 422, "allocations"},
+		{"allocating another customer's payment", "/v1/payments/" + pid + "/allocate", map[string]any{"customer_id": f.customer(map[string]any{"name": "B"})}, 422, "customer_id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.Do("POST", tc.path, tc.body)
+			_, field := res.ErrorField(t)
+			if res.Status != tc.status || field != tc.field {
+				t.Errorf("= %d naming %q, want %d naming %q (%s)", res.Status, field, tc.status, tc.field, res.Body)
+			}
+		})
+	}
+	eq(t, "invoice untouched", f.balances(inv), []string{"700 open"})
+	eq(t, "payment untouched", f.get("/v1/payments/"+pid)["version"], 1.0)
+}
