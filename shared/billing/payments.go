@@ -47,6 +47,10 @@ type Payment struct {
 	Applied bool
 	// Provider facts, merged from events.
 	ProviderRefunded int64 // cumulative refunded amount the provider last reported (the largest seen)
+	// What the books took back because the provider said so (refunds and
+	// lost disputes); refunds booked through the API, for money returned
+	// outside the provider, are not counted here.
+	SyncedRefund, SyncedChargeback int64
 	Disputes         []Dispute
 	Hint             Match // whom the provider says paid; used when allocating
 	CreatedAt        time.Time

@@ -165,15 +165,17 @@ func (s *Service) reconcile(ctx context.Context, pt *Posting, before, p *Payment
 	if p.Applied {
 		// Take back what the provider says was refunded or lost in a
 		// dispute, beyond what the books already took back.
-		if d := min(p.ProviderRefunded, p.Amount) - p.Refunded; d > 0 && p.Remaining() > 0 {
-			if err := s.reverseInto(ctx, pt, p, KindRefund, min(d, p.Remaining()), "refunded by "+p.Provider, p.ProviderRef); err != nil {
+		if d := min(p.ProviderRefunded-p.SyncedRefund, p.Remaining()); d > 0 {
+			if err := s.reverseInto(ctx, pt, p, KindRefund, d, "refunded by "+p.Provider, p.ProviderRef); err != nil {
 				return err
 			}
+			p.SyncedRefund += d
 		}
-		if d := p.lostDisputes() - p.ChargedBack; d > 0 && p.Remaining() > 0 {
-			if err := s.reverseInto(ctx, pt, p, KindChargeback, min(d, p.Remaining()), "dispute lost in "+p.Provider, p.ProviderRef); err != nil {
+		if d := min(p.lostDisputes()-p.SyncedChargeback, p.Remaining()); d > 0 {
+			if err := s.reverseInto(ctx, pt, p, KindChargeback, d, "dispute lost in "+p.Provider, p.ProviderRef); err != nil {
 				return err
 			}
+			p.SyncedChargeback += d
 		}
 	}
 	pt.creditHolding(before, p)

@@ -47,6 +47,8 @@ type paymentItem struct {
 	Reversals   []reversalItem   `dynamodbav:"reversals,omitempty"`
 	Applied     bool             `dynamodbav:"applied"`
 	ProvRefund  int64            `dynamodbav:"provider_refunded,omitempty"`
+	SyncRefund  int64            `dynamodbav:"synced_refund,omitempty"`
+	SyncCharge  int64            `dynamodbav:"synced_chargeback,omitempty"`
 	Disputes    []disputeItem    `dynamodbav:"disputes,omitempty"`
 	Hint        billing.Match    `dynamodbav:"hint"`
 	CreatedAt   time.Time        `dynamodbav:"created_at"`
@@ -83,7 +85,7 @@ func toPaymentItem(p *billing.Payment) paymentItem {
 		ID: p.ID, CustomerID: p.CustomerID, ExternalID: p.ExternalID, Provider: p.Provider, ProviderRef: p.ProviderRef, AltRefs: p.AltRefs,
 		Currency: p.Currency, Amount: p.Amount, ReceivedOn: p.ReceivedOn.String(), Method: p.Method, Reference: p.Reference,
 		Unapplied: p.Unapplied, Refunded: p.Refunded, ChargedBack: p.ChargedBack, Applied: p.Applied,
-		ProvRefund: p.ProviderRefunded, Hint: p.Hint, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Version: p.Version,
+		ProvRefund: p.ProviderRefunded, SyncRefund: p.SyncedRefund, SyncCharge: p.SyncedChargeback, Hint: p.Hint, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Version: p.Version,
 	}
 	for _, a := range p.Allocations {
 		it.Allocations = append(it.Allocations, allocationItem(a))
@@ -103,7 +105,7 @@ func (it *paymentItem) payment() *billing.Payment {
 		ID: it.ID, CustomerID: it.CustomerID, ExternalID: it.ExternalID, Provider: it.Provider, ProviderRef: it.ProviderRef, AltRefs: it.AltRefs,
 		Currency: it.Currency, Amount: it.Amount, ReceivedOn: received, Method: it.Method, Reference: it.Reference,
 		Unapplied: it.Unapplied, Refunded: it.Refunded, ChargedBack: it.ChargedBack, Applied: it.Applied,
-		ProviderRefunded: it.ProvRefund, Hint: it.Hint, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, Version: it.Version,
+		ProviderRefunded: it.ProvRefund, SyncedRefund: it.SyncRefund, SyncedChargeback: it.SyncCharge, Hint: it.Hint, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, Version: it.Version,
 	}
 	for _, a := range it.Allocations {
 		p.Allocations = append(p.Allocations, billing.Allocation(a))

@@ -577,3 +577,31 @@ func TestInvoicePaymentLinksAStripeInvoiceToItsPaymentIntent(t *testing.T) {
 		}
 	}
 }
+
+// A refund the firm books through the API (money returned outside the
+// provider) and one the provider reports are two refunds, not one.
+func TestProviderRefundsAreCountedApartFromRefundsBookedByHand(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	c := r.customer("Apart", "")
+	inv := r.invoice(c, 12000, "AP-1", "")
+	paid := genericBody(t, "ap-1", webhooks.GenericSucceeded, webhooks.GenericPayment{ID: "txn-ap", Amount: 12000, Currency: "EUR", ReceivedOn: "2026-11-20", Reference: "AP-1"})
+	if got := r.deliverGeneric(paid); got != 200 {
+		t.Fatal(got)
+	}
+	p, _ := r.paymentByRef("generic", "txn-ap")
+	byHand := int64(3000)
+	if _, err := r.billing.Reverse(context.Background(), p.ID, billing.ReversalInput{Amount: &byHand, Reason: "bank transfer back"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, total := range []int64{2000, 2000, 1500} { // repeated and stale reports change nothing
+		body := genericBody(t, fmt.Sprint("ap-ref-", i), webhooks.GenericRefunded, webhooks.GenericPayment{ID: "txn-ap", Refunded: total})
+		if got := r.deliverGeneric(body); got != 200 {
+			t.Fatal(got)
+		}
+	}
+	p, _ = r.paymentByRef("generic", "txn-ap")
+	if got := r.getInvoice(inv.ID); got.Balance != 5000 || p.Refunded != 5000 {
+		t.Errorf("balance %d, refunded %d; want 5000 and 5000", got.Balance, p.Refunded)
+	}
+}
