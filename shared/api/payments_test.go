@@ -371,5 +371,5 @@ func TestCreditNoteRefundAndAllocateBadInputNamesTheField(t *testing.T) {
 		})
 	}
 	eq(t, "invoice untouched", f.balances(inv), []string{"700 open"})
-	eq(t, "payment untouched", f.get("/v1/payments/"+pid)["version"], 1.0)
+	eq(t, "payment untouched", f.get("/v1/payments/" + pid)["version"], 1.0)
 }

@@ -51,11 +51,11 @@ type Payment struct {
 	// lost disputes); refunds booked through the API, for money returned
 	// outside the provider, are not counted here.
 	SyncedRefund, SyncedChargeback int64
-	Disputes         []Dispute
-	Hint             Match // whom the provider says paid; used when allocating
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	Version          int64
+	Disputes                       []Dispute
+	Hint                           Match // whom the provider says paid; used when allocating
+	CreatedAt                      time.Time
+	UpdatedAt                      time.Time
+	Version                        int64
 }
 
 // Allocation is part of a payment applied to one invoice. Discount is the
