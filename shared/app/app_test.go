@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/akrylysov/algnhsa"
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/stripe/stripe-go/v85/webhook"
 
 	"dunlin/shared/app"
 	"dunlin/shared/auth"
@@ -123,5 +125,58 @@ func TestConfigRejectsBadSettings(t *testing.T) {
 		if _, err := app.New(context.Background(), cfg, slog.Default(), time.Now); err == nil {
 			t.Errorf("%s: app.New accepted it", name)
 		}
+	}
+}
+
+// TestWebhooksLambdaVerifiesTheRawBody runs the webhooks function's wiring
+// on an API Gateway event: the signature is checked on the exact bytes
+// Stripe sent, whether API Gateway passes them as text or base64.
+func TestWebhooksLambdaVerifiesTheRawBody(t *testing.T) {
+	t.Parallel()
+	_, table := testenv.NewTable(t)
+	env := map[string]string{
+		"DUNLIN_TABLE":                  table,
+		"DUNLIN_DYNAMODB_ENDPOINT":      testenv.DynamoDBEndpoint(t),
+		"DUNLIN_STRIPE_WEBHOOK_SECRETS": "whsec_lambda_test",
+	}
+	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := algnhsa.New(a.Webhooks, &algnhsa.Options{RequestType: algnhsa.RequestTypeAPIGatewayV2})
+	body, err := os.ReadFile(filepath.Join("..", "..", "events", "stripe-charge-refunded.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := func(body []byte, signature string, base64Encoded bool) []byte {
+		req := events.APIGatewayV2HTTPRequest{
+			Version: "2.0", RouteKey: "POST /v1/webhooks/stripe", RawPath: "/v1/webhooks/stripe",
+			Headers: map[string]string{"content-type": "application/json; charset=utf-8", "stripe-signature": signature},
+			RequestContext: events.APIGatewayV2HTTPRequestContext{RequestID: "wh-1", Stage: "$default",
+				HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{Method: "POST", Path: "/v1/webhooks/stripe"}},
+			Body: string(body), IsBase64Encoded: base64Encoded,
+		}
+		if base64Encoded {
+			req.Body = base64.StdEncoding.EncodeToString(body)
+		}
+		out, _ := json.Marshal(req)
+		return out
+	}
+	sig := webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: body, Secret: "whsec_lambda_test"}).Header
+	for _, b64 := range []bool{false, true} {
+		if res := invoke(t, h, event(body, sig, b64)); res.StatusCode != 200 {
+			t.Errorf("signed event (base64 %v) = %d %s", b64, res.StatusCode, res.Body)
+		}
+	}
+	tampered := []byte(strings.Replace(string(body), `"amount_refunded": 5000`, `"amount_refunded": 50000`, 1))
+	if res := invoke(t, h, event(tampered, sig, false)); res.StatusCode != 400 {
+		t.Errorf("tampered event = %d %s", res.StatusCode, res.Body)
+	}
+	if _, err := a.Store.GetPaymentByRef(context.Background(), "stripe", "pi_3SampleA"); err != nil {
+		t.Errorf("the signed refund left no record: %v", err)
 	}
 }
