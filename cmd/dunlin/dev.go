@@ -105,7 +105,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	// As API Gateway routes them in AWS: webhooks to their function, the rest to the API.
 	mux := http.NewServeMux()
-	mux.Handle("/v1/webhooks/", a.Webhooks)
+	mux.Handle("/v1/webhooks/", a.Webhooks())
 	mux.Handle("/", a.API)
 	srv := &http.Server{Handler: accessLog(mux, stderr), ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)

@@ -19,5 +19,5 @@ func main() {
 		log.Error("cold start", "error", err.Error())
 		os.Exit(1)
 	}
-	algnhsa.ListenAndServe(a.Webhooks, &algnhsa.Options{RequestType: algnhsa.RequestTypeAPIGatewayV2})
+	algnhsa.ListenAndServe(a.Webhooks(), &algnhsa.Options{RequestType: algnhsa.RequestTypeAPIGatewayV2})
 }

@@ -33,9 +33,8 @@ type App struct {
 	Keys    *auth.Service
 	API     *api.Server
 	Sweeper *sweep.Sweeper
-	// Webhooks serves /v1/webhooks/...: its own function in AWS, beside
-	// the API in the local stack.
-	Webhooks *webhooks.Handler
+	aws     aws.Config
+	log     *slog.Logger
 }
 
 // New builds an App. It makes no network calls: clients connect lazily, so
@@ -55,18 +54,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		FirmName: cfg.FirmName, FirmTimezone: cfg.Firm.Timezone, From: cfg.Sender, ReplyTo: cfg.ReplyTo,
 		CollectionsEmail: cfg.CollectionsEmail, Window: cfg.Window, Shards: store.QueueShards, Credit: bill,
 	}, log)
-	hooks := webhooks.New(bill, webhookSecrets(awsCfg, cfg.Webhooks.StripeParam, cfg.Webhooks.StripeSecrets),
-		webhookSecrets(awsCfg, cfg.Webhooks.GenericParam, cfg.Webhooks.GenericSecrets), log)
 	return &App{
-		Webhooks: hooks,
-		Sweeper:  sw,
-		Config:   cfg,
-		Store:    st,
-		Billing:  bill,
-		Keys:     keys,
+		aws:     awsCfg,
+		log:     log,
+		Sweeper: sw,
+		Config:  cfg,
+		Store:   st,
+		Billing: bill,
+		Keys:    keys,
 		API: api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st,
 			Sweeper: sw, Log: log, Now: now}),
 	}, nil
+}
+
+// Webhooks returns the handler of /v1/webhooks/...: its own function in
+// AWS, beside the API in the local stack. It is built on request, not in
+// New, so the api and sweep binaries do not link the provider SDKs.
+func (a *App) Webhooks() *webhooks.Handler {
+	cfg := a.Config.Webhooks
+	return webhooks.New(a.Billing, webhookSecrets(a.aws, cfg.StripeParam, cfg.StripeSecrets),
+		webhookSecrets(a.aws, cfg.GenericParam, cfg.GenericSecrets), a.log)
 }
 
 // webhookSecrets reads secrets from the SSM parameter when one is named

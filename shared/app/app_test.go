@@ -147,7 +147,7 @@ func TestWebhooksLambdaVerifiesTheRawBody(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := algnhsa.New(a.Webhooks, &algnhsa.Options{RequestType: algnhsa.RequestTypeAPIGatewayV2})
+	h := algnhsa.New(a.Webhooks(), &algnhsa.Options{RequestType: algnhsa.RequestTypeAPIGatewayV2})
 	body, err := os.ReadFile(filepath.Join("..", "..", "events", "stripe-charge-refunded.json"))
 	if err != nil {
 		t.Fatal(err)
