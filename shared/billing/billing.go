@@ -36,9 +36,11 @@ type Customer struct {
 	Paused      bool
 	PauseReason string
 	PausedUntil civil.Date
-	// DisputeHolds are the provider payments ("stripe:pi_...") with a card
-	// dispute open: dunning is paused while there is any.
-	DisputeHolds []string
+	// DisputeHolds are the card disputes open on the customer's payments
+	// ("stripe:pi_...:dp_..."): dunning is paused while there is any.
+	// DisputesReleased are open disputes a person chose to dun through.
+	DisputeHolds     []string
+	DisputesReleased []string
 	// EmailError is the last permanent error SES gave for this customer's
 	// email (cleared when the address changes); EmailErrorAt is when.
 	EmailError   string

@@ -328,6 +328,37 @@ func (p *Payment) mergeFacts(ev *ProviderEvent) bool {
 	return changed
 }
 
+// withOwnRefs returns a copy of the event whose id list can be changed
+// without touching the caller's.
+func (ev *ProviderEvent) withOwnRefs() *ProviderEvent {
+	cp := *ev
+	cp.AltRefs = slices.Clone(ev.AltRefs)
+	return &cp
+}
+
+// Repoint moves a provider id's guard from one payment to another.
+type Repoint struct {
+	Ref, From string
+}
+
+// absorb takes over a pending record of the same money (facts only: a
+// refund or dispute seen before the payment was linked to its ids): its
+// facts merge in and its ids become this payment's.
+func (p *Payment) absorb(shell *Payment) []Repoint {
+	p.mergeFacts(&ProviderEvent{Refunded: shell.ProviderRefunded})
+	for i := range shell.Disputes {
+		p.mergeFacts(&ProviderEvent{Dispute: &shell.Disputes[i]})
+	}
+	var out []Repoint
+	for _, r := range append([]string{shell.ProviderRef}, shell.AltRefs...) {
+		if r != p.ProviderRef && !slices.Contains(p.AltRefs, r) {
+			p.AltRefs = append(p.AltRefs, r)
+			out = append(out, Repoint{Ref: r, From: shell.ID})
+		}
+	}
+	return out
+}
+
 // learnRefs adds the event's ids of the payment that p does not know yet
 // and returns them.
 func (p *Payment) learnRefs(ev *ProviderEvent) []string {
@@ -432,6 +463,10 @@ type Posting struct {
 	// NewRefs are provider ids newly known for Payment (an existing one):
 	// each gets its own uniqueness guard pointing at the payment.
 	NewRefs []string
+	// Absorbed are pending records of the same money that Payment takes
+	// over: deleted (on their version), their ids' guards repointed.
+	Absorbed []*Payment
+	Repoints []Repoint
 	// Customer credit changes: the amount per currency, and payments that
 	// start or stop holding credit.
 	CustomerID    string

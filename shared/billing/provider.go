@@ -60,19 +60,22 @@ func (s *Service) ApplyProviderEvent(ctx context.Context, ev *ProviderEvent) (Ou
 		}
 		now := s.now().UTC()
 		rec := &EventRecord{Provider: ev.Provider, ID: ev.EventID, Type: ev.Type, At: now}
-		before, err := s.providerPayment(ctx, ev)
-		switch {
-		case apperr.Is(err, apperr.NotFound):
-			before = &Payment{ID: ids.New("pay_", now), Provider: ev.Provider, ProviderRef: ev.PaymentRef, Method: "card", CreatedAt: now}
-		case err != nil:
+		ev := ev.withOwnRefs() // each attempt decides afresh which ids to keep
+		found, err := s.providerPayments(ctx, ev)
+		if err != nil {
 			return "", err
 		}
-		if err := s.dropForeignRefs(ctx, ev, before); err != nil {
-			return "", err
+		before, shells := pickPayment(found, ev)
+		if before == nil {
+			before = &Payment{ID: ids.New("pay_", now), Provider: ev.Provider, ProviderRef: ev.PaymentRef, Method: "card", CreatedAt: now}
 		}
 		p := before.clone()
+		var moved []Repoint
+		for _, sh := range shells {
+			moved = append(moved, p.absorb(sh)...)
+		}
 		newRefs := p.learnRefs(ev)
-		if !p.mergeFacts(ev) && len(newRefs) == 0 {
+		if !p.mergeFacts(ev) && len(newRefs) == 0 && len(shells) == 0 {
 			err := s.store.Post(ctx, &Posting{Event: rec})
 			if errors.Is(err, ErrDuplicateEvent) {
 				return OutcomeDuplicate, nil
@@ -80,7 +83,7 @@ func (s *Service) ApplyProviderEvent(ctx context.Context, ev *ProviderEvent) (Ou
 			return OutcomeNoChange, err
 		}
 		p.UpdatedAt, p.Version = now, p.Version+1
-		pt := &Posting{Event: rec, Payment: p}
+		pt := &Posting{Event: rec, Payment: p, Absorbed: shells, Repoints: moved}
 		if before.Version > 0 { // a new payment gets all its guards when created
 			pt.NewRefs = newRefs
 		}
@@ -98,43 +101,57 @@ func (s *Service) ApplyProviderEvent(ctx context.Context, ev *ProviderEvent) (Ou
 	})
 }
 
-// providerPayment finds the payment an event is about by any of the ids
-// it gives. Errors: NotFound.
-func (s *Service) providerPayment(ctx context.Context, ev *ProviderEvent) (*Payment, error) {
-	var err error
+// providerPayments finds the payments an event's ids lead to, each once,
+// in the order of the ids (the event's own payment id first).
+func (s *Service) providerPayments(ctx context.Context, ev *ProviderEvent) ([]*Payment, error) {
+	var out []*Payment
 	for _, ref := range append([]string{ev.PaymentRef}, ev.AltRefs...) {
-		var p *Payment
-		if p, err = s.store.GetPaymentByRef(ctx, ev.Provider, ref); !apperr.Is(err, apperr.NotFound) {
-			return p, err
-		}
-	}
-	return nil, err
-}
-
-// dropForeignRefs removes from the event the ids another payment already
-// holds. That happens when a refund or dispute named the PaymentIntent
-// before anything linked it to the invoice's payment: the two records stay
-// apart (and the firm sees the refund as a pending payment) rather than
-// the event failing for ever.
-func (s *Service) dropForeignRefs(ctx context.Context, ev *ProviderEvent, p *Payment) error {
-	kept := ev.AltRefs[:0:0]
-	for _, ref := range ev.AltRefs {
-		if ref == p.ProviderRef || slices.Contains(p.AltRefs, ref) {
-			kept = append(kept, ref)
+		p, err := s.store.GetPaymentByRef(ctx, ev.Provider, ref)
+		if apperr.Is(err, apperr.NotFound) {
 			continue
 		}
-		other, err := s.store.GetPaymentByRef(ctx, ev.Provider, ref)
-		switch {
-		case apperr.Is(err, apperr.NotFound):
-			kept = append(kept, ref)
-		case err != nil:
-			return err
-		case other.ID == p.ID:
-			kept = append(kept, ref)
+		if err != nil {
+			return nil, err
+		}
+		if !slices.ContainsFunc(out, func(q *Payment) bool { return q.ID == p.ID }) {
+			out = append(out, p)
 		}
 	}
-	ev.AltRefs = kept
-	return nil
+	return out, nil
+}
+
+// pickPayment decides which of the payments an event's ids lead to gets
+// its facts. Usually there is one. There are two when the event links
+// ids that were seen apart: a refund or dispute named the PaymentIntent
+// before anything tied it to the invoice's payment. Then the payment that
+// succeeded absorbs the other, which holds only facts (a pending record).
+// Two that both succeeded are two payments in the books; they stay apart
+// (the firm resolves the double), and the event keeps only the ids of the
+// first.
+func pickPayment(found []*Payment, ev *ProviderEvent) (main *Payment, shells []*Payment) {
+	if len(found) == 0 {
+		return nil, nil
+	}
+	main = found[0]
+	for _, p := range found {
+		if p.Applied {
+			main = p
+			break
+		}
+	}
+	for _, p := range found {
+		switch {
+		case p == main:
+		case !p.Applied:
+			shells = append(shells, p)
+		default:
+			ev.AltRefs = slices.DeleteFunc(ev.AltRefs, func(r string) bool { return r == p.ProviderRef || slices.Contains(p.AltRefs, r) })
+			if ev.PaymentRef == p.ProviderRef || slices.Contains(p.AltRefs, ev.PaymentRef) {
+				ev.PaymentRef = main.ProviderRef
+			}
+		}
+	}
+	return main, shells
 }
 
 // reconcile moves the books to what p's merged facts say, adding the
@@ -184,9 +201,11 @@ func (s *Service) reconcile(ctx context.Context, pt *Posting, before, p *Payment
 }
 
 // disputePause keeps the customer's dispute holds in step with this
-// payment: while any of its payments has a dispute open, dunning is paused
-// (Customer.PausedOn); when the last closes, it resumes. A pause the firm
-// set itself is a separate thing and is left alone.
+// payment: one hold per open dispute ("stripe:pi_...:dp_..."), and dunning
+// is paused while there is any (Customer.PausedOn). A hold a person
+// released (ResumeCustomer) is not put back by later events about the same
+// dispute; a new dispute holds again. A pause the firm set itself is a
+// separate thing and is left alone.
 func (s *Service) disputePause(ctx context.Context, pt *Posting, p *Payment) error {
 	if p.CustomerID == "" {
 		return nil
@@ -195,17 +214,26 @@ func (s *Service) disputePause(ctx context.Context, pt *Posting, p *Payment) err
 	if err != nil {
 		return err
 	}
-	ref := p.Provider + ":" + p.ProviderRef
-	_, isOpen := p.openDispute()
-	has := slices.Contains(c.DisputeHolds, ref)
-	switch {
-	case isOpen && !has:
-		c.DisputeHolds = append(slices.Clone(c.DisputeHolds), ref)
-	case !isOpen && has:
-		c.DisputeHolds = slices.DeleteFunc(slices.Clone(c.DisputeHolds), func(h string) bool { return h == ref })
-	default:
+	prefix := p.Provider + ":" + p.ProviderRef + ":"
+	var open []string
+	for _, d := range p.Disputes {
+		if d.Status == DisputeOpen {
+			open = append(open, prefix+d.ID)
+		}
+	}
+	ours := func(k string) bool { return strings.HasPrefix(k, prefix) }
+	holds := slices.DeleteFunc(slices.Clone(c.DisputeHolds), ours)
+	for _, k := range open {
+		if !slices.Contains(c.DisputesReleased, k) {
+			holds = append(holds, k)
+		}
+	}
+	// A released dispute is remembered only while it is open.
+	released := slices.DeleteFunc(slices.Clone(c.DisputesReleased), func(k string) bool { return ours(k) && !slices.Contains(open, k) })
+	if slices.Equal(holds, c.DisputeHolds) && slices.Equal(released, c.DisputesReleased) {
 		return nil
 	}
+	c.DisputeHolds, c.DisputesReleased = holds, released
 	if pt.RespondedAt != nil {
 		c.LastResponseAt = pt.RespondedAt
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -267,7 +268,8 @@ func (s *Service) PauseCustomer(ctx context.Context, id string, in PauseInput) (
 func (s *Service) ResumeCustomer(ctx context.Context, id string) (*Customer, error) {
 	return s.changeCustomer(ctx, id, func(c *Customer) error {
 		// Resuming is a person's decision to dun again, open disputes or not.
-		c.Paused, c.PauseReason, c.PausedUntil, c.DisputeHolds = false, "", civil.Date{}, nil
+		c.Paused, c.PauseReason, c.PausedUntil = false, "", civil.Date{}
+		c.DisputesReleased, c.DisputeHolds = append(slices.Clone(c.DisputesReleased), c.DisputeHolds...), nil
 		return nil
 	})
 }

@@ -34,6 +34,7 @@ type customerItem struct {
 	PauseReason      string     `dynamodbav:"pause_reason,omitempty"`
 	PausedUntil      string     `dynamodbav:"paused_until,omitempty"`
 	DisputeHolds     []string   `dynamodbav:"dispute_holds,omitempty"`
+	DisputesReleased []string   `dynamodbav:"disputes_released,omitempty"`
 	EmailError       string     `dynamodbav:"email_error,omitempty"`
 	EmailErrorAt     *time.Time `dynamodbav:"email_error_at,omitempty"`
 	LastResponseAt   *time.Time `dynamodbav:"last_response_at,omitempty"`
@@ -51,7 +52,7 @@ func toCustomerItem(c *billing.Customer) customerItem {
 		ID: c.ID, ExternalID: c.ExternalID, Name: c.Name, Email: c.Email, CC: c.CC,
 		Language: c.Language, Timezone: c.Timezone, Currency: c.Currency,
 		CreditLimit: c.CreditLimit, PaymentTermsDays: c.PaymentTermsDays,
-		Policy: c.Policy, Paused: c.Paused, PauseReason: c.PauseReason, PausedUntil: c.PausedUntil.String(), DisputeHolds: c.DisputeHolds,
+		Policy: c.Policy, Paused: c.Paused, PauseReason: c.PauseReason, PausedUntil: c.PausedUntil.String(), DisputeHolds: c.DisputeHolds, DisputesReleased: c.DisputesReleased,
 		CreditHold: c.CreditHold, HoldReason: c.HoldReason, EmailError: c.EmailError, EmailErrorAt: c.EmailErrorAt,
 		LastResponseAt: c.LastResponseAt,
 		CreatedAt:      c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
@@ -61,7 +62,7 @@ func toCustomerItem(c *billing.Customer) customerItem {
 func (it *customerItem) customer() *billing.Customer {
 	until, _ := civil.Parse(it.PausedUntil) // "" leaves the zero date
 	return &billing.Customer{
-		Policy: it.Policy, Paused: it.Paused, PauseReason: it.PauseReason, PausedUntil: until, DisputeHolds: it.DisputeHolds,
+		Policy: it.Policy, Paused: it.Paused, PauseReason: it.PauseReason, PausedUntil: until, DisputeHolds: it.DisputeHolds, DisputesReleased: it.DisputesReleased,
 		CreditHold: it.CreditHold, HoldReason: it.HoldReason, EmailError: it.EmailError, EmailErrorAt: it.EmailErrorAt, LastResponseAt: it.LastResponseAt,
 		ID: it.ID, ExternalID: it.ExternalID, Name: it.Name, Email: it.Email, CC: it.CC,
 		Language: it.Language, Timezone: it.Timezone, Currency: it.Currency,

@@ -269,6 +269,21 @@ func (s *Store) Post(ctx context.Context, pt *billing.Posting) error {
 			return err
 		}
 	}
+	for _, sh := range pt.Absorbed {
+		e := conditional(expression.Name("version").Equal(expression.Value(sh.Version)))
+		add(types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: paymentKey(sh.ID).av(),
+			ConditionExpression: e.Condition(), ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values()}},
+			apperr.Race("pending payment %s changed while it was merged", sh.ID))
+	}
+	for _, rp := range pt.Repoints {
+		k := paymentRefKey(pt.Payment.Provider, rp.Ref)
+		c := expression.Name("owner").Equal(expression.Value(rp.From))
+		put, err := s.put(guardItem{PK: k.PK, SK: k.SK, Owner: pt.Payment.ID}, &c)
+		if err != nil {
+			return err
+		}
+		add(types.TransactWriteItem{Put: put}, apperr.Race("%s payment id %s moved concurrently", pt.Payment.Provider, rp.Ref))
+	}
 	for _, ref := range pt.NewRefs {
 		add(s.putGuard(paymentRefKey(pt.Payment.Provider, ref), pt.Payment.ID), apperr.Race("%s payment %s was recorded concurrently", pt.Payment.Provider, ref))
 	}

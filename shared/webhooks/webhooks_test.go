@@ -532,49 +532,74 @@ func TestUnmatchedWebhookPaymentIsKeptUntilTheFirmAllocatesIt(t *testing.T) {
 
 // Stripe Invoicing as webhooks deliver it today: invoice.paid carries no
 // payments list, invoice_payment.paid links the invoice to the
-// PaymentIntent that refunds and disputes name. Once linked, one payment
-// holds both ids, whatever the order and number of the deliveries.
+// PaymentIntent that refunds and disputes name. Whatever the order (a
+// refund seen before the link is merged in when the link arrives) and
+// however many copies arrive at once, one payment holds both ids.
 func TestInvoicePaymentLinksAStripeInvoiceToItsPaymentIntent(t *testing.T) {
 	t.Parallel()
 	r := newRig(t)
-	for n, order := range [][]int{{0, 1, 2}, {1, 0, 2}, {1, 2, 0}} {
-		tag := fmt.Sprint("link", n)
-		c := r.customer("Link"+tag, "")
-		inv := r.invoice(c, 20000, "L-"+tag, "in_L_"+tag)
-		events := [][]byte{
+	linkEvents := func(tag string) [][]byte {
+		return [][]byte{
 			stripeEvent(t, "evt_paid_"+tag, "invoice.paid", &stripe.Invoice{ID: "in_L_" + tag, Object: "invoice", AmountPaid: 20000, Currency: "eur", Status: "paid"}),
 			stripeEvent(t, "evt_ip_"+tag, "invoice_payment.paid", &stripe.InvoicePayment{ID: "inpay_" + tag, Object: "invoice_payment", AmountPaid: 20000, Currency: "eur",
 				Invoice: &stripe.Invoice{ID: "in_L_" + tag}, Payment: &stripe.InvoicePaymentPayment{Type: "payment_intent", PaymentIntent: &stripe.PaymentIntent{ID: "pi_L_" + tag}}}),
 			stripeEvent(t, "evt_ref_"+tag, "charge.refunded", &stripe.Charge{ID: "ch_L_" + tag, Object: "charge", Amount: 20000, AmountRefunded: 7000, Currency: "eur",
 				PaymentIntent: &stripe.PaymentIntent{ID: "pi_L_" + tag}}),
 		}
-		for _, i := range order {
-			var wg sync.WaitGroup
-			for range 1 + n {
+	}
+	deliverAll := func(batch [][]byte, copies int) {
+		var wg sync.WaitGroup
+		for _, ev := range batch {
+			for range copies {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					for attempt := 0; ; attempt++ {
-						code := r.deliverStripe(events[i])
+						code := r.deliverStripe(ev)
 						if code == 200 || code != 503 || attempt > 20 {
 							if code != 200 {
-								t.Errorf("order %v event %d = %d", order, i, code)
+								t.Errorf("delivery = %d", code)
 							}
 							return
 						}
 					}
 				}()
 			}
-			wg.Wait()
 		}
+		wg.Wait()
+	}
+	check := func(what, tag string, inv *billing.Invoice) {
+		t.Helper()
 		byPI, ok1 := r.paymentByRef("stripe", "pi_L_"+tag)
 		byInvoice, ok2 := r.paymentByRef("stripe", "in_L_"+tag)
 		if !ok1 || !ok2 || byPI.ID != byInvoice.ID {
-			t.Fatalf("order %v: the two ids are not one payment (%v %v)", order, ok1, ok2)
+			t.Errorf("%s: the two ids are not one payment (%v %v)", what, ok1, ok2)
+			return
 		}
 		if got := r.getInvoice(inv.ID); got.State != billing.StateOpen || got.Balance != 7000 || byPI.Refunded != 7000 || byPI.Amount != 20000 {
-			t.Errorf("order %v: invoice %s %d, payment %d refunded %d", order, got.State, got.Balance, byPI.Amount, byPI.Refunded)
+			t.Errorf("%s: invoice %s %d, payment %d refunded %d", what, got.State, got.Balance, byPI.Amount, byPI.Refunded)
 		}
+		if acct, _ := r.store.GetAccount(context.Background(), inv.CustomerID); acct.Credit["EUR"] != 0 {
+			t.Errorf("%s: %d of credit appeared", what, acct.Credit["EUR"])
+		}
+	}
+	for n, order := range permutations(3) {
+		tag := fmt.Sprint("link", n)
+		inv := r.invoice(r.customer("Link"+tag, ""), 20000, "L-"+tag, "in_L_"+tag)
+		events := linkEvents(tag)
+		for _, i := range order {
+			deliverAll([][]byte{events[i]}, 1+n%3)
+		}
+		check(fmt.Sprint("order ", order), tag, inv)
+	}
+	// The two success events at the same moment, again and again.
+	for n := range 15 {
+		tag := fmt.Sprint("race", n)
+		inv := r.invoice(r.customer("Race"+tag, ""), 20000, "R-"+tag, "in_L_"+tag)
+		events := linkEvents(tag)
+		deliverAll(events[:2], 2)
+		deliverAll(events[2:], 1)
+		check(fmt.Sprint("race ", n), tag, inv)
 	}
 }
 
@@ -603,5 +628,47 @@ func TestProviderRefundsAreCountedApartFromRefundsBookedByHand(t *testing.T) {
 	p, _ = r.paymentByRef("generic", "txn-ap")
 	if got := r.getInvoice(inv.ID); got.Balance != 5000 || p.Refunded != 5000 {
 		t.Errorf("balance %d, refunded %d; want 5000 and 5000", got.Balance, p.Refunded)
+	}
+}
+
+// A person who resumes dunning during a dispute is not overruled by later
+// events about that dispute; a new dispute pauses again.
+func TestResumingDuringADisputeSticks(t *testing.T) {
+	t.Parallel()
+	r := newRig(t)
+	s := newSequence(t, r, "resume")
+	for _, i := range []int{1, 3} { // B paid by pi_B, then a dispute on it
+		s.deliver(t, i, 1)
+	}
+	ctx := context.Background()
+	today := civil.MustParse("2026-11-23")
+	paused := func() bool {
+		c, err := r.billing.GetCustomer(ctx, s.customer.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.PausedOn(today)
+	}
+	if !paused() {
+		t.Fatal("the dispute did not pause dunning")
+	}
+	if _, err := r.billing.ResumeCustomer(ctx, s.customer.ID); err != nil {
+		t.Fatal(err)
+	}
+	refund := stripeEvent(t, "evt_resume_refund", "charge.refunded", &stripe.Charge{ID: "ch_B_resume", Object: "charge", Amount: 20000, AmountRefunded: 100,
+		Currency: "eur", PaymentIntent: &stripe.PaymentIntent{ID: "pi_B_resume"}})
+	if code := r.deliverStripe(refund); code != 200 {
+		t.Fatal(code)
+	}
+	if paused() {
+		t.Error("a later event about the released dispute paused dunning again")
+	}
+	second := stripeEvent(t, "evt_resume_dp2", "charge.dispute.created", &stripe.Dispute{ID: "dp_2_resume", Object: "dispute", Amount: 500, Currency: "eur",
+		Status: stripe.DisputeStatusNeedsResponse, PaymentIntent: &stripe.PaymentIntent{ID: "pi_B_resume"}})
+	if code := r.deliverStripe(second); code != 200 {
+		t.Fatal(code)
+	}
+	if !paused() {
+		t.Error("a new dispute did not pause dunning")
 	}
 }
