@@ -218,8 +218,16 @@ type Movement struct {
 // from the due date on: one segment per day the amount changed, for
 // interest that accrues day by day. A payment counts from the day it was
 // received.
+//
+// It is nil (the current principal stood since the due date) when there are
+// no movements, or when they do not add up to the current principal: an
+// invoice written before movements were kept.
 func (inv *Invoice) PrincipalHistory() []dunning.Segment {
-	if len(inv.Movements) == 0 {
+	var sum int64
+	for _, m := range inv.Movements {
+		sum += m.Amount
+	}
+	if len(inv.Movements) == 0 || inv.Total+sum != inv.Balance-inv.FeesOutstanding() {
 		return nil
 	}
 	moves := slices.Clone(inv.Movements)

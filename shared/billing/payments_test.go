@@ -144,7 +144,7 @@ func TestProviderFactsMergeTheSameInAnyOrder(t *testing.T) {
 
 func TestPrincipalHistoryFollowsPaymentsFromTheDueDate(t *testing.T) {
 	d := civil.MustParse
-	inv := &Invoice{Total: 10000, DueOn: d("2026-10-31"), Movements: []Movement{
+	inv := &Invoice{Total: 10000, Balance: 7500, DueOn: d("2026-10-31"), Movements: []Movement{
 		{On: d("2026-11-20"), Amount: -3000}, // a part payment
 		{On: d("2026-10-15"), Amount: -1000}, // paid before the due date
 		{On: d("2026-12-01"), Amount: 2000},  // a refund reopened part of it
@@ -163,7 +163,11 @@ func TestPrincipalHistoryFollowsPaymentsFromTheDueDate(t *testing.T) {
 	if got := fee.Compute(b); got != 59 {
 		t.Errorf("statutory interest %d, want 59", got)
 	}
-	if (&Invoice{Total: 5}).PrincipalHistory() != nil {
+	if (&Invoice{Total: 5, Balance: 5}).PrincipalHistory() != nil {
 		t.Error("no movements: no history (the balance stood since the due date)")
+	}
+	inv.Balance = 3000 // movements that do not explain the balance (older data): no history
+	if inv.PrincipalHistory() != nil {
+		t.Error("a history that does not add up to the balance was used")
 	}
 }
