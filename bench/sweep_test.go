@@ -138,10 +138,10 @@ func TestSweepReadsTrackDueWorkNotHistory(t *testing.T) {
 	if d := b.ReadUnits - a.ReadUnits; a.Total() != b.Total() || d > 0.5*store.QueueShards || d < -0.5*store.QueueShards {
 		t.Errorf("with no history: %d calls, %.1f RCU; with 300 paid invoices: %d calls, %.1f RCU", a.Total(), a.ReadUnits, b.Total(), b.ReadUnits)
 	}
-	// One Query per shard, then per due customer: the customer and its
-	// recent sends; once per run: the policy and the firm's wording for the
-	// one language these customers use.
-	if want := store.QueueShards + 2*due + 2; a.Total() != want {
+	// One Query per shard, then per due customer: the customer, its credit
+	// on account and its recent sends; once per run: the policy and the
+	// firm's wording for the one language these customers use.
+	if want := store.QueueShards + 3*due + 2; a.Total() != want {
 		t.Errorf("%d calls for %d due customers, want %d: %v", a.Total(), due, want, a.Calls)
 	}
 	empty := seed(t, 50, 0).previewCounts(t)

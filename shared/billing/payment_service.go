@@ -578,6 +578,22 @@ func (s *Service) creditHolders(ctx context.Context, customerID, currency string
 	return holders, nil
 }
 
+// CreditOnAccount returns the customer's credit per currency (only
+// currencies with credit). Errors: internal only.
+func (s *Service) CreditOnAccount(ctx context.Context, customerID string) (map[string]int64, error) {
+	acct, err := s.store.GetAccount(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for cur, v := range acct.Credit {
+		if v > 0 {
+			out[cur] = v
+		}
+	}
+	return out, nil
+}
+
 // ApplyCredit pays the given open invoices (oldest due first) from the
 // customer's credit on account, if it has any in their currency. It is the
 // safety net for credit and open invoices existing side by side: a payment

@@ -58,9 +58,12 @@ func (s *Sweeper) Forecast(ctx context.Context, now time.Time, days int) ([]Fore
 			last := today.AddDays(days - 1)
 			for _, sc := range pol.Upcoming(inv.DueOn, pol.Done(inv.DunningStep, inv.DunningOffset), today, last) {
 				on := sc.On
-				if c.PausedOn(on) && !c.PausedUntil.IsZero() {
+				switch {
+				case len(c.DisputeHolds) > 0:
+					continue // held by an open card dispute: no date to forecast
+				case c.PausedOn(on) && !c.PausedUntil.IsZero():
 					on = c.PausedUntil.AddDays(1)
-				} else if c.PausedOn(on) {
+				case c.PausedOn(on):
 					continue // paused until resumed
 				}
 				on = s.settings.Window.NextOpenDay(on)

@@ -111,6 +111,8 @@ type Settings struct {
 // whether it applied anything.
 type CreditApplier interface {
 	ApplyCredit(ctx context.Context, customerID string, invoices []*billing.Invoice) (bool, error)
+	// CreditOnAccount reads the credit per currency, for previews.
+	CreditOnAccount(ctx context.Context, customerID string) (map[string]int64, error)
 }
 
 // Sweeper runs sweeps.
@@ -286,8 +288,12 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 	if len(work) == 0 {
 		return nil
 	}
-	if s.settings.Credit != nil && !dry {
-		if work, err = s.payFromCredit(ctx, c.ID, work, sum); err != nil || len(work) == 0 {
+	if s.settings.Credit != nil {
+		pay := s.payFromCredit
+		if dry {
+			pay = s.previewCredit
+		}
+		if work, err = pay(ctx, c.ID, work, sum); err != nil || len(work) == 0 {
 			return err
 		}
 	}
@@ -382,6 +388,27 @@ func (s *Sweeper) payFromCredit(ctx context.Context, cid string, work []due, sum
 			continue
 		}
 		left = append(left, due{inv, w.step})
+	}
+	return left, nil
+}
+
+// previewCredit is payFromCredit without writing: invoices the credit
+// would pay in full (oldest due first) drop out of the preview.
+func (s *Sweeper) previewCredit(ctx context.Context, cid string, work []due, sum *Summary) ([]due, error) {
+	credit, err := s.settings.Credit.CreditOnAccount(ctx, cid)
+	if err != nil || len(credit) == 0 {
+		return work, err
+	}
+	sorted := slices.Clone(work)
+	slices.SortStableFunc(sorted, func(a, b due) int { return a.inv.DueOn.Compare(b.inv.DueOn) })
+	var left []due
+	for _, w := range sorted {
+		if c := credit[w.inv.Currency]; c >= w.inv.Balance && !w.inv.Disputed {
+			credit[w.inv.Currency] = c - w.inv.Balance
+			sum.skip("paid_from_credit", 1)
+			continue
+		}
+		left = append(left, w)
 	}
 	return left, nil
 }

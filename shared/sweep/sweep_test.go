@@ -685,6 +685,10 @@ func TestCreditOnAccountPaysBeforeDunning(t *testing.T) {
 	if inv, _ := h.store.GetInvoice(ctx, b.ID); inv.State != billing.StateOpen {
 		t.Fatalf("the refund left C-2 %s", inv.State)
 	}
+	planned, psum, err := h.sweeper.Preview(ctx, at("2026-12-03", "UTC"))
+	if err != nil || len(planned) != 0 || psum.Skipped["paid_from_credit"] != 1 {
+		t.Errorf("preview plans %d emails (%+v, %v); want none, C-2 paid from credit", len(planned), psum, err)
+	}
 	sum := h.sweepAt(at("2026-12-03", "UTC"))
 	if n := len(h.mail()); n != 0 || sum.Skipped["paid_from_credit"] != 1 {
 		t.Errorf("%d emails, summary %+v; want none, C-2 paid from credit", n, sum)
