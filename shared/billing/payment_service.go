@@ -581,7 +581,7 @@ func (s *Service) creditHolders(ctx context.Context, customerID, currency string
 // CreditOnAccount returns the customer's credit per currency (only
 // currencies with credit). Errors: internal only.
 func (s *Service) CreditOnAccount(ctx context.Context, customerID string) (map[string]int64, error) {
-	acct, err := s.store.GetAccount(ctx, customerID)
+	acct, err := s.store.PeekAccount(ctx, customerID)
 	if err != nil {
 		return nil, err
 	}
@@ -602,7 +602,9 @@ func (s *Service) CreditOnAccount(ctx context.Context, customerID string) (map[s
 // nobody is chased for money they already have with the firm. It reports
 // whether anything was applied. Errors: Conflict (contention), Unavailable.
 func (s *Service) ApplyCredit(ctx context.Context, customerID string, invoices []*Invoice) (bool, error) {
-	acct, err := s.store.GetAccount(ctx, customerID)
+	// A cheap look first: most customers have no credit. The writes read
+	// consistently again.
+	acct, err := s.store.PeekAccount(ctx, customerID)
 	if err != nil {
 		return false, err
 	}

@@ -72,6 +72,8 @@ type Store interface {
 	ListPayments(ctx context.Context, r PaymentRange, fn func(p *Payment, next string) bool) error
 	// GetAccount returns a customer's credit on account (empty if none).
 	GetAccount(ctx context.Context, customerID string) (*Account, error)
+	// PeekAccount is GetAccount, possibly a moment stale (cheaper).
+	PeekAccount(ctx context.Context, customerID string) (*Account, error)
 	// GetCreditNote returns NotFound when there is no such credit note.
 	GetCreditNote(ctx context.Context, id string) (*CreditNote, error)
 	// EventSeen reports whether a provider event id was processed.
