@@ -221,10 +221,15 @@ func (s *Service) disputePause(ctx context.Context, pt *Posting, p *Payment) err
 			open = append(open, prefix+d.ID)
 		}
 	}
-	ours := func(k string) bool { return strings.HasPrefix(k, prefix) }
-	holds := slices.DeleteFunc(slices.Clone(c.DisputeHolds), ours)
+	// (An exact "provider:ref" is a hold written before holds were per dispute.)
+	ours := func(k string) bool { return strings.HasPrefix(k, prefix) || k+":" == prefix }
+	// Keep every hold in its place, so an unchanged set compares equal and
+	// the customer is not rewritten for nothing.
+	holds := slices.DeleteFunc(slices.Clone(c.DisputeHolds), func(k string) bool {
+		return ours(k) && (!slices.Contains(open, k) || slices.Contains(c.DisputesReleased, k))
+	})
 	for _, k := range open {
-		if !slices.Contains(c.DisputesReleased, k) {
+		if !slices.Contains(holds, k) && !slices.Contains(c.DisputesReleased, k) {
 			holds = append(holds, k)
 		}
 	}

@@ -15,6 +15,7 @@
 package sweep
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -392,25 +393,44 @@ func (s *Sweeper) payFromCredit(ctx context.Context, cid string, work []due, sum
 	return left, nil
 }
 
-// previewCredit is payFromCredit without writing: invoices the credit
-// would pay in full (oldest due first) drop out of the preview.
+// previewCredit is payFromCredit without writing: it spends the credit
+// the same way, oldest due first (then by id), skipping disputed invoices,
+// part-paying the first it cannot settle and stopping there. Invoices it
+// settles drop out of the preview; a part-paid one shows what is left.
 func (s *Sweeper) previewCredit(ctx context.Context, cid string, work []due, sum *Summary) ([]due, error) {
 	credit, err := s.settings.Credit.CreditOnAccount(ctx, cid)
 	if err != nil || len(credit) == 0 {
 		return work, err
 	}
-	sorted := slices.Clone(work)
-	slices.SortStableFunc(sorted, func(a, b due) int { return a.inv.DueOn.Compare(b.inv.DueOn) })
-	var left []due
-	for _, w := range sorted {
-		if c := credit[w.inv.Currency]; c >= w.inv.Balance && !w.inv.Disputed {
-			credit[w.inv.Currency] = c - w.inv.Balance
-			sum.skip("paid_from_credit", 1)
+	order := slices.Clone(work)
+	slices.SortStableFunc(order, func(a, b due) int {
+		return cmp.Or(a.inv.DueOn.Compare(b.inv.DueOn), cmp.Compare(a.inv.ID, b.inv.ID))
+	})
+	left := map[string]int64{}
+	for _, w := range order {
+		c := credit[w.inv.Currency]
+		if c <= 0 || w.inv.Disputed {
 			continue
 		}
-		left = append(left, w)
+		paid := min(c, w.inv.Balance)
+		credit[w.inv.Currency] = c - paid
+		left[w.inv.ID] = w.inv.Balance - paid
 	}
-	return left, nil
+	var out []due
+	for _, w := range work {
+		rest, touched := left[w.inv.ID]
+		switch {
+		case !touched:
+			out = append(out, w)
+		case rest == 0:
+			sum.skip("paid_from_credit", 1)
+		default:
+			cp := *w.inv
+			cp.Balance = rest
+			out = append(out, due{&cp, w.step})
+		}
+	}
+	return out, nil
 }
 
 // sendOrPlan sends the email, or in a preview renders it and records it.

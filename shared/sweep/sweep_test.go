@@ -700,3 +700,38 @@ func TestCreditOnAccountPaysBeforeDunning(t *testing.T) {
 		t.Errorf("credit left: %d", acct.Credit["EUR"])
 	}
 }
+
+// Credit that covers part of the oldest due invoice: the preview shows
+// exactly the email the sweep then sends.
+func TestPreviewSpendsCreditLikeTheSweep(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	c := h.customer("Partial", "UTC", "en")
+	x := h.invoice(c, "X-1", "2026-10-01", "2026-10-31")
+	h.invoice(c, "P-1", "2026-11-01", "2026-11-30")
+	small := int64(25000)
+	if _, err := h.bill.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Number: "P-2", Total: &small, IssuedOn: "2026-11-01", DueOn: "2026-12-01"}); err != nil {
+		t.Fatal(err)
+	}
+	// 100,000 left on account while P-1 and P-2 are open.
+	amount, onX := int64(225000), int64(125000)
+	h.now = at("2026-11-20", "UTC")
+	if _, err := h.bill.RecordPayment(ctx, billing.PaymentInput{CustomerID: c.ID, Amount: &amount,
+		Allocations: []billing.AllocationInput{{InvoiceID: x.ID, Amount: &onX}}}); err != nil {
+		t.Fatal(err)
+	}
+	when := at("2026-12-03", "UTC")
+	planned, _, err := h.sweeper.Preview(ctx, when)
+	if err != nil || len(planned) != 1 {
+		t.Fatalf("preview: %d emails, %v", len(planned), err)
+	}
+	h.sweepAt(when)
+	mail := h.mail()
+	if len(mail) != 1 {
+		t.Fatalf("%d emails sent", len(mail))
+	}
+	if planned[0].Subject != mail[0].Subject || planned[0].Text != mail[0].Body.Text {
+		t.Errorf("preview:\n%s\n%s\nsent:\n%s\n%s", planned[0].Subject, planned[0].Text, mail[0].Subject, mail[0].Body.Text)
+	}
+}
