@@ -105,7 +105,7 @@ func seed(tb testing.TB, paid, due int) *seeded {
 	w := dunning.DefaultWindow()
 	w.StartHour, w.EndHour, w.Weekdays = 0, 24, []time.Weekday{0, 1, 2, 3, 4, 5, 6}
 	sw := sweep.New(st, &mailer.SES{Client: ses}, sweep.Settings{FirmName: "Bench", FirmTimezone: "UTC", From: "ar@bench.example",
-		CollectionsEmail: "c@bench.example", Window: w, Shards: store.QueueShards, Credit: bill}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		CollectionsEmail: "c@bench.example", Window: w, Shards: store.QueueShards, Books: bill}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	meter.Reset()
 	return &seeded{store: st, meter: meter, sweeper: sw}
 }

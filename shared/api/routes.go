@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"dunlin/shared/auth"
+	"dunlin/shared/billing"
 )
 
 // Route is one entry of the route table.
@@ -50,6 +51,12 @@ func (s *Server) routes() []Route {
 		{"POST", "/v1/credit-notes", bookkeeping, s.createCreditNote, false},
 		{"GET", "/v1/credit-notes/{id}", anyRole, s.getCreditNote, false},
 		{"GET", "/v1/customers/{id}/balance", anyRole, s.customerBalance, false},
+
+		{"POST", "/v1/customers/{id}/promises", dunningWork, s.makePromise, false},
+		{"GET", "/v1/customers/{id}/promises", anyRole, s.listPromises, false},
+		{"GET", "/v1/alerts", anyRole, s.listAlerts, false},
+		{"POST", "/v1/alerts/{id}/acknowledge", dunningWork, s.alertState(billing.AlertAcknowledged), false},
+		{"POST", "/v1/alerts/{id}/resolve", dunningWork, s.alertState(billing.AlertResolved), false},
 
 		{"POST", "/v1/customers/{id}/pause", dunningWork, s.pauseCustomer, false},
 		{"POST", "/v1/customers/{id}/resume", dunningWork, s.resumeCustomer, false},

@@ -52,7 +52,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	keys := auth.NewService(st, now)
 	sw := sweep.New(st, &mailer.SES{Client: cfg.SES(awsCfg)}, sweep.Settings{
 		FirmName: cfg.FirmName, FirmTimezone: cfg.Firm.Timezone, From: cfg.Sender, ReplyTo: cfg.ReplyTo,
-		CollectionsEmail: cfg.CollectionsEmail, Window: cfg.Window, Shards: store.QueueShards, Credit: bill,
+		CollectionsEmail: cfg.CollectionsEmail, Window: cfg.Window, Shards: store.QueueShards, Books: bill,
 	}, log)
 	return &App{
 		aws:     awsCfg,

@@ -130,6 +130,10 @@ type Invoice struct {
 	Credited      int64
 	Discount      *DiscountTerms // early-payment discount terms, if any
 	DiscountTaken int64
+	// PromiseID is the open promise to pay that holds dunning for the
+	// invoice; BrokenPromise, a promise broken since the last email.
+	PromiseID     string
+	BrokenPromise *PromiseNote
 	// Movements are the changes to what is owed for goods and services
 	// (payments and credit notes negative, reversals positive), by the day
 	// they took effect: statutory interest accrues on the balance of each day.

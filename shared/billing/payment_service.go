@@ -425,7 +425,7 @@ func (s *Service) reverseInto(ctx context.Context, pt *Posting, p *Payment, kind
 			}
 			continue
 		}
-		inv := findInvoice(pt.Reopens, r.InvoiceID)
+		inv := findInvoice(pt.Rewritten, r.InvoiceID)
 		if inv == nil {
 			var err error
 			if inv, err = s.store.GetInvoice(ctx, r.InvoiceID); err != nil {
@@ -433,7 +433,7 @@ func (s *Service) reverseInto(ctx context.Context, pt *Posting, p *Payment, kind
 			}
 			inv.Version++
 			inv.UpdatedAt = now
-			pt.Reopens = append(pt.Reopens, inv)
+			pt.Rewritten = append(pt.Rewritten, inv)
 		}
 		reopen(inv, r, today, now)
 	}

@@ -458,8 +458,13 @@ type Posting struct {
 	OtherPayment []*Payment   // payments whose credit a new invoice consumed
 	NewInvoice   *Invoice     // created with its number and external-id guards
 	Applies      []Apply      // money applied to open invoices (balance-conditioned)
-	Reopens      []*Invoice   // invoices given money back (written on their version)
+	Rewritten    []*Invoice   // invoices written whole on their version (reopened, promised)
 	CreditNote   *CreditNote
+	// Promise is created; PromiseUpdate rewritten (its state). Alerts are
+	// created.
+	Promise       *Promise
+	PromiseUpdate *Promise
+	Alerts        []*Alert
 	// NewRefs are provider ids newly known for Payment (an existing one):
 	// each gets its own uniqueness guard pointing at the payment.
 	NewRefs []string

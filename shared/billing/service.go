@@ -78,6 +78,14 @@ type Store interface {
 	GetCreditNote(ctx context.Context, id string) (*CreditNote, error)
 	// EventSeen reports whether a provider event id was processed.
 	EventSeen(ctx context.Context, provider, id string) (bool, error)
+	// GetPromise returns NotFound when the customer has no such promise.
+	GetPromise(ctx context.Context, customerID, id string) (*Promise, error)
+	// ListPromises returns a customer's promises in creation order.
+	ListPromises(ctx context.Context, customerID string) ([]*Promise, error)
+	// ListAlerts returns alerts in creation order, one customer's or all.
+	ListAlerts(ctx context.Context, customerID string) ([]*Alert, error)
+	// SetAlertState changes an alert's state (NotFound if none).
+	SetAlertState(ctx context.Context, id, state string, at time.Time) (*Alert, error)
 }
 
 // InvoiceRange is a key range over invoices: one customer's or all, one

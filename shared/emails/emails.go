@@ -47,6 +47,15 @@ type Data struct {
 	CustomerEmail string
 	Lines         []Line
 	Totals        []string // one per currency, formatted
+	// BrokenPromise, when set, is a promise to pay the customer broke;
+	// the email says so before its usual text.
+	BrokenPromise *Promise
+}
+
+// Promise is a promise to pay as an email mentions it.
+type Promise struct {
+	Date   string
+	Amount string // formatted
 }
 
 // Single reports whether the email is about one invoice.
@@ -246,6 +255,7 @@ func RenderWith(lang string, tone dunning.Tone, d Data, ov Overrides) (*Email, e
 	}
 	view["Labels"] = labels
 	view["Greeting"], view["Signature"], view["Footer"] = labels["greeting"], labels["signature"], labels["footer"]
+	view["BrokenPromise"] = labels["broken_promise"] // empty unless d.BrokenPromise is set
 	for _, k := range []string{"subject", "intro", "closing"} {
 		s, err := say(string(tone), k)
 		if err != nil {

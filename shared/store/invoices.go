@@ -17,44 +17,46 @@ import (
 // invoiceItem is an invoice as stored. GSI1 lists a customer's invoices and
 // GSI2 everyone's, both sorted by state, due date and id.
 type invoiceItem struct {
-	PK          string     `dynamodbav:"PK"`
-	SK          string     `dynamodbav:"SK"`
-	GSI1PK      string     `dynamodbav:"GSI1PK"`
-	GSI1SK      string     `dynamodbav:"GSI1SK"`
-	GSI2PK      string     `dynamodbav:"GSI2PK"`
-	GSI2SK      string     `dynamodbav:"GSI2SK"`
-	GSI3PK      string     `dynamodbav:"GSI3PK,omitempty"`
-	GSI3SK      string     `dynamodbav:"GSI3SK,omitempty"`
-	ID          string     `dynamodbav:"id"`
-	CustomerID  string     `dynamodbav:"customer_id"`
-	Number      string     `dynamodbav:"number"`
-	ExternalID  string     `dynamodbav:"external_id,omitempty"`
-	Currency    string     `dynamodbav:"currency"`
-	Total       int64      `dynamodbav:"total"`
-	Balance     int64      `dynamodbav:"balance"`
-	IssuedOn    string     `dynamodbav:"issued_on"`
-	DueOn       string     `dynamodbav:"due_on"`
-	Timezone    string     `dynamodbav:"timezone"`
-	PaymentURL  string     `dynamodbav:"payment_url,omitempty"`
-	Description string     `dynamodbav:"description,omitempty"`
-	State       string     `dynamodbav:"state"`
-	DunningStep int        `dynamodbav:"dunning_step"`
-	DunningOff  int        `dynamodbav:"dunning_offset"`
-	NextAction  string     `dynamodbav:"next_action_on,omitempty"`
-	Disputed    bool       `dynamodbav:"disputed,omitempty"`
-	Fees        []feeItem  `dynamodbav:"fees,omitempty"`
-	Paid        int64      `dynamodbav:"paid"`
-	Credited    int64      `dynamodbav:"credited"`
-	DiscRateBP  int64      `dynamodbav:"discount_rate_bp,omitempty"`
-	DiscDays    int        `dynamodbav:"discount_days,omitempty"`
-	DiscTaken   int64      `dynamodbav:"discount_taken"`
-	Movements   []movement `dynamodbav:"movements,omitempty"`
-	DisputeWhy  string     `dynamodbav:"dispute_reason,omitempty"`
-	VoidedAt    *time.Time `dynamodbav:"voided_at,omitempty"`
-	VoidReason  string     `dynamodbav:"void_reason,omitempty"`
-	CreatedAt   time.Time  `dynamodbav:"created_at"`
-	UpdatedAt   time.Time  `dynamodbav:"updated_at"`
-	Version     int64      `dynamodbav:"version"`
+	PK          string      `dynamodbav:"PK"`
+	SK          string      `dynamodbav:"SK"`
+	GSI1PK      string      `dynamodbav:"GSI1PK"`
+	GSI1SK      string      `dynamodbav:"GSI1SK"`
+	GSI2PK      string      `dynamodbav:"GSI2PK"`
+	GSI2SK      string      `dynamodbav:"GSI2SK"`
+	GSI3PK      string      `dynamodbav:"GSI3PK,omitempty"`
+	GSI3SK      string      `dynamodbav:"GSI3SK,omitempty"`
+	ID          string      `dynamodbav:"id"`
+	CustomerID  string      `dynamodbav:"customer_id"`
+	Number      string      `dynamodbav:"number"`
+	ExternalID  string      `dynamodbav:"external_id,omitempty"`
+	Currency    string      `dynamodbav:"currency"`
+	Total       int64       `dynamodbav:"total"`
+	Balance     int64       `dynamodbav:"balance"`
+	IssuedOn    string      `dynamodbav:"issued_on"`
+	DueOn       string      `dynamodbav:"due_on"`
+	Timezone    string      `dynamodbav:"timezone"`
+	PaymentURL  string      `dynamodbav:"payment_url,omitempty"`
+	Description string      `dynamodbav:"description,omitempty"`
+	State       string      `dynamodbav:"state"`
+	DunningStep int         `dynamodbav:"dunning_step"`
+	DunningOff  int         `dynamodbav:"dunning_offset"`
+	NextAction  string      `dynamodbav:"next_action_on,omitempty"`
+	Disputed    bool        `dynamodbav:"disputed,omitempty"`
+	Fees        []feeItem   `dynamodbav:"fees,omitempty"`
+	Paid        int64       `dynamodbav:"paid"`
+	Credited    int64       `dynamodbav:"credited"`
+	DiscRateBP  int64       `dynamodbav:"discount_rate_bp,omitempty"`
+	DiscDays    int         `dynamodbav:"discount_days,omitempty"`
+	DiscTaken   int64       `dynamodbav:"discount_taken"`
+	Movements   []movement  `dynamodbav:"movements,omitempty"`
+	PromiseID   string      `dynamodbav:"promise_id,omitempty"`
+	Broken      *brokenNote `dynamodbav:"broken_promise,omitempty"`
+	DisputeWhy  string      `dynamodbav:"dispute_reason,omitempty"`
+	VoidedAt    *time.Time  `dynamodbav:"voided_at,omitempty"`
+	VoidReason  string      `dynamodbav:"void_reason,omitempty"`
+	CreatedAt   time.Time   `dynamodbav:"created_at"`
+	UpdatedAt   time.Time   `dynamodbav:"updated_at"`
+	Version     int64       `dynamodbav:"version"`
 }
 
 func toInvoiceItem(inv *billing.Invoice) invoiceItem {
@@ -65,7 +67,7 @@ func toInvoiceItem(inv *billing.Invoice) invoiceItem {
 	it := invoiceItem{
 		PK: k.PK, SK: k.SK, GSI1PK: g1pk, GSI1SK: g1sk, GSI2PK: g2pk, GSI2SK: g2sk, GSI3PK: g3pk, GSI3SK: g3sk,
 		DunningStep: inv.DunningStep, DunningOff: inv.DunningOffset, NextAction: inv.NextActionOn.String(), Disputed: inv.Disputed, DisputeWhy: inv.DisputeReason,
-		Fees: toFeeItems(inv.Fees), Paid: inv.Paid, Credited: inv.Credited, DiscTaken: inv.DiscountTaken, Movements: toMovements(inv.Movements),
+		Fees: toFeeItems(inv.Fees), Paid: inv.Paid, Credited: inv.Credited, DiscTaken: inv.DiscountTaken, Movements: toMovements(inv.Movements), PromiseID: inv.PromiseID, Broken: toBrokenNote(inv.BrokenPromise),
 		ID: inv.ID, CustomerID: inv.CustomerID, Number: inv.Number, ExternalID: inv.ExternalID,
 		Currency: inv.Currency, Total: inv.Total, Balance: inv.Balance,
 		IssuedOn: inv.IssuedOn.String(), DueOn: inv.DueOn.String(), Timezone: inv.Timezone,
@@ -88,7 +90,7 @@ func (it *invoiceItem) invoice() *billing.Invoice {
 		disc = &billing.DiscountTerms{RateBP: it.DiscRateBP, Days: it.DiscDays}
 	}
 	return &billing.Invoice{
-		Paid: it.Paid, Credited: it.Credited, Discount: disc, DiscountTaken: it.DiscTaken, Movements: fromMovements(it.Movements),
+		Paid: it.Paid, Credited: it.Credited, Discount: disc, DiscountTaken: it.DiscTaken, Movements: fromMovements(it.Movements), PromiseID: it.PromiseID, BrokenPromise: it.Broken.note(),
 		DunningStep: it.DunningStep, DunningOffset: it.DunningOff, NextActionOn: next, Disputed: it.Disputed, DisputeReason: it.DisputeWhy,
 		Fees: fromFeeItems(it.Fees),
 		ID:   it.ID, CustomerID: it.CustomerID, Number: it.Number, ExternalID: it.ExternalID,
@@ -272,4 +274,26 @@ func fromMovements(ms []movement) []billing.Movement {
 		out = append(out, billing.Movement{On: on, Amount: m.Amount})
 	}
 	return out
+}
+
+// brokenNote is a broken promise an invoice's next email mentions.
+type brokenNote struct {
+	PromisedOn string `dynamodbav:"promised_on"`
+	Amount     int64  `dynamodbav:"amount"`
+	Currency   string `dynamodbav:"currency"`
+}
+
+func toBrokenNote(n *billing.PromiseNote) *brokenNote {
+	if n == nil {
+		return nil
+	}
+	return &brokenNote{n.PromisedOn.String(), n.Amount, n.Currency}
+}
+
+func (b *brokenNote) note() *billing.PromiseNote {
+	if b == nil {
+		return nil
+	}
+	on, _ := civil.Parse(b.PromisedOn)
+	return &billing.PromiseNote{PromisedOn: on, Amount: b.Amount, Currency: b.Currency}
 }

@@ -53,6 +53,8 @@ const (
 	prefixPayRef     = "PAYREF#"
 	prefixCreditNote = "CREDITNOTE#"
 	prefixEvent      = "EVENT#"
+	prefixPromise    = "PROMISE#"
+	prefixAlert      = "ALERT#"
 
 	// partUnmatched is the GSI1 partition of payments no customer is known for.
 	partUnmatched = "UNMATCHED"
@@ -62,6 +64,7 @@ const (
 	kindKey      = "KEY"
 	kindDraft    = "DRAFT"
 	kindPayment  = "PAYMENT"
+	kindAlert    = "ALERT"
 )
 
 type key struct{ PK, SK string }

@@ -319,7 +319,7 @@ func (s *Store) Post(ctx context.Context, pt *billing.Posting) error {
 		}
 		add(types.TransactWriteItem{Update: u}, apperr.Race("invoice %s changed while money was applied", a.Invoice.ID))
 	}
-	for _, inv := range pt.Reopens {
+	for _, inv := range pt.Rewritten {
 		p, err := s.put(toInvoiceItem(inv), versionIs(inv.Version-1))
 		if err != nil {
 			return err
@@ -335,6 +335,9 @@ func (s *Store) Post(ctx context.Context, pt *billing.Posting) error {
 			return err
 		}
 		add(types.TransactWriteItem{Put: p}, apperr.New(apperr.Conflict, "credit note %s already exists", cn.ID))
+	}
+	if err := s.promiseItems(pt, add); err != nil {
+		return err
 	}
 	if u, err := s.accountUpdate(pt); err != nil {
 		return err

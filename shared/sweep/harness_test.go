@@ -62,8 +62,8 @@ func newHarness(t *testing.T, window dunning.Window) *harness {
 	h.settings = sweep.Settings{
 		FirmName: "Dunlin Test Ltd", FirmTimezone: "Europe/London", From: "ar@firm.example", ReplyTo: "ar@firm.example",
 		CollectionsEmail: "collections@" + h.domain, Window: window, Shards: store.QueueShards,
-		Clock:  func() time.Time { return h.now }, // tests own the clock, whatever the real date
-		Credit: h.bill,
+		Clock: func() time.Time { return h.now }, // tests own the clock, whatever the real date
+		Books: h.bill,
 	}
 	h.sweeper = sweep.New(h.store, h.mailer, h.settings, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return h

@@ -102,18 +102,22 @@ type Settings struct {
 	// scheduled time, which a retried run may be far behind; claims are
 	// stamped, and judged stale, by the later of the two.
 	Clock func() time.Time
-	// Credit pays due invoices from the customer's credit on account
-	// before anyone is chased for them (billing.Service.ApplyCredit); nil
-	// skips that step.
-	Credit CreditApplier
+	// Books pays due invoices from the customer's credit on account
+	// before anyone is chased for them, and settles promises to pay whose
+	// day has come (billing.Service); nil skips both.
+	Books Books
 }
 
-// CreditApplier pays open invoices from credit on account and reports
-// whether it applied anything.
-type CreditApplier interface {
+// Books is what the sweep asks of the books before it duns.
+type Books interface {
+	// ApplyCredit pays open invoices from credit on account and reports
+	// whether it applied anything.
 	ApplyCredit(ctx context.Context, customerID string, invoices []*billing.Invoice) (bool, error)
 	// CreditOnAccount reads the credit per currency, for previews.
 	CreditOnAccount(ctx context.Context, customerID string) (map[string]int64, error)
+	// CheckPromise settles a promise whose check day has come (kept or
+	// broken) and puts its invoices back in the queue.
+	CheckPromise(ctx context.Context, customerID, promiseID string, today civil.Date) (*billing.Promise, error)
 }
 
 // Sweeper runs sweeps.
@@ -273,6 +277,26 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 			sum.skip("not_due_yet", 1) // due "today" further east only
 			continue
 		}
+		if inv.PromiseID != "" {
+			// A promise to pay held this invoice until today: settle it
+			// first (kept or broken), then go on with the invoice as it is now.
+			if dry || s.settings.Books == nil {
+				sum.skip("promise_to_check", 1)
+				continue
+			}
+			if _, err := s.settings.Books.CheckPromise(ctx, cid, inv.PromiseID, today); err != nil {
+				return err
+			}
+			fresh, err := s.store.GetInvoice(ctx, inv.ID)
+			if err != nil {
+				return err
+			}
+			if fresh.State != billing.StateOpen || fresh.PromiseID != "" || fresh.NextActionOn.After(today) {
+				sum.skip("promise_checked", 1)
+				continue
+			}
+			inv = fresh
+		}
 		sum.Considered++
 		step, ok := pol.DueStep(inv.DueOn, pol.Done(inv.DunningStep, inv.DunningOffset), today)
 		if ok {
@@ -289,7 +313,7 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 	if len(work) == 0 {
 		return nil
 	}
-	if s.settings.Credit != nil {
+	if s.settings.Books != nil {
 		pay := s.payFromCredit
 		if dry {
 			pay = s.previewCredit
@@ -374,7 +398,7 @@ func (s *Sweeper) payFromCredit(ctx context.Context, cid string, work []due, sum
 	for _, w := range work {
 		invs = append(invs, w.inv)
 	}
-	applied, err := s.settings.Credit.ApplyCredit(ctx, cid, invs)
+	applied, err := s.settings.Books.ApplyCredit(ctx, cid, invs)
 	if err != nil || !applied {
 		return work, err
 	}
@@ -398,7 +422,7 @@ func (s *Sweeper) payFromCredit(ctx context.Context, cid string, work []due, sum
 // part-paying the first it cannot settle and stopping there. Invoices it
 // settles drop out of the preview; a part-paid one shows what is left.
 func (s *Sweeper) previewCredit(ctx context.Context, cid string, work []due, sum *Summary) ([]due, error) {
-	credit, err := s.settings.Credit.CreditOnAccount(ctx, cid)
+	credit, err := s.settings.Books.CreditOnAccount(ctx, cid)
 	if err != nil || len(credit) == 0 {
 		return work, err
 	}
@@ -707,6 +731,7 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 // than base's, so writing it fails if base is stale.
 func advance(base, charged *billing.Invoice, step int, pol *dunning.Policy) *billing.Invoice {
 	cp := *base
+	cp.BrokenPromise = nil // the email that records this step has said so
 	cp.DunningStep, cp.DunningOffset = step, pol.Steps[step].OffsetDays
 	cp.NextActionOn, _ = pol.NextActionDate(cp.DueOn, step)
 	if f, ok := charged.FeeFor(pol.Steps[step].Name); ok {
@@ -836,6 +861,9 @@ func (s *Sweeper) compose(ctx context.Context, rc *runCache, c *billing.Customer
 	totals := map[string]int64{}
 	sort.Slice(work, func(i, j int) bool { return work[i].inv.DueOn.Before(work[j].inv.DueOn) })
 	for _, w := range work {
+		if b := w.inv.BrokenPromise; b != nil && d.BrokenPromise == nil && kind == dunning.ToCustomer {
+			d.BrokenPromise = &emails.Promise{Date: b.PromisedOn.String(), Amount: money.Format(b.Amount, b.Currency, lang)}
+		}
 		d.Lines = append(d.Lines, emails.Line{
 			Number: w.inv.Number, IssuedOn: w.inv.IssuedOn.String(), DueOn: w.inv.DueOn.String(),
 			DaysOverdue: w.inv.DaysOverdue(now), Balance: money.Format(w.inv.Balance, w.inv.Currency, lang), PaymentURL: w.inv.PaymentURL,

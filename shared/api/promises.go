@@ -1,0 +1,94 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"dunlin/shared/apperr"
+	"dunlin/shared/billing"
+	"dunlin/shared/ids"
+)
+
+func (s *Server) makePromise(r *http.Request, body []byte) (int, any, error) {
+	var in billing.PromiseInput
+	if err := decode(body, &in); err != nil {
+		return 0, nil, err
+	}
+	p, err := s.billing.MakePromise(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusCreated, toPromiseJSON(p), nil
+}
+
+func (s *Server) listPromises(r *http.Request, _ []byte) (int, any, error) {
+	ps, err := s.billing.ListPromises(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toList(ps, "", toPromiseJSON), nil
+}
+
+func (s *Server) listAlerts(r *http.Request, _ []byte) (int, any, error) {
+	cid := r.URL.Query().Get("customer_id")
+	if cid != "" && !ids.Valid("cus_", cid) {
+		return 0, nil, apperr.Field(apperr.BadRequest, "customer_id", "customer_id %q is not a customer id", cid)
+	}
+	as, err := s.billing.ListAlerts(r.Context(), r.URL.Query().Get("state"), cid)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toList(as, "", toAlertJSON), nil
+}
+
+func (s *Server) alertState(state string) handlerFunc {
+	return func(r *http.Request, _ []byte) (int, any, error) {
+		a, err := s.billing.SetAlertState(r.Context(), r.PathValue("id"), state)
+		if err != nil {
+			return 0, nil, err
+		}
+		return http.StatusOK, toAlertJSON(a), nil
+	}
+}
+
+type promiseJSON struct {
+	ID               string     `json:"id"`
+	CustomerID       string     `json:"customer_id"`
+	Amount           int64      `json:"amount"`
+	Currency         string     `json:"currency"`
+	PromisedOn       string     `json:"promised_on"`
+	GraceDays        int        `json:"grace_days"`
+	CheckOn          string     `json:"check_on"` // when the sweep decides kept or broken
+	InvoiceIDs       []string   `json:"invoice_ids"`
+	BalanceAtPromise int64      `json:"balance_at_promise"`
+	TakenBy          *string    `json:"taken_by"`
+	Channel          string     `json:"channel"`
+	Note             *string    `json:"note"`
+	State            string     `json:"state"`
+	CreatedAt        time.Time  `json:"created_at"`
+	ResolvedAt       *time.Time `json:"resolved_at"`
+}
+
+func (p promiseJSON) location() string { return "/v1/customers/" + p.CustomerID + "/promises" }
+
+func toPromiseJSON(p *billing.Promise) promiseJSON {
+	return promiseJSON{ID: p.ID, CustomerID: p.CustomerID, Amount: p.Amount, Currency: p.Currency, PromisedOn: p.PromisedOn.String(),
+		GraceDays: p.GraceDays, CheckOn: p.CheckOn().String(), InvoiceIDs: p.InvoiceIDs, BalanceAtPromise: p.BalanceAtPromise,
+		TakenBy: nullable(p.TakenBy), Channel: p.Channel, Note: nullable(p.Note), State: string(p.State), CreatedAt: p.CreatedAt, ResolvedAt: p.ResolvedAt}
+}
+
+type alertJSON struct {
+	ID         string    `json:"id"`
+	CustomerID string    `json:"customer_id"`
+	Kind       string    `json:"kind"`
+	State      string    `json:"state"`
+	Message    string    `json:"message"`
+	Ref        *string   `json:"ref"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+func toAlertJSON(a *billing.Alert) alertJSON {
+	return alertJSON{ID: a.ID, CustomerID: a.CustomerID, Kind: a.Kind, State: a.State, Message: a.Message, Ref: nullable(a.Ref),
+		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
+}
