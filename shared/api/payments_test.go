@@ -373,3 +373,68 @@ func TestCreditNoteRefundAndAllocateBadInputNamesTheField(t *testing.T) {
 	eq(t, "invoice untouched", f.balances(inv), []string{"700 open"})
 	eq(t, "payment untouched", f.get("/v1/payments/" + pid)["version"], 1.0)
 }
+
+func TestPromisesToPayAndAlertsThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid := f.customer(nil)
+	other := f.customer(map[string]any{"name": "Other"})
+	a := f.invoice(cid, 5000, nil)
+	b := f.invoice(cid, 3000, nil)
+	theirs := f.invoice(other, 1000, nil)
+	path := "/v1/customers/" + cid + "/promises"
+	for _, tc := range []struct {
+		name   string
+		body   map[string]any
+		status int
+		field  string
+	}{
+		{"no amount", map[string]any{"promised_on": "2026-12-01"}, 422, "amount"},
+		{"no date", map[string]any{"amount": 100}, 422, "promised_on"},
+		{"a date in the past", map[string]any{"amount": 100, "promised_on": "2026-11-01"}, 422, "promised_on"},
+		{"a bad channel", map[string]any{"amount": 100, "promised_on": "2026-12-01", "channel": "pigeon"}, 422, "channel"},
+		{"another customer's invoice", map[string]any{"amount": 100, "promised_on": "2026-12-01", "invoice_ids": []any{theirs}}, 422, "invoice_ids[0]"},
+		{"an invoice twice", map[string]any{"amount": 100, "promised_on": "2026-12-01", "invoice_ids": []any{a, a}}, 422, "invoice_ids[1]"},
+		{"setting the state", map[string]any{"amount": 100, "promised_on": "2026-12-01", "state": "kept"}, 400, "state"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.Do("POST", path, tc.body)
+			_, field := res.ErrorField(t)
+			if res.Status != tc.status || field != tc.field {
+				t.Errorf("= %d naming %q, want %d naming %q (%s)", res.Status, field, tc.status, tc.field, res.Body)
+			}
+		})
+	}
+	// Two collectors record a promise for invoice A at once: one holds it.
+	var wg sync.WaitGroup
+	statuses := make([]int, 6)
+	for i := range statuses {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = f.Do("POST", path, map[string]any{"amount": 5000, "promised_on": "2026-12-01", "invoice_ids": []any{a}, "channel": "phone"}).Status
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for _, s := range statuses {
+		if s == 201 {
+			created++
+		} else if s != 409 && s != 503 {
+			t.Errorf("concurrent promise = %d", s)
+		}
+	}
+	eq(t, "promises holding A", created, 1)
+	// Without invoice_ids it covers the open invoices not yet promised: B.
+	p := f.mustCreate(path, map[string]any{"amount": 3000, "promised_on": "2026-12-05", "taken_by": "sam", "note": "after their customer pays"})
+	eq(t, "covers", fmt.Sprint(p["invoice_ids"], " ", p["balance_at_promise"], " ", p["check_on"], " ", p["state"]), fmt.Sprint([]any{b}, " 3000 2026-12-09 open"))
+	eq(t, "listed", len(f.get(path)["data"].([]any)), 2)
+	eq(t, "the invoice waits", f.get("/v1/invoices/" + b)["next_action_on"], "2026-12-09")
+	eq(t, "no alerts yet", len(f.get("/v1/alerts")["data"].([]any)), 0)
+	if res := f.Do("POST", "/v1/alerts/alr_01M842XZPHKJY7EJGDAVY9KYCS/acknowledge", nil); res.Status != 404 {
+		t.Errorf("acknowledging an unknown alert = %d", res.Status)
+	}
+	if res := f.Do("GET", "/v1/alerts?state=lost", nil); res.Status != 400 {
+		t.Errorf("a bad state filter = %d", res.Status)
+	}
+}

@@ -234,13 +234,37 @@ func (s *Service) promisedInvoices(ctx context.Context, cid, currency string, na
 	return fresh, nil
 }
 
-// ListPromises returns a customer's promises, newest last.
+// ListPromises returns a customer's promises, oldest first.
 // Errors: NotFound (customer).
 func (s *Service) ListPromises(ctx context.Context, customerID string) ([]*Promise, error) {
 	if _, err := s.GetCustomer(ctx, customerID); err != nil {
 		return nil, err
 	}
-	return s.store.ListPromises(ctx, customerID)
+	ps, err := s.store.ListPromises(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	// An open promise whose money has arrived is kept, though the sweep
+	// has not looked yet (a paid invoice leaves its queue): say so.
+	for _, p := range ps {
+		if p.State != PromiseOpen {
+			continue
+		}
+		var owed int64
+		for _, id := range p.InvoiceIDs {
+			inv, err := s.store.GetInvoice(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if inv.State == StateOpen {
+				owed += inv.Balance
+			}
+		}
+		if p.BalanceAtPromise-owed >= p.Amount {
+			p.State = PromiseKept
+		}
+	}
+	return ps, nil
 }
 
 // CheckPromise settles an open promise whose check day has come: kept if

@@ -735,3 +735,84 @@ func TestPreviewSpendsCreditLikeTheSweep(t *testing.T) {
 		t.Errorf("preview:\n%s\n%s\nsent:\n%s\n%s", planned[0].Subject, planned[0].Text, mail[0].Subject, mail[0].Body.Text)
 	}
 }
+
+// A promise to pay holds dunning until the promised date and its grace;
+// broken, it raises an alert and the next email says so, once.
+func TestABrokenPromiseResumesDunningWithTheBrokenPromiseEmail(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	c := h.customer("Promiser", "UTC", "en")
+	inv := h.invoice(c, "PR-1", "2026-11-01", "2026-12-01")
+	h.sweepAt(at("2026-12-02", "UTC")) // the overdue reminder
+	h.now = at("2026-12-03", "UTC")
+	amount := int64(125000)
+	p, err := h.bill.MakePromise(ctx, c.ID, billing.PromiseInput{Amount: &amount, PromisedOn: "2026-12-10", TakenBy: "sam@firm.example", Channel: "phone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.CheckOn() != civil.MustParse("2026-12-14") || len(p.InvoiceIDs) != 1 || p.InvoiceIDs[0] != inv.ID {
+		t.Fatalf("promise %+v", p)
+	}
+	for d := civil.MustParse("2026-12-03"); d.Before(civil.MustParse("2026-12-14")); d = d.AddDays(1) {
+		h.sweepAt(at(d.String(), "UTC"))
+	}
+	if n := len(h.mail()); n != 1 {
+		t.Fatalf("%d emails while the promise was open, want only the reminder before it", n)
+	}
+	h.sweepAt(at("2026-12-14", "UTC"))
+	h.sweepAt(at("2026-12-15", "UTC"))
+	mail := h.mail()
+	if len(mail) != 3 {
+		t.Fatalf("%d emails, want 3: %q", len(mail), subjects(mail))
+	}
+	if !strings.Contains(mail[1].Body.Text, "You promised to pay €1,250.00 by 2026-12-10") || !strings.HasPrefix(mail[1].Subject, "Payment overdue") {
+		t.Errorf("the email after the broken promise:\n%s\n%s", mail[1].Subject, mail[1].Body.Text)
+	}
+	if strings.Contains(mail[2].Body.Text, "You promised") {
+		t.Error("the broken promise is mentioned again in the next email")
+	}
+	ps, _ := h.bill.ListPromises(ctx, c.ID)
+	alerts, _ := h.bill.ListAlerts(ctx, billing.AlertOpen, c.ID)
+	if len(ps) != 1 || ps[0].State != billing.PromiseBroken || len(alerts) != 1 || alerts[0].Kind != billing.AlertPromiseBroken || alerts[0].Ref != p.ID {
+		t.Fatalf("promises %+v, alerts %+v", ps, alerts)
+	}
+	if a, err := h.bill.SetAlertState(ctx, alerts[0].ID, billing.AlertResolved); err != nil || a.State != billing.AlertResolved {
+		t.Fatalf("resolve: %+v %v", a, err)
+	}
+	if open, _ := h.bill.ListAlerts(ctx, billing.AlertOpen, ""); len(open) != 0 {
+		t.Errorf("%d open alerts after resolving", len(open))
+	}
+}
+
+// A promise kept (the promised part arrived in time) lets the ladder go
+// on for what is left, with no alert and no mention of promises.
+func TestAKeptPromiseResumesTheLadderQuietly(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	c := h.customer("Keeper", "UTC", "en")
+	inv := h.invoice(c, "PK-1", "2026-11-01", "2026-12-01")
+	h.now = at("2026-12-02", "UTC")
+	part := int64(50000)
+	p, err := h.bill.MakePromise(ctx, c.ID, billing.PromiseInput{Amount: &part, PromisedOn: "2026-12-05", InvoiceIDs: []string{inv.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.now = at("2026-12-04", "UTC")
+	if _, err := h.bill.RecordPayment(ctx, billing.PaymentInput{CustomerID: c.ID, Amount: &part}); err != nil {
+		t.Fatal(err)
+	}
+	for d := civil.MustParse("2026-12-02"); d.Before(civil.MustParse("2026-12-10")); d = d.AddDays(1) {
+		h.sweepAt(at(d.String(), "UTC"))
+	}
+	mail := h.mail()
+	if len(mail) != 1 || strings.Contains(mail[0].Body.Text, "promised") || !strings.Contains(mail[0].Body.Text, "€750.00") {
+		t.Fatalf("emails after the kept promise: %q", subjects(mail))
+	}
+	ps, _ := h.bill.ListPromises(ctx, c.ID)
+	alerts, _ := h.bill.ListAlerts(ctx, "", c.ID)
+	if len(ps) != 1 || ps[0].ID != p.ID || ps[0].State != billing.PromiseKept || len(alerts) != 0 {
+		t.Errorf("promises %+v, alerts %+v", ps, alerts)
+	}
+}
