@@ -284,18 +284,23 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 				sum.skip("promise_to_check", 1)
 				continue
 			}
-			if _, err := s.settings.Books.CheckPromise(ctx, cid, inv.PromiseID, today); err != nil {
+			pr, err := s.settings.Books.CheckPromise(ctx, cid, inv.PromiseID, today)
+			if err != nil {
 				return err
 			}
 			fresh, err := s.store.GetInvoice(ctx, inv.ID)
 			if err != nil {
 				return err
 			}
-			if fresh.State != billing.StateOpen || fresh.PromiseID != "" || fresh.NextActionOn.After(today) {
+			switch {
+			case fresh.State != billing.StateOpen:
 				sum.skip("promise_checked", 1)
 				continue
+			case fresh.PromiseID == pr.ID && pr.State == billing.PromiseOpen:
+				sum.skip("promised", 1) // held until the promise's check day
+				continue
 			}
-			inv = fresh
+			inv = fresh // (a promise id left on it from a settled promise holds nothing)
 		}
 		sum.Considered++
 		step, ok := pol.DueStep(inv.DueOn, pol.Done(inv.DunningStep, inv.DunningOffset), today)
