@@ -67,9 +67,14 @@ func (s *Server) listCustomers(r *http.Request, _ []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	var page billing.Page[billing.Customer]
-	if ext := r.URL.Query().Get("external_id"); ext != "" {
-		page, err = s.billing.FindCustomerByExternalID(r.Context(), ext)
-	} else {
+	switch onHold := r.URL.Query().Get("on_hold"); {
+	case onHold != "" && onHold != "true" && onHold != "false":
+		return 0, nil, apperr.Field(apperr.BadRequest, "on_hold", "on_hold must be true or false")
+	case r.URL.Query().Get("external_id") != "":
+		page, err = s.billing.FindCustomerByExternalID(r.Context(), r.URL.Query().Get("external_id"))
+	case onHold == "true":
+		page, err = s.billing.ListCustomersOnHold(r.Context(), cursor, limit)
+	default:
 		page, err = s.billing.ListCustomers(r.Context(), cursor, limit)
 	}
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"dunlin/shared/auth"
 )
 
 // invoice creates an invoice and returns its id.
@@ -436,5 +438,44 @@ func TestPromisesToPayAndAlertsThroughTheAPI(t *testing.T) {
 	}
 	if res := f.Do("GET", "/v1/alerts?state=lost", nil); res.Status != 400 {
 		t.Errorf("a bad state filter = %d", res.Status)
+	}
+}
+
+func TestCreditLimitAndHolds(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid := f.customer(map[string]any{"credit_limit": 10000})
+	f.invoice(cid, 6000, nil)
+	eq(t, "alerts under the limit", len(f.get("/v1/alerts?customer_id="+cid)["data"].([]any)), 0)
+	// Over the limit: the invoice is still created, and an alert raised.
+	over := f.invoice(cid, 5000, nil)
+	alerts := f.get("/v1/alerts?customer_id=" + cid)["data"].([]any)
+	if len(alerts) != 1 {
+		t.Fatalf("alerts after going over the limit: %v", alerts)
+	}
+	a := alerts[0].(map[string]any)
+	eq(t, "alert", fmt.Sprint(a["kind"], " ", a["state"], " ", a["ref"]), "exposure_over_limit open "+over)
+	res := f.Do("POST", "/v1/alerts/"+a["id"].(string)+"/acknowledge", nil)
+	eq(t, "acknowledged", fmt.Sprint(res.Status, " ", res.Map(t)["state"]), "200 acknowledged")
+	eq(t, "open alerts", len(f.get("/v1/alerts?state=open")["data"].([]any)), 0)
+
+	// Holds: an admin puts a customer on hold with a reason; the list says who.
+	other := f.customer(map[string]any{"name": "Not held"})
+	if res := f.Do("POST", "/v1/customers/"+cid+"/hold", map[string]any{}); res.Status != 422 {
+		t.Errorf("hold without a reason = %d", res.Status)
+	}
+	if res := f.As(f.keys[auth.Collector]).Do("POST", "/v1/customers/"+cid+"/hold", map[string]any{"reason": "x"}); res.Status != 403 {
+		t.Errorf("a collector holding = %d", res.Status)
+	}
+	held := f.Do("POST", "/v1/customers/"+cid+"/hold", map[string]any{"reason": "over limit and 60 days late"}).Map(t)
+	eq(t, "held", fmt.Sprint(held["credit_hold"], " ", held["hold_reason"]), "true over limit and 60 days late")
+	list := f.get("/v1/customers?on_hold=true")["data"].([]any)
+	if len(list) != 1 || list[0].(map[string]any)["id"] != cid {
+		t.Errorf("on hold: %v (not %s)", list, other)
+	}
+	f.Do("POST", "/v1/customers/"+cid+"/release", nil)
+	eq(t, "on hold after release", len(f.get("/v1/customers?on_hold=true")["data"].([]any)), 0)
+	if res := f.Do("GET", "/v1/customers?on_hold=maybe", nil); res.Status != 400 {
+		t.Errorf("on_hold=maybe = %d", res.Status)
 	}
 }

@@ -92,3 +92,23 @@ func toAlertJSON(a *billing.Alert) alertJSON {
 	return alertJSON{ID: a.ID, CustomerID: a.CustomerID, Kind: a.Kind, State: a.State, Message: a.Message, Ref: nullable(a.Ref),
 		CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt}
 }
+
+func (s *Server) holdCustomer(r *http.Request, body []byte) (int, any, error) {
+	var in billing.HoldInput
+	if err := decode(body, &in); err != nil {
+		return 0, nil, err
+	}
+	c, err := s.billing.PutOnHold(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toCustomerJSON(c), nil
+}
+
+func (s *Server) releaseHold(r *http.Request, _ []byte) (int, any, error) {
+	c, err := s.billing.ReleaseHold(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toCustomerJSON(c), nil
+}

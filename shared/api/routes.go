@@ -54,6 +54,8 @@ func (s *Server) routes() []Route {
 
 		{"POST", "/v1/customers/{id}/promises", dunningWork, s.makePromise, false},
 		{"GET", "/v1/customers/{id}/promises", anyRole, s.listPromises, false},
+		{"POST", "/v1/customers/{id}/hold", adminOnly, s.holdCustomer, false},
+		{"POST", "/v1/customers/{id}/release", adminOnly, s.releaseHold, false},
 		{"GET", "/v1/alerts", anyRole, s.listAlerts, false},
 		{"POST", "/v1/alerts/{id}/acknowledge", dunningWork, s.alertState(billing.AlertAcknowledged), false},
 		{"POST", "/v1/alerts/{id}/resolve", dunningWork, s.alertState(billing.AlertResolved), false},

@@ -666,12 +666,20 @@ func (s *Service) applyCreditTo(ctx context.Context, customerID, currency string
 // storeNewInvoice writes a new invoice, consuming the customer's credit in
 // its currency first (oldest payment first): the invoice starts with a
 // smaller balance, or paid.
-func (s *Service) storeNewInvoice(ctx context.Context, inv *Invoice, create func(*Invoice) error) error {
+//
+// limit, when the customer has a credit limit in the invoice's currency, is
+// what its open invoices owed before this one: if the new balance takes
+// the total over the limit, an alert is raised in the same transaction
+// (the invoice is still created: the books must reflect reality).
+func (s *Service) storeNewInvoice(ctx context.Context, inv *Invoice, limit *overLimit, create func(*Invoice) error) error {
 	acct, err := s.store.GetAccount(ctx, inv.CustomerID)
 	if err != nil {
 		return err
 	}
 	if acct.Credit[inv.Currency] <= 0 {
+		if a := limit.alert(inv); a != nil {
+			return s.store.Post(ctx, &Posting{NewInvoice: inv, Alerts: []*Alert{a}, CustomerID: inv.CustomerID})
+		}
 		return create(inv)
 	}
 	base := *inv
@@ -702,7 +710,47 @@ func (s *Service) storeNewInvoice(ctx context.Context, inv *Invoice, create func
 		if inv.Balance == 0 {
 			inv.State, inv.NextActionOn = StatePaid, civil.Date{}
 		}
+		if a := limit.alert(inv); a != nil {
+			pt.Alerts = append(pt.Alerts, a)
+		}
 		return struct{}{}, s.store.Post(ctx, pt)
 	})
 	return err
+}
+
+// overLimit is a customer's credit limit and what it owed before a new invoice.
+type overLimit struct {
+	limit, owed int64
+	currency    string
+}
+
+// alert is the exposure_over_limit alert for inv, or nil when the limit
+// holds (or there is none).
+func (o *overLimit) alert(inv *Invoice) *Alert {
+	if o == nil || inv.Currency != o.currency || o.owed+inv.Balance <= o.limit {
+		return nil
+	}
+	return &Alert{ID: ids.New("alr_", inv.CreatedAt), CustomerID: inv.CustomerID, Kind: AlertOverLimit, State: AlertOpen,
+		Message: fmt.Sprintf("invoice %s takes exposure to %s, over the credit limit of %s", inv.Number,
+			money.Format(o.owed+inv.Balance, o.currency, "en"), money.Format(o.limit, o.currency, "en")),
+		Ref: inv.ID, CreatedAt: inv.CreatedAt, UpdatedAt: inv.CreatedAt}
+}
+
+// owedBeforeInvoice reads what the customer owes in its limit's currency,
+// when it has a limit: one Query of its open invoices.
+func (s *Service) owedBeforeInvoice(ctx context.Context, c *Customer) (*overLimit, error) {
+	if c.CreditLimit == nil {
+		return nil, nil
+	}
+	o := &overLimit{limit: *c.CreditLimit, currency: c.Currency}
+	err := s.store.ListInvoices(ctx, InvoiceRange{CustomerID: c.ID, State: StateOpen, PageSize: 100}, func(inv *Invoice, _ string) bool {
+		if inv.Currency == o.currency {
+			o.owed += inv.Balance
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("exposure of %s: %w", c.ID, err)
+	}
+	return o, nil
 }

@@ -72,6 +72,7 @@ type Alert struct {
 // Alert kinds and states.
 const (
 	AlertPromiseBroken = "promise_broken"
+	AlertOverLimit     = "exposure_over_limit"
 
 	AlertOpen         = "open"
 	AlertAcknowledged = "acknowledged"

@@ -78,6 +78,8 @@ type Store interface {
 	GetCreditNote(ctx context.Context, id string) (*CreditNote, error)
 	// EventSeen reports whether a provider event id was processed.
 	EventSeen(ctx context.Context, provider, id string) (bool, error)
+	// ListCustomersOnHold is ListCustomers for customers on credit hold.
+	ListCustomersOnHold(ctx context.Context, cursor string, pageSize int, fn func(c *Customer, next string) bool) error
 	// GetPromise returns NotFound when the customer has no such promise.
 	GetPromise(ctx context.Context, customerID, id string) (*Promise, error)
 	// ListPromises returns a customer's promises in creation order.
@@ -401,6 +403,43 @@ func collect[T any](limit int, list func(fn func(item *T, next string) bool) err
 	return page, err
 }
 
+// HoldInput is the body of POST /v1/customers/{id}/hold.
+type HoldInput struct {
+	Reason string `json:"reason"`
+}
+
+// PutOnHold puts a customer on credit hold, with a reason: no more goods
+// or services on credit. Holding again updates the reason.
+// Errors: NotFound, Invalid (reason).
+func (s *Service) PutOnHold(ctx context.Context, id string, in HoldInput) (*Customer, error) {
+	if strings.TrimSpace(in.Reason) == "" {
+		return nil, apperr.Invalidf("reason", "reason is required: why is the customer on hold?")
+	}
+	if err := checkText("reason", in.Reason, maxDescription, false); err != nil {
+		return nil, err
+	}
+	return s.changeCustomer(ctx, id, func(c *Customer) error {
+		c.CreditHold, c.HoldReason = true, strings.TrimSpace(in.Reason)
+		return nil
+	})
+}
+
+// ReleaseHold takes a customer off credit hold. Errors: NotFound.
+func (s *Service) ReleaseHold(ctx context.Context, id string) (*Customer, error) {
+	return s.changeCustomer(ctx, id, func(c *Customer) error {
+		c.CreditHold, c.HoldReason = false, ""
+		return nil
+	})
+}
+
+// ListCustomersOnHold returns a page of the customers on credit hold.
+// Errors: BadRequest (malformed cursor).
+func (s *Service) ListCustomersOnHold(ctx context.Context, cursor string, limit int) (Page[Customer], error) {
+	return collect(limit, func(fn func(*Customer, string) bool) error {
+		return s.store.ListCustomersOnHold(ctx, cursor, limit+1, fn)
+	}, func(*Customer) bool { return true })
+}
+
 // ListCustomers returns a page of customers in creation order.
 // Errors: BadRequest (malformed cursor).
 func (s *Service) ListCustomers(ctx context.Context, cursor string, limit int) (Page[Customer], error) {
@@ -487,8 +526,12 @@ func (s *Service) CreateInvoice(ctx context.Context, in InvoiceCreate) (*Invoice
 		inv.Discount = &DiscountTerms{RateBP: d.RateBP, Days: d.Days}
 	}
 	// A customer's credit on account pays new invoices first.
+	limit, err := s.owedBeforeInvoice(ctx, cust)
+	if err != nil {
+		return nil, err
+	}
 	create := func(inv *Invoice) error {
-		return s.storeNewInvoice(ctx, inv, func(inv *Invoice) error { return s.store.CreateInvoice(ctx, inv) })
+		return s.storeNewInvoice(ctx, inv, limit, func(inv *Invoice) error { return s.store.CreateInvoice(ctx, inv) })
 	}
 	if inv.Number != "" {
 		err = create(inv)

@@ -17,6 +17,8 @@ import (
 type customerItem struct {
 	PK               string     `dynamodbav:"PK"`
 	SK               string     `dynamodbav:"SK"`
+	GSI1PK           string     `dynamodbav:"GSI1PK,omitempty"` // HOLD while on credit hold: a sparse list
+	GSI1SK           string     `dynamodbav:"GSI1SK,omitempty"`
 	GSI2PK           string     `dynamodbav:"GSI2PK"`
 	GSI2SK           string     `dynamodbav:"GSI2SK"`
 	ID               string     `dynamodbav:"id"`
@@ -47,7 +49,12 @@ type customerItem struct {
 
 func toCustomerItem(c *billing.Customer) customerItem {
 	k := customerKey(c.ID)
+	var g1pk, g1sk string
+	if c.CreditHold {
+		g1pk, g1sk = partHold, c.ID
+	}
 	return customerItem{
+		GSI1PK: g1pk, GSI1SK: g1sk,
 		PK: k.PK, SK: k.SK, GSI2PK: kindCustomer, GSI2SK: c.ID,
 		ID: c.ID, ExternalID: c.ExternalID, Name: c.Name, Email: c.Email, CC: c.CC,
 		Language: c.Language, Timezone: c.Timezone, Currency: c.Currency,
@@ -137,5 +144,12 @@ func (s *Store) UpdateCustomer(ctx context.Context, c *billing.Customer, oldExte
 // ListCustomers reads GSI2's CUSTOMER partition in id order.
 func (s *Store) ListCustomers(ctx context.Context, cursor string, pageSize int, fn func(*billing.Customer, string) bool) error {
 	q := newIndexQuery(indexByKind, kindCustomer, pageSize)
+	return runTyped(ctx, s, q, cursor, (*customerItem).customer, fn)
+}
+
+// ListCustomersOnHold reads the sparse list of customers on credit hold
+// (GSI1 HOLD): its cost grows with the customers on hold, not all of them.
+func (s *Store) ListCustomersOnHold(ctx context.Context, cursor string, pageSize int, fn func(*billing.Customer, string) bool) error {
+	q := newIndexQuery(indexByCustomer, partHold, pageSize)
 	return runTyped(ctx, s, q, cursor, (*customerItem).customer, fn)
 }

@@ -58,6 +58,8 @@ const (
 
 	// partUnmatched is the GSI1 partition of payments no customer is known for.
 	partUnmatched = "UNMATCHED"
+	// partHold is the GSI1 partition of customers on credit hold.
+	partHold = "HOLD"
 
 	kindCustomer = "CUSTOMER"
 	kindInvoice  = "INVOICE"
