@@ -446,7 +446,7 @@ func TestCreditLimitAndHolds(t *testing.T) {
 	f := newFixture(t)
 	cid := f.customer(map[string]any{"credit_limit": 10000})
 	f.invoice(cid, 6000, nil)
-	eq(t, "alerts under the limit", len(f.get("/v1/alerts?customer_id="+cid)["data"].([]any)), 0)
+	eq(t, "alerts under the limit", len(f.get("/v1/alerts?customer_id=" + cid)["data"].([]any)), 0)
 	// Over the limit: the invoice is still created, and an alert raised.
 	over := f.invoice(cid, 5000, nil)
 	alerts := f.get("/v1/alerts?customer_id=" + cid)["data"].([]any)
