@@ -479,3 +479,36 @@ func TestCreditLimitAndHolds(t *testing.T) {
 		t.Errorf("on_hold=maybe = %d", res.Status)
 	}
 }
+
+// The credit file reads a customer's record: paid late, partly paid,
+// promised; its score and factors follow from it.
+func TestCreditFile(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid := f.customer(map[string]any{"credit_limit": 100000})
+	paidLate := f.invoice(cid, 20000, map[string]any{"issued_on": "2026-09-01", "due_on": "2026-10-01"})
+	f.invoice(cid, 30000, map[string]any{"issued_on": "2026-10-01", "due_on": "2026-10-31"})
+	f.invoice(cid, 10000, map[string]any{"issued_on": "2026-11-20", "due_on": "2026-12-20"})
+	f.mustCreate("/v1/payments", map[string]any{"customer_id": cid, "amount": 20000, "received_on": "2026-10-11",
+		"allocations": []any{map[string]any{"invoice_id": paidLate, "amount": 20000}}})
+	f.mustCreate("/v1/customers/"+cid+"/promises", map[string]any{"amount": 30000, "promised_on": "2026-11-30"})
+	f.Do("POST", "/v1/customers/"+cid+"/contacts", map[string]any{"channel": "phone", "summary": "promised to pay by the 30th", "response": true})
+
+	cf := f.get("/v1/customers/" + cid + "/credit")
+	// One invoice settled, 10 days late: thin file -10, on time -30, days
+	// late -5; 30000 of 40000 owed is overdue: -11.25 → -11. 100-56 = 44: D.
+	eq(t, "score", fmt.Sprint(cf["score"], " ", cf["grade"]), "44 D")
+	eq(t, "exposure and headroom", fmt.Sprint(cf["exposure"], " ", cf["headroom"]), "map[EUR:40000] 60000")
+	eq(t, "punctuality", fmt.Sprint(cf["on_time_streak"], " ", cf["avg_days_late"], " ", cf["worst_days_late"], " ", cf["settled_last_12_months"]), "0 10 10 1")
+	eq(t, "open promises", len(cf["open_promises"].([]any)), 1)
+	eq(t, "last contact", cf["last_contacts"].([]any)[0].(map[string]any)["summary"], "promised to pay by the 30th")
+	factors := map[string]float64{}
+	for _, x := range cf["factors"].([]any) {
+		x := x.(map[string]any)
+		factors[x["name"].(string)] = x["points"].(float64)
+	}
+	eq(t, "factors", factors, map[string]float64{"thin_file": -10, "on_time": -30, "days_late": -5, "trend": 0, "broken_promises": 0, "overdue_now": -11, "limit": 0})
+	if res := f.Do("GET", "/v1/customers/cus_01M842XZPHKJY7EJGDAVY9KYCS/credit", nil); res.Status != 404 {
+		t.Errorf("unknown customer = %d", res.Status)
+	}
+}

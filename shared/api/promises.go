@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"net/http"
 	"time"
 
@@ -111,4 +112,63 @@ func (s *Server) releaseHold(r *http.Request, _ []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	return http.StatusOK, toCustomerJSON(c), nil
+}
+
+func (s *Server) creditFile(r *http.Request, _ []byte) (int, any, error) {
+	f, err := s.billing.CustomerCreditFile(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	c := f.Customer
+	out := creditFileJSON{
+		CustomerID: c.ID, Currency: c.Currency, PaymentTermsDays: c.PaymentTermsDays, CreditLimit: c.CreditLimit,
+		Exposure: f.Balance.Exposure, Overdue: f.Balance.Overdue, Credit: f.Balance.Credit, Headroom: f.Headroom,
+		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason), Paused: c.Paused || len(c.DisputeHolds) > 0, PauseReason: nullable(pauseReason(c)),
+		Score: f.Score.Score, Grade: f.Score.Grade, Factors: []scoreFactorJSON{},
+		OnTimeStreak: f.OnTimeStreak, AvgDaysLate: math.Round(f.AvgDaysLate*10) / 10, WorstDaysLate: f.WorstDaysLate, SettledLast12Months: f.Settled12m,
+		OpenPromises: []promiseJSON{}, OpenDisputes: f.OpenDisputes, LastContacts: []contactJSON{},
+	}
+	for _, x := range f.Score.Factors {
+		out.Factors = append(out.Factors, scoreFactorJSON(x))
+	}
+	for _, p := range f.OpenPromises {
+		out.OpenPromises = append(out.OpenPromises, toPromiseJSON(p))
+	}
+	for i := range f.LastContacts {
+		out.LastContacts = append(out.LastContacts, toContactJSON(&f.LastContacts[i]))
+	}
+	return http.StatusOK, out, nil
+}
+
+// creditFileJSON is GET /v1/customers/{id}/credit: a customer's credit in one read.
+type creditFileJSON struct {
+	CustomerID          string            `json:"customer_id"`
+	Currency            string            `json:"currency"`
+	PaymentTermsDays    int               `json:"payment_terms_days"`
+	CreditLimit         *int64            `json:"credit_limit"`
+	Exposure            map[string]int64  `json:"exposure"`
+	Overdue             map[string]int64  `json:"overdue"`
+	Credit              map[string]int64  `json:"credit"`
+	Headroom            *int64            `json:"headroom"` // limit less exposure in the customer's currency
+	CreditHold          bool              `json:"credit_hold"`
+	HoldReason          *string           `json:"hold_reason"`
+	Paused              bool              `json:"paused"`
+	PauseReason         *string           `json:"pause_reason"`
+	Score               int               `json:"score"`
+	Grade               string            `json:"grade"`
+	Factors             []scoreFactorJSON `json:"factors"`
+	OnTimeStreak        int               `json:"on_time_streak"`
+	AvgDaysLate         float64           `json:"avg_days_late"`
+	WorstDaysLate       int               `json:"worst_days_late"`
+	SettledLast12Months int               `json:"settled_last_12_months"`
+	OpenPromises        []promiseJSON     `json:"open_promises"`
+	OpenDisputes        int               `json:"open_disputes"`
+	LastContacts        []contactJSON     `json:"last_contacts"`
+}
+
+type scoreFactorJSON struct {
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	Points  int    `json:"points"`
+	Explain string `json:"explanation"`
 }

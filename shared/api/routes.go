@@ -54,6 +54,7 @@ func (s *Server) routes() []Route {
 
 		{"POST", "/v1/customers/{id}/promises", dunningWork, s.makePromise, false},
 		{"GET", "/v1/customers/{id}/promises", anyRole, s.listPromises, false},
+		{"GET", "/v1/customers/{id}/credit", anyRole, s.creditFile, false},
 		{"POST", "/v1/customers/{id}/hold", adminOnly, s.holdCustomer, false},
 		{"POST", "/v1/customers/{id}/release", adminOnly, s.releaseHold, false},
 		{"GET", "/v1/alerts", anyRole, s.listAlerts, false},

@@ -130,6 +130,9 @@ type Invoice struct {
 	Credited      int64
 	Discount      *DiscountTerms // early-payment discount terms, if any
 	DiscountTaken int64
+	// PaidOn is the day the balance reached zero (customer-local), for
+	// payment-behaviour history; zero while open.
+	PaidOn civil.Date
 	// PromiseID is the open promise to pay that holds dunning for the
 	// invoice; BrokenPromise, a promise broken since the last email.
 	PromiseID     string

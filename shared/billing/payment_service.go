@@ -708,7 +708,7 @@ func (s *Service) storeNewInvoice(ctx context.Context, inv *Invoice, limit *over
 			inv.Movements = append(inv.Movements, a.Movement())
 		}
 		if inv.Balance == 0 {
-			inv.State, inv.NextActionOn = StatePaid, civil.Date{}
+			inv.State, inv.NextActionOn, inv.PaidOn = StatePaid, civil.Date{}, inv.IssuedOn
 		}
 		if a := limit.alert(inv); a != nil {
 			pt.Alerts = append(pt.Alerts, a)

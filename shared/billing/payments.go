@@ -293,7 +293,7 @@ func reopen(inv *Invoice, r Reopen, today civil.Date, now time.Time) {
 	inv.DiscountTaken -= r.Discount
 	inv.Movements = append(slices.Clone(inv.Movements), Movement{On: civil.Today(now, Location(inv.Timezone)), Amount: r.Amount + r.Discount})
 	if inv.State == StatePaid {
-		inv.State = StateOpen
+		inv.State, inv.PaidOn = StateOpen, civil.Date{}
 		inv.NextActionOn = today
 	} else if inv.State == StateOpen && (inv.NextActionOn.IsZero() || inv.NextActionOn.After(today)) {
 		inv.NextActionOn = today

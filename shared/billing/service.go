@@ -78,6 +78,8 @@ type Store interface {
 	GetCreditNote(ctx context.Context, id string) (*CreditNote, error)
 	// EventSeen reports whether a provider event id was processed.
 	EventSeen(ctx context.Context, provider, id string) (bool, error)
+	// ListContacts returns a customer's latest contacts, newest first.
+	ListContacts(ctx context.Context, customerID string, limit int) ([]Contact, error)
 	// ListCustomersOnHold is ListCustomers for customers on credit hold.
 	ListCustomersOnHold(ctx context.Context, cursor string, pageSize int, fn func(c *Customer, next string) bool) error
 	// GetPromise returns NotFound when the customer has no such promise.
@@ -725,7 +727,7 @@ func (s *Service) WaiveFee(ctx context.Context, id, stepName, reason string) (*I
 			f.Waived, f.WaiveReason = true, strings.TrimSpace(reason)
 			inv.Balance -= f.Amount
 			if inv.Balance == 0 { // the fee was all that was left: settled
-				inv.State, inv.NextActionOn = StatePaid, civil.Date{}
+				inv.State, inv.NextActionOn, inv.PaidOn = StatePaid, civil.Date{}, civil.Today(s.now(), Location(inv.Timezone))
 			}
 			return nil
 		}

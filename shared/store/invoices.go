@@ -50,6 +50,7 @@ type invoiceItem struct {
 	DiscTaken   int64       `dynamodbav:"discount_taken"`
 	Movements   []movement  `dynamodbav:"movements,omitempty"`
 	PromiseID   string      `dynamodbav:"promise_id,omitempty"`
+	PaidOn      string      `dynamodbav:"paid_on,omitempty"`
 	Broken      *brokenNote `dynamodbav:"broken_promise,omitempty"`
 	DisputeWhy  string      `dynamodbav:"dispute_reason,omitempty"`
 	VoidedAt    *time.Time  `dynamodbav:"voided_at,omitempty"`
@@ -67,7 +68,7 @@ func toInvoiceItem(inv *billing.Invoice) invoiceItem {
 	it := invoiceItem{
 		PK: k.PK, SK: k.SK, GSI1PK: g1pk, GSI1SK: g1sk, GSI2PK: g2pk, GSI2SK: g2sk, GSI3PK: g3pk, GSI3SK: g3sk,
 		DunningStep: inv.DunningStep, DunningOff: inv.DunningOffset, NextAction: inv.NextActionOn.String(), Disputed: inv.Disputed, DisputeWhy: inv.DisputeReason,
-		Fees: toFeeItems(inv.Fees), Paid: inv.Paid, Credited: inv.Credited, DiscTaken: inv.DiscountTaken, Movements: toMovements(inv.Movements), PromiseID: inv.PromiseID, Broken: toBrokenNote(inv.BrokenPromise),
+		Fees: toFeeItems(inv.Fees), Paid: inv.Paid, Credited: inv.Credited, DiscTaken: inv.DiscountTaken, Movements: toMovements(inv.Movements), PromiseID: inv.PromiseID, Broken: toBrokenNote(inv.BrokenPromise), PaidOn: inv.PaidOn.String(),
 		ID: inv.ID, CustomerID: inv.CustomerID, Number: inv.Number, ExternalID: inv.ExternalID,
 		Currency: inv.Currency, Total: inv.Total, Balance: inv.Balance,
 		IssuedOn: inv.IssuedOn.String(), DueOn: inv.DueOn.String(), Timezone: inv.Timezone,
@@ -85,12 +86,13 @@ func (it *invoiceItem) invoice() *billing.Invoice {
 	issued, _ := civil.Parse(it.IssuedOn) // written by toInvoiceItem, always valid
 	due, _ := civil.Parse(it.DueOn)
 	next, _ := civil.Parse(it.NextAction) // "" parses to an error and leaves the zero date
+	paidOn, _ := civil.Parse(it.PaidOn)
 	var disc *billing.DiscountTerms
 	if it.DiscRateBP > 0 {
 		disc = &billing.DiscountTerms{RateBP: it.DiscRateBP, Days: it.DiscDays}
 	}
 	return &billing.Invoice{
-		Paid: it.Paid, Credited: it.Credited, Discount: disc, DiscountTaken: it.DiscTaken, Movements: fromMovements(it.Movements), PromiseID: it.PromiseID, BrokenPromise: it.Broken.note(),
+		Paid: it.Paid, Credited: it.Credited, Discount: disc, DiscountTaken: it.DiscTaken, Movements: fromMovements(it.Movements), PromiseID: it.PromiseID, BrokenPromise: it.Broken.note(), PaidOn: paidOn,
 		DunningStep: it.DunningStep, DunningOffset: it.DunningOff, NextActionOn: next, Disputed: it.Disputed, DisputeReason: it.DisputeWhy,
 		Fees: fromFeeItems(it.Fees),
 		ID:   it.ID, CustomerID: it.CustomerID, Number: it.Number, ExternalID: it.ExternalID,

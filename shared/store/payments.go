@@ -439,6 +439,7 @@ func (s *Store) applyUpdate(a billing.Apply) (*types.Update, error) {
 			Set(expression.Name(attrGSI1PK), expression.Value(g1pk)).
 			Set(expression.Name(attrGSI1SK), expression.Value(g1sk)).
 			Set(expression.Name(attrGSI2SK), expression.Value(g2sk)).
+			Set(expression.Name("paid_on"), expression.Value(a.On.String())).
 			Remove(expression.Name(attrGSI3PK)).Remove(expression.Name(attrGSI3SK)).Remove(expression.Name("next_action_on"))
 		if a.Discount > 0 {
 			upd = upd.Set(expression.Name("discount_taken"), plus("discount_taken", a.Discount))

@@ -1,0 +1,246 @@
+package billing
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"slices"
+
+	"dunlin/shared/civil"
+)
+
+// PaymentHistory is what a customer's credit score is worked out from:
+// its own record, nothing else.
+type PaymentHistory struct {
+	AsOf civil.Date
+	// Settled are the invoices paid off in the 365 days to AsOf.
+	Settled []SettledInvoice
+	// Open and Overdue are what it owes now, in its own currency; Limit
+	// its credit limit (nil: none).
+	Open, Overdue  int64
+	Limit          *int64
+	BrokenPromises int // in the 365 days to AsOf
+}
+
+// SettledInvoice is one paid-off invoice: how much, when due, when paid.
+type SettledInvoice struct {
+	Total  int64
+	DueOn  civil.Date
+	PaidOn civil.Date
+}
+
+// DaysLate is how many days after the due date it was paid (0 if on time).
+func (s SettledInvoice) DaysLate() int { return max(0, s.PaidOn.DaysSince(s.DueOn)) }
+
+// Score is a credit score, 0-100, its grade A-D, and the factors behind it.
+type Score struct {
+	Score   int
+	Grade   string
+	Factors []ScoreFactor
+}
+
+// ScoreFactor is one factor's contribution: Points is what it added to
+// (or, mostly, took from) the starting 100.
+type ScoreFactor struct {
+	Name    string
+	Value   string
+	Points  int
+	Explain string
+}
+
+// Grade thresholds: A from 85, B from 70, C from 50, D below.
+func gradeOf(score int) string {
+	switch {
+	case score >= 85:
+		return "A"
+	case score >= 70:
+		return "B"
+	case score >= 50:
+		return "C"
+	}
+	return "D"
+}
+
+// ScoreOf works out a customer's score from its history. The formula (the
+// README gives it too) starts from 100 and adds each factor's points:
+//
+//	thin file      -10 when fewer than 3 invoices were settled in 12 months
+//	on time        -30 × the share of settled invoices paid after their due date
+//	days late      -(amount-weighted average days late ÷ 2), at most -25
+//	trend          the last 90 days' weighted days late against the 275
+//	               before: worse by Δ days costs Δ÷2 (at most 10), better
+//	               earns Δ÷4 (at most 5); needs settled invoices in both
+//	broken         -8 per promise broken in 12 months, at most -16
+//	overdue now    -15 × the overdue share of what is owed now
+//	limit          -10 when owing more than the credit limit, -5 above 90% of it
+//
+// Points are rounded half away from zero; the score is clamped to 0-100.
+// It is deterministic: the same history always gives the same score.
+func ScoreOf(h PaymentHistory) Score {
+	var fs []ScoreFactor
+	add := func(name, value string, points float64, explain string) {
+		fs = append(fs, ScoreFactor{Name: name, Value: value, Points: int(math.Round(points)), Explain: explain})
+	}
+	n := len(h.Settled)
+	if n < 3 {
+		add("thin_file", fmt.Sprint(n), -10, "fewer than 3 invoices settled in the last 12 months: too little history to trust")
+	} else {
+		add("thin_file", fmt.Sprint(n), 0, "enough history")
+	}
+	late := 0
+	for _, s := range h.Settled {
+		if s.DaysLate() > 0 {
+			late++
+		}
+	}
+	if n > 0 {
+		add("on_time", fmt.Sprintf("%d of %d", n-late, n), -30*float64(late)/float64(n), "invoices settled by their due date in the last 12 months")
+	} else {
+		add("on_time", "no invoices", 0, "nothing settled in the last 12 months")
+	}
+	avg := weightedDaysLate(h.Settled)
+	add("days_late", fmt.Sprintf("%.1f", avg), -math.Min(25, avg/2), "amount-weighted average days late in the last 12 months")
+	var recent, prior []SettledInvoice
+	for _, s := range h.Settled {
+		if h.AsOf.DaysSince(s.PaidOn) < 90 {
+			recent = append(recent, s)
+		} else {
+			prior = append(prior, s)
+		}
+	}
+	switch {
+	case len(recent) == 0 || len(prior) == 0:
+		add("trend", "n/a", 0, "needs settled invoices both in the last 90 days and before")
+	default:
+		d := weightedDaysLate(recent) - weightedDaysLate(prior)
+		pts := -math.Min(10, d/2)
+		if d < 0 {
+			pts = math.Min(5, -d/4)
+		}
+		add("trend", fmt.Sprintf("%+.1f", d), pts, "weighted days late in the last 90 days against the 9 months before")
+	}
+	add("broken_promises", fmt.Sprint(h.BrokenPromises), -math.Min(16, 8*float64(h.BrokenPromises)), "promises to pay broken in the last 12 months")
+	overdueShare := 0.0
+	if h.Open > 0 {
+		overdueShare = float64(h.Overdue) / float64(h.Open)
+	}
+	add("overdue_now", fmt.Sprintf("%.0f%%", 100*overdueShare), -15*overdueShare, "share of what is owed now that is overdue")
+	switch {
+	case h.Limit == nil || *h.Limit <= 0:
+		add("limit", "no limit", 0, "no credit limit set")
+	case h.Open > *h.Limit:
+		add("limit", fmt.Sprintf("%d of %d", h.Open, *h.Limit), -10, "owes more than its credit limit")
+	case h.Open*10 > *h.Limit*9:
+		add("limit", fmt.Sprintf("%d of %d", h.Open, *h.Limit), -5, "owes more than 90% of its credit limit")
+	default:
+		add("limit", fmt.Sprintf("%d of %d", h.Open, *h.Limit), 0, "within its credit limit")
+	}
+	score := 100
+	for _, f := range fs {
+		score += f.Points
+	}
+	score = min(100, max(0, score))
+	return Score{Score: score, Grade: gradeOf(score), Factors: fs}
+}
+
+// weightedDaysLate is the amount-weighted average of days late.
+func weightedDaysLate(ss []SettledInvoice) float64 {
+	var sum, weight float64
+	for _, s := range ss {
+		sum += float64(s.Total) * float64(s.DaysLate())
+		weight += float64(s.Total)
+	}
+	if weight == 0 {
+		return 0
+	}
+	return sum / weight
+}
+
+// CreditFile is everything about a customer's credit in one read.
+type CreditFile struct {
+	Customer      *Customer
+	Balance       *Balance
+	Headroom      *int64 // credit limit less exposure in the customer's currency; nil without a limit
+	Score         Score
+	OnTimeStreak  int // invoices settled on time in a row, most recent first
+	AvgDaysLate   float64
+	WorstDaysLate int
+	Settled12m    int
+	OpenPromises  []*Promise
+	OpenDisputes  int // open invoices the customer disputes
+	LastContacts  []Contact
+}
+
+// CustomerCreditFile reads a customer's credit file: terms, limit,
+// exposure and headroom, hold, score with its factors, punctuality, open
+// promises and disputes, and the last contacts. Its reads are bounded by
+// the customer's own last year, never the table. Errors: NotFound.
+func (s *Service) CustomerCreditFile(ctx context.Context, id string) (*CreditFile, error) {
+	bal, err := s.CustomerBalance(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	c, err := s.store.GetCustomer(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	today := civil.Today(now, Location(s.CustomerZone(c)))
+	f := &CreditFile{Customer: c, Balance: bal}
+	if c.CreditLimit != nil {
+		h := *c.CreditLimit - bal.Exposure[c.Currency]
+		f.Headroom = &h
+	}
+	h := PaymentHistory{AsOf: today, Open: bal.Exposure[c.Currency], Overdue: bal.Overdue[c.Currency], Limit: c.CreditLimit}
+	// Paid invoices are keyed by due date; one paid within the year was
+	// due at most a couple of years before (terms are at most 365 days).
+	from := today.AddDays(-365 - 2*maxTermsDays)
+	err = s.store.ListInvoices(ctx, InvoiceRange{CustomerID: c.ID, State: StatePaid, DueFrom: from, PageSize: 100}, func(inv *Invoice, _ string) bool {
+		if !inv.PaidOn.IsZero() && today.DaysSince(inv.PaidOn) < 365 {
+			h.Settled = append(h.Settled, SettledInvoice{Total: inv.Total, DueOn: inv.DueOn, PaidOn: inv.PaidOn})
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("settled invoices of %s: %w", id, err)
+	}
+	promises, err := s.ListPromises(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range promises {
+		switch {
+		case p.State == PromiseOpen:
+			f.OpenPromises = append(f.OpenPromises, p)
+		case p.State == PromiseBroken && p.ResolvedAt != nil && now.Sub(*p.ResolvedAt).Hours() < 365*24:
+			h.BrokenPromises++
+		}
+	}
+	err = s.store.ListInvoices(ctx, InvoiceRange{CustomerID: c.ID, State: StateOpen, PageSize: 100}, func(inv *Invoice, _ string) bool {
+		if inv.Disputed {
+			f.OpenDisputes++
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	if f.LastContacts, err = s.store.ListContacts(ctx, c.ID, 5); err != nil {
+		return nil, err
+	}
+	f.Score = ScoreOf(h)
+	f.Settled12m = len(h.Settled)
+	f.AvgDaysLate = weightedDaysLate(h.Settled)
+	recentFirst := slices.Clone(h.Settled)
+	slices.SortStableFunc(recentFirst, func(a, b SettledInvoice) int { return b.PaidOn.Compare(a.PaidOn) })
+	for _, s := range recentFirst {
+		f.WorstDaysLate = max(f.WorstDaysLate, s.DaysLate())
+	}
+	for _, s := range recentFirst {
+		if s.DaysLate() > 0 {
+			break
+		}
+		f.OnTimeStreak++
+	}
+	return f, nil
+}
