@@ -56,10 +56,14 @@ func (s *Server) resumeCustomer(r *http.Request, _ []byte) (int, any, error) {
 }
 
 type contactJSON struct {
-	At      time.Time `json:"at"`
-	Channel string    `json:"channel"`
-	Summary string    `json:"summary"`
-	Ref     *string   `json:"ref"`
+	At         time.Time `json:"at"`
+	Channel    string    `json:"channel"`
+	Summary    string    `json:"summary"`
+	Ref        *string   `json:"ref"`
+	Direction  string    `json:"direction"`
+	Outcome    *string   `json:"outcome"`
+	Reason     *string   `json:"reason"`
+	FollowUpOn *string   `json:"follow_up_on"`
 }
 
 func (s *Server) listContacts(r *http.Request, _ []byte) (int, any, error) {
@@ -86,7 +90,12 @@ func (s *Server) listContacts(r *http.Request, _ []byte) (int, any, error) {
 }
 
 func toContactJSON(c *billing.Contact) contactJSON {
-	return contactJSON{At: c.At, Channel: c.Channel, Summary: c.Summary, Ref: nullable(c.Ref)}
+	dir := c.Direction
+	if dir == "" {
+		dir = "outbound" // emails the sweep sent
+	}
+	return contactJSON{At: c.At, Channel: c.Channel, Summary: c.Summary, Ref: nullable(c.Ref), Direction: dir,
+		Outcome: nullable(c.Outcome), Reason: nullable(c.Reason), FollowUpOn: nullable(c.FollowUpOn.String())}
 }
 
 func (s *Server) logContact(r *http.Request, body []byte) (int, any, error) {

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -218,4 +219,35 @@ func TestContactsAreLoggedAndListedNewestFirst(t *testing.T) {
 	if res := f.Do("GET", "/v1/customers/"+cid+"/contacts?cursor=x", nil); res.Status != 400 {
 		t.Errorf("cursor on contacts = %d", res.Status)
 	}
+}
+
+func TestContactsRecordDirectionOutcomeReasonAndFollowUp(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid := f.customer(nil)
+	path := "/v1/customers/" + cid + "/contacts"
+	for _, tc := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"channel": "phone", "summary": "x", "reason": "the dog ate it"}, "reason"},
+		{map[string]any{"channel": "phone", "summary": "x", "direction": "sideways"}, "direction"},
+		{map[string]any{"channel": "phone", "summary": "x", "follow_up_on": "next week"}, "follow_up_on"},
+	} {
+		res := f.Do("POST", path, tc.body)
+		if _, field := res.ErrorField(t); res.Status != 422 || field != tc.field {
+			t.Errorf("%v = %d naming %q, want 422 naming %q", tc.body, res.Status, field, tc.field)
+		}
+	}
+	res := f.Do("POST", path, map[string]any{"channel": "phone", "summary": "Called the AP clerk", "direction": "inbound",
+		"outcome": "will pay half now", "reason": "cash_flow", "follow_up_on": "2026-12-01", "response": true})
+	if res.Status != 201 {
+		t.Fatalf("log = %d %s", res.Status, res.Body)
+	}
+	got := f.get(path)["data"].([]any)
+	if len(got) != 1 {
+		t.Fatalf("%d contacts (bad input wrote some)", len(got))
+	}
+	c := got[0].(map[string]any)
+	eq(t, "contact", fmt.Sprint(c["direction"], " | ", c["outcome"], " | ", c["reason"], " | ", c["follow_up_on"]), "inbound | will pay half now | cash_flow | 2026-12-01")
 }

@@ -209,10 +209,14 @@ func (inv *Invoice) FeesOutstanding() int64 {
 // Contact is one entry of a customer's contact log: an email Dunlin sent,
 // or a call, letter, meeting, note or reply a person logged.
 type Contact struct {
-	At      time.Time
-	Channel string // email, phone, letter, meeting, note, reply
-	Summary string
-	Ref     string // e.g. SES's message id
+	At         time.Time
+	Channel    string // email, phone, letter, meeting, note, reply
+	Summary    string
+	Ref        string // e.g. SES's message id
+	Direction  string // outbound or inbound; "" for emails the sweep sent (outbound)
+	Outcome    string
+	Reason     string // a ReasonCodes value, or ""
+	FollowUpOn civil.Date
 }
 
 // Movement is a change to an invoice's principal on a day.

@@ -742,9 +742,20 @@ type ContactInput struct {
 	// Response marks the contact as the customer responding (a reply, a
 	// call they answered): it resets the count of unanswered emails.
 	Response bool `json:"response"`
+	// Direction is outbound (the firm reached out, the default) or inbound.
+	Direction string `json:"direction"`
+	Outcome   string `json:"outcome"`
+	// Reason is why the customer is late, from ReasonCodes.
+	Reason string `json:"reason"`
+	// FollowUpOn is when to contact the customer next.
+	FollowUpOn string `json:"follow_up_on"`
 }
 
 var channels = map[string]bool{"phone": true, "email": true, "letter": true, "meeting": true, "note": true, "reply": true}
+
+// ReasonCodes are the reasons for paying late a contact can record, so
+// reports can break overdue money down by reason.
+var ReasonCodes = []string{"cash_flow", "dispute", "missing_paperwork", "wrong_contact", "forgot", "other"}
 
 // LogContact records a contact with a customer.
 // Errors: NotFound, Invalid, Conflict (contention beyond retries).
@@ -755,13 +766,33 @@ func (s *Service) LogContact(ctx context.Context, id string, in ContactInput) (*
 	if err := checkText("summary", in.Summary, maxDescription, true); err != nil {
 		return nil, err
 	}
+	if in.Direction == "" {
+		in.Direction = "outbound"
+	}
+	if in.Direction != "outbound" && in.Direction != "inbound" {
+		return nil, apperr.Invalidf("direction", "direction must be outbound or inbound")
+	}
+	if in.Reason != "" && !slices.Contains(ReasonCodes, in.Reason) {
+		return nil, apperr.Invalidf("reason", "reason must be one of %s", strings.Join(ReasonCodes, ", "))
+	}
+	if err := checkText("outcome", in.Outcome, maxDescription, false); err != nil {
+		return nil, err
+	}
+	var followUp civil.Date
+	if in.FollowUpOn != "" {
+		var err error
+		if followUp, err = checkDate("follow_up_on", in.FollowUpOn); err != nil {
+			return nil, err
+		}
+	}
 	return retryRaces(ctx, func() (*Contact, error) {
 		c, err := s.GetCustomer(ctx, id)
 		if err != nil {
 			return nil, err
 		}
 		now := s.now().UTC()
-		contact := Contact{At: now, Channel: in.Channel, Summary: strings.TrimSpace(in.Summary)}
+		contact := Contact{At: now, Channel: in.Channel, Summary: strings.TrimSpace(in.Summary),
+			Direction: in.Direction, Outcome: strings.TrimSpace(in.Outcome), Reason: in.Reason, FollowUpOn: followUp}
 		var responded *Customer
 		if in.Response {
 			cp := *c

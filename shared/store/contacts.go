@@ -11,6 +11,7 @@ import (
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/billing"
+	"dunlin/shared/civil"
 )
 
 // ListContacts returns a customer's contact log, newest first, up to limit.
@@ -35,7 +36,9 @@ func (s *Store) ListContacts(ctx context.Context, customerID string, limit int) 
 		if err := unmarshal(av, &it); err != nil {
 			return nil, err
 		}
-		out = append(out, billing.Contact{At: it.At, Channel: it.Channel, Summary: it.Summary, Ref: it.Ref})
+		follow, _ := civil.Parse(it.FollowUpOn)
+		out = append(out, billing.Contact{At: it.At, Channel: it.Channel, Summary: it.Summary, Ref: it.Ref,
+			Direction: it.Direction, Outcome: it.Outcome, Reason: it.Reason, FollowUpOn: follow})
 	}
 	return out, nil
 }
@@ -47,6 +50,7 @@ func (s *Store) AddContact(ctx context.Context, customerID string, c billing.Con
 	cp, err := s.put(contactItem{
 		PK: prefixCustomer + customerID, SK: prefixContact + c.At.UTC().Format(time.RFC3339Nano) + "#" + c.Channel,
 		CustomerID: customerID, At: c.At, Channel: c.Channel, Summary: c.Summary, Ref: c.Ref,
+		Direction: c.Direction, Outcome: c.Outcome, Reason: c.Reason, FollowUpOn: c.FollowUpOn.String(),
 	}, nil)
 	if err != nil {
 		return err

@@ -175,6 +175,10 @@ type contactItem struct {
 	Channel    string    `dynamodbav:"channel"`
 	Summary    string    `dynamodbav:"summary"`
 	Ref        string    `dynamodbav:"ref,omitempty"` // e.g. SES message id
+	Direction  string    `dynamodbav:"direction,omitempty"`
+	Outcome    string    `dynamodbav:"outcome,omitempty"`
+	Reason     string    `dynamodbav:"reason,omitempty"`
+	FollowUpOn string    `dynamodbav:"follow_up_on,omitempty"`
 }
 
 // RecordSend completes a send in one transaction: the send becomes Sent
