@@ -398,6 +398,7 @@ func TestPromisesToPayAndAlertsThroughTheAPI(t *testing.T) {
 		{"another customer's invoice", map[string]any{"amount": 100, "promised_on": "2026-12-01", "invoice_ids": []any{theirs}}, 422, "invoice_ids[0]"},
 		{"an invoice twice", map[string]any{"amount": 100, "promised_on": "2026-12-01", "invoice_ids": []any{a, a}}, 422, "invoice_ids[1]"},
 		{"setting the state", map[string]any{"amount": 100, "promised_on": "2026-12-01", "state": "kept"}, 400, "state"},
+		{"more than is owed", map[string]any{"amount": 5001, "promised_on": "2026-12-01", "invoice_ids": []any{a}}, 422, "amount"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := f.Do("POST", path, tc.body)

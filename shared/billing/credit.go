@@ -126,7 +126,7 @@ func ScoreOf(h PaymentHistory) Score {
 	}
 	add("overdue_now", fmt.Sprintf("%.0f%%", 100*overdueShare), -15*overdueShare, "share of what is owed now that is overdue")
 	switch {
-	case h.Limit == nil || *h.Limit <= 0:
+	case h.Limit == nil:
 		add("limit", "no limit", 0, "no credit limit set")
 	case h.Open > *h.Limit:
 		add("limit", fmt.Sprintf("%d of %d", h.Open, *h.Limit), -10, "owes more than its credit limit")

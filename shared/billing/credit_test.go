@@ -70,6 +70,12 @@ func TestScoresForHandWorkedHistories(t *testing.T) {
 				settled(1000, "2026-01-01", "2026-03-02"), settled(1000, "2026-02-01", "2026-04-02"), settled(1000, "2026-03-01", "2026-04-30")}},
 			points: "[0 -30 -25 0 -16 -15 -10]", score: 4, grade: "D",
 		},
+		{
+			// A limit of 0 is a limit: owing anything is over it (-10).
+			name:   "a zero limit",
+			h:      PaymentHistory{AsOf: asOf, Open: 500, Limit: limit(0)},
+			points: "[-10 0 0 0 0 0 -10]", score: 80, grade: "B",
+		},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			got := ScoreOf(c.h)

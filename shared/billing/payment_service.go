@@ -20,10 +20,11 @@ var ErrDuplicateEvent = errors.New("provider event already processed")
 
 // PaymentRange selects payments: one customer's, the unmatched ones, or all.
 type PaymentRange struct {
-	CustomerID string
-	Unmatched  bool
-	Cursor     string
-	PageSize   int
+	CustomerID   string
+	ReceivedFrom civil.Date // with CustomerID: only payments received on or after it
+	Unmatched    bool
+	Cursor       string
+	PageSize     int
 }
 
 // PaymentInput is the body of POST /v1/payments.
@@ -727,7 +728,8 @@ type overLimit struct {
 // alert is the exposure_over_limit alert for inv, or nil when the limit
 // holds (or there is none).
 func (o *overLimit) alert(inv *Invoice) *Alert {
-	if o == nil || inv.Currency != o.currency || o.owed+inv.Balance <= o.limit {
+	// Only the invoice that crosses the limit raises it, not every later one.
+	if o == nil || inv.Currency != o.currency || inv.Balance == 0 || o.owed > o.limit || o.owed+inv.Balance <= o.limit {
 		return nil
 	}
 	return &Alert{ID: ids.New("alr_", inv.CreatedAt), CustomerID: inv.CustomerID, Kind: AlertOverLimit, State: AlertOpen,

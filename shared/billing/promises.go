@@ -23,6 +23,7 @@ type Promise struct {
 	Amount     int64
 	Currency   string
 	PromisedOn civil.Date
+	MadeOn     civil.Date // the customer's date when the promise was made
 	GraceDays  int
 	InvoiceIDs []string
 	// BalanceAtPromise is what the invoices owed when the promise was
@@ -109,7 +110,7 @@ func (s *Service) MakePromise(ctx context.Context, customerID string, in Promise
 	}
 	now := s.now().UTC()
 	today := civil.Today(now, Location(s.CustomerZone(c)))
-	p := &Promise{ID: ids.New("prm_", now), CustomerID: c.ID, Currency: c.Currency, GraceDays: DefaultPromiseGrace,
+	p := &Promise{ID: ids.New("prm_", now), CustomerID: c.ID, Currency: c.Currency, GraceDays: DefaultPromiseGrace, MadeOn: today,
 		TakenBy: strings.TrimSpace(in.TakenBy), Channel: in.Channel, Note: in.Note, State: PromiseOpen, CreatedAt: now}
 	if in.Amount == nil {
 		return nil, apperr.Invalidf("amount", "amount is required, in minor units")
@@ -166,6 +167,9 @@ func (s *Service) MakePromise(ctx context.Context, customerID string, in Promise
 			inv.PromiseID, inv.NextActionOn = pr.ID, pr.CheckOn()
 			inv.UpdatedAt, inv.Version = now, inv.Version+1
 		}
+		if pr.Amount > pr.BalanceAtPromise {
+			return nil, apperr.Invalidf("amount", "%d is more than the %d the promised invoices owe", pr.Amount, pr.BalanceAtPromise)
+		}
 		if err := s.store.Post(ctx, &Posting{Promise: &pr, Rewritten: invs, CustomerID: c.ID, RespondedAt: &now}); err != nil {
 			return nil, err
 		}
@@ -185,6 +189,8 @@ func (s *Service) promisedInvoices(ctx context.Context, cid, currency string, na
 			return apperr.Invalidf(field, "invoice %s is %s", inv.Number, inv.State)
 		case inv.Currency != currency:
 			return apperr.Invalidf(field, "invoice %s is in %s, the promise in %s", inv.Number, inv.Currency, currency)
+		case inv.Disputed:
+			return apperr.Invalidf(field, "invoice %s is disputed: resolve the dispute first", inv.Number)
 		case inv.PromiseID != "":
 			return apperr.Field(apperr.Conflict, field, "invoice %s is already under promise %s", inv.Number, inv.PromiseID)
 		}
@@ -251,17 +257,11 @@ func (s *Service) ListPromises(ctx context.Context, customerID string) ([]*Promi
 		if p.State != PromiseOpen {
 			continue
 		}
-		var owed int64
-		for _, id := range p.InvoiceIDs {
-			inv, err := s.store.GetInvoice(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if inv.State == StateOpen {
-				owed += inv.Balance
-			}
+		got, err := s.received(ctx, p)
+		if err != nil {
+			return nil, err
 		}
-		if p.BalanceAtPromise-owed >= p.Amount {
+		if got >= p.Amount {
 			p.State = PromiseKept
 		}
 	}
@@ -283,23 +283,23 @@ func (s *Service) CheckPromise(ctx context.Context, customerID, promiseID string
 			return p, nil
 		}
 		now := s.now().UTC()
-		var owed int64
 		var held []*Invoice
 		for _, id := range p.InvoiceIDs {
 			inv, err := s.store.GetInvoice(ctx, id)
 			if err != nil {
 				return nil, err
 			}
-			if inv.State == StateOpen {
-				owed += inv.Balance
-			}
 			if inv.PromiseID == p.ID {
 				held = append(held, inv)
 			}
 		}
+		got, err := s.received(ctx, p)
+		if err != nil {
+			return nil, err
+		}
 		pt := &Posting{CustomerID: customerID}
 		p.State, p.ResolvedAt = PromiseKept, &now
-		if p.BalanceAtPromise-owed < p.Amount {
+		if got < p.Amount {
 			p.State = PromiseBroken
 			pt.Alerts = append(pt.Alerts, &Alert{ID: ids.New("alr_", now), CustomerID: customerID, Kind: AlertPromiseBroken, State: AlertOpen,
 				Message: fmt.Sprintf("promise to pay %s by %s was broken", money.Format(p.Amount, p.Currency, "en"), p.PromisedOn),
@@ -321,6 +321,30 @@ func (s *Service) CheckPromise(ctx context.Context, customerID, promiseID string
 		}
 		return p, nil
 	})
+}
+
+// received is the money the customer paid (in the promise's currency)
+// from the day the promise was made to the last day of its grace: what
+// keeps a promise. A later refund or chargeback does not unmake it: the
+// customer paid when promised. Money, not balances: a
+// void or a credit note does not keep a promise, and a payment applied to
+// another of the customer's invoices does.
+func (s *Service) received(ctx context.Context, p *Promise) (int64, error) {
+	var got int64
+	last := p.CheckOn().AddDays(-1)
+	err := s.store.ListPayments(ctx, PaymentRange{CustomerID: p.CustomerID, ReceivedFrom: p.MadeOn, PageSize: 100}, func(pay *Payment, _ string) bool {
+		if pay.ReceivedOn.After(last) {
+			return false
+		}
+		if pay.Currency == p.Currency && pay.Applied {
+			got += pay.Amount
+		}
+		return true
+	})
+	if err != nil {
+		return 0, fmt.Errorf("payments towards promise %s: %w", p.ID, err)
+	}
+	return got, nil
 }
 
 // ListAlerts returns alerts, oldest first, optionally of one state or customer.

@@ -629,7 +629,7 @@ func (s *Service) VoidInvoice(ctx context.Context, id, reason string) (*Invoice,
 			return apperr.New(apperr.Conflict, "invoice %s has payments applied; issue a credit note instead of voiding it", inv.Number)
 		}
 		now := s.now().UTC()
-		inv.State, inv.Balance, inv.NextActionOn = StateVoid, 0, civil.Date{}
+		inv.State, inv.Balance, inv.NextActionOn, inv.PromiseID = StateVoid, 0, civil.Date{}, ""
 		inv.VoidedAt, inv.VoidReason = &now, reason
 		return nil
 	})
@@ -727,7 +727,7 @@ func (s *Service) WaiveFee(ctx context.Context, id, stepName, reason string) (*I
 			f.Waived, f.WaiveReason = true, strings.TrimSpace(reason)
 			inv.Balance -= f.Amount
 			if inv.Balance == 0 { // the fee was all that was left: settled
-				inv.State, inv.NextActionOn, inv.PaidOn = StatePaid, civil.Date{}, civil.Today(s.now(), Location(inv.Timezone))
+				inv.State, inv.NextActionOn, inv.PaidOn, inv.PromiseID = StatePaid, civil.Date{}, civil.Today(s.now(), Location(inv.Timezone)), ""
 			}
 			return nil
 		}

@@ -142,6 +142,9 @@ func (s *Store) GetPaymentByRef(ctx context.Context, provider, ref string) (*bil
 func (s *Store) ListPayments(ctx context.Context, r billing.PaymentRange, fn func(*billing.Payment, string) bool) error {
 	var q indexQuery
 	switch {
+	case r.CustomerID != "" && !r.ReceivedFrom.IsZero():
+		q = newIndexQuery(indexByCustomer, prefixCustomer+r.CustomerID, r.PageSize)
+		q.sk, q.hasSK = expression.Key(attrGSI1SK).Between(expression.Value(prefixPayment+r.ReceivedFrom.String()), expression.Value(prefixPayment+"~")), true
 	case r.CustomerID != "":
 		q = newIndexQuery(indexByCustomer, prefixCustomer+r.CustomerID, r.PageSize)
 		q.sk, q.hasSK = expression.Key(attrGSI1SK).BeginsWith(prefixPayment), true
@@ -440,6 +443,7 @@ func (s *Store) applyUpdate(a billing.Apply) (*types.Update, error) {
 			Set(expression.Name(attrGSI1SK), expression.Value(g1sk)).
 			Set(expression.Name(attrGSI2SK), expression.Value(g2sk)).
 			Set(expression.Name("paid_on"), expression.Value(a.On.String())).
+			Remove(expression.Name("promise_id")). // nothing left to hold
 			Remove(expression.Name(attrGSI3PK)).Remove(expression.Name(attrGSI3SK)).Remove(expression.Name("next_action_on"))
 		if a.Discount > 0 {
 			upd = upd.Set(expression.Name("discount_taken"), plus("discount_taken", a.Discount))

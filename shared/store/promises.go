@@ -24,6 +24,7 @@ type promiseItem struct {
 	Amount     int64      `dynamodbav:"amount"`
 	Currency   string     `dynamodbav:"currency"`
 	PromisedOn string     `dynamodbav:"promised_on"`
+	MadeOn     string     `dynamodbav:"made_on"`
 	GraceDays  int        `dynamodbav:"grace_days"`
 	InvoiceIDs []string   `dynamodbav:"invoice_ids"`
 	AtPromise  int64      `dynamodbav:"balance_at_promise"`
@@ -42,13 +43,14 @@ func promiseKey(customerID, id string) key {
 func toPromiseItem(p *billing.Promise) promiseItem {
 	k := promiseKey(p.CustomerID, p.ID)
 	return promiseItem{PK: k.PK, SK: k.SK, ID: p.ID, CustomerID: p.CustomerID, Amount: p.Amount, Currency: p.Currency,
-		PromisedOn: p.PromisedOn.String(), GraceDays: p.GraceDays, InvoiceIDs: p.InvoiceIDs, AtPromise: p.BalanceAtPromise,
+		PromisedOn: p.PromisedOn.String(), MadeOn: p.MadeOn.String(), GraceDays: p.GraceDays, InvoiceIDs: p.InvoiceIDs, AtPromise: p.BalanceAtPromise,
 		TakenBy: p.TakenBy, Channel: p.Channel, Note: p.Note, State: string(p.State), CreatedAt: p.CreatedAt, ResolvedAt: p.ResolvedAt}
 }
 
 func (it *promiseItem) promise() *billing.Promise {
 	on, _ := civil.Parse(it.PromisedOn)
-	return &billing.Promise{ID: it.ID, CustomerID: it.CustomerID, Amount: it.Amount, Currency: it.Currency, PromisedOn: on,
+	made, _ := civil.Parse(it.MadeOn)
+	return &billing.Promise{ID: it.ID, CustomerID: it.CustomerID, Amount: it.Amount, Currency: it.Currency, PromisedOn: on, MadeOn: made,
 		GraceDays: it.GraceDays, InvoiceIDs: it.InvoiceIDs, BalanceAtPromise: it.AtPromise, TakenBy: it.TakenBy, Channel: it.Channel,
 		Note: it.Note, State: billing.PromiseState(it.State), CreatedAt: it.CreatedAt, ResolvedAt: it.ResolvedAt}
 }

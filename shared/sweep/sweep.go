@@ -296,8 +296,8 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 			case fresh.State != billing.StateOpen:
 				sum.skip("promise_checked", 1)
 				continue
-			case fresh.PromiseID == pr.ID && pr.State == billing.PromiseOpen:
-				sum.skip("promised", 1) // held until the promise's check day
+			case fresh.PromiseID == pr.ID && pr.State == billing.PromiseOpen, fresh.PromiseID != "" && fresh.PromiseID != pr.ID:
+				sum.skip("promised", 1) // held until its promise's check day
 				continue
 			}
 			inv = fresh // (a promise id left on it from a settled promise holds nothing)
@@ -658,7 +658,7 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 		if err != nil {
 			return s.abandon(ctx, snd, err)
 		}
-		if inv.State == billing.StateOpen && !inv.Disputed && inv.Balance > 0 && inv.DunningStep == w.inv.DunningStep {
+		if inv.State == billing.StateOpen && !inv.Disputed && inv.PromiseID == "" && inv.Balance > 0 && inv.DunningStep == w.inv.DunningStep {
 			live = append(live, due{inv, w.step})
 		}
 	}
@@ -736,7 +736,6 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 // than base's, so writing it fails if base is stale.
 func advance(base, charged *billing.Invoice, step int, pol *dunning.Policy) *billing.Invoice {
 	cp := *base
-	cp.BrokenPromise = nil // the email that records this step has said so
 	cp.DunningStep, cp.DunningOffset = step, pol.Steps[step].OffsetDays
 	cp.NextActionOn, _ = pol.NextActionDate(cp.DueOn, step)
 	if f, ok := charged.FeeFor(pol.Steps[step].Name); ok {
@@ -756,6 +755,11 @@ func advance(base, charged *billing.Invoice, step int, pol *dunning.Policy) *bil
 // meanwhile is left as it is.
 func (s *Sweeper) record(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer, pol *dunning.Policy) error {
 	for attempt := 0; ; attempt++ {
+		if snd.Kind == dunning.ToCustomer {
+			for _, inv := range advanced {
+				inv.BrokenPromise = nil // this email said so (an internal one does not count)
+			}
+		}
 		err := s.store.RecordSend(ctx, snd, advanced, hold)
 		var lost *dunning.RecordConflict
 		if !errors.As(err, &lost) || lost.Claim || attempt >= maxRecordAttempts {
@@ -771,7 +775,7 @@ func (s *Sweeper) record(ctx context.Context, snd *dunning.Send, advanced []*bil
 			if err != nil {
 				return err
 			}
-			if fresh.State == billing.StateOpen && !fresh.Disputed && pol.Done(fresh.DunningStep, fresh.DunningOffset) < inv.DunningStep {
+			if fresh.State == billing.StateOpen && !fresh.Disputed && fresh.PromiseID == "" && pol.Done(fresh.DunningStep, fresh.DunningOffset) < inv.DunningStep {
 				next = append(next, advance(fresh, inv, inv.DunningStep, pol))
 			}
 		}

@@ -816,3 +816,38 @@ func TestAKeptPromiseResumesTheLadderQuietly(t *testing.T) {
 		t.Errorf("promises %+v, alerts %+v", ps, alerts)
 	}
 }
+
+// A promised invoice paid in full is released from the promise, so a
+// chargeback that reopens it can be promised again; the promise counts as
+// kept by the money received, not by balances.
+func TestAPaidPromisedInvoiceCanBePromisedAgainAfterAChargeback(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	c := h.customer("Again", "UTC", "en")
+	inv := h.invoice(c, "AG-1", "2026-11-01", "2026-12-01")
+	h.now = at("2026-12-02", "UTC")
+	all := int64(125000)
+	if _, err := h.bill.MakePromise(ctx, c.ID, billing.PromiseInput{Amount: &all, PromisedOn: "2026-12-05"}); err != nil {
+		t.Fatal(err)
+	}
+	p := markPaid(t, h, inv.ID)
+	if got, _ := h.store.GetInvoice(ctx, inv.ID); got.PromiseID != "" {
+		t.Errorf("a paid invoice still carries promise %s", got.PromiseID)
+	}
+	h.now = at("2026-12-20", "UTC")
+	if _, err := h.bill.Reverse(ctx, p.ID, billing.ReversalInput{Kind: billing.KindChargeback}); err != nil {
+		t.Fatal(err)
+	}
+	again := int64(1000)
+	if _, err := h.bill.MakePromise(ctx, c.ID, billing.PromiseInput{Amount: &again, PromisedOn: "2026-12-28"}); err != nil {
+		t.Errorf("promising the reopened invoice: %v", err)
+	}
+	ps, _ := h.bill.ListPromises(ctx, c.ID)
+	if len(ps) != 2 || ps[0].State != billing.PromiseKept {
+		t.Errorf("promises: %+v", ps)
+	}
+	if alerts, _ := h.bill.ListAlerts(ctx, "", c.ID); len(alerts) != 0 {
+		t.Errorf("alerts: %+v", alerts)
+	}
+}
