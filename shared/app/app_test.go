@@ -47,18 +47,12 @@ func invoke(t *testing.T, h interface {
 	return res
 }
 
-// TestLambdaAdapterServesSampleEvents runs the same wiring as functions/api
-// (config from the environment, app.New, the algnhsa adapter for HTTP API
-// payload 2.0) on the sample events in events/.
-func TestLambdaAdapterServesSampleEvents(t *testing.T) {
-	t.Parallel()
+// newApp wires an App as a Lambda function would, from environment
+// variables (plus a fresh table on DynamoDB Local).
+func newApp(t *testing.T, env map[string]string) *app.App {
+	t.Helper()
 	_, table := testenv.NewTable(t)
-	env := map[string]string{
-		"DUNLIN_TABLE":             table,
-		"DUNLIN_DYNAMODB_ENDPOINT": testenv.DynamoDBEndpoint(t),
-		"DUNLIN_FIRM_TIMEZONE":     "Europe/Dublin",
-		"DUNLIN_DEFAULT_CURRENCY":  "EUR",
-	}
+	env["DUNLIN_TABLE"], env["DUNLIN_DYNAMODB_ENDPOINT"] = table, testenv.DynamoDBEndpoint(t)
 	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
@@ -67,6 +61,15 @@ func TestLambdaAdapterServesSampleEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a
+}
+
+// TestLambdaAdapterServesSampleEvents runs the same wiring as functions/api
+// (config from the environment, app.New, the algnhsa adapter for HTTP API
+// payload 2.0) on the sample events in events/.
+func TestLambdaAdapterServesSampleEvents(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, map[string]string{"DUNLIN_FIRM_TIMEZONE": "Europe/Dublin", "DUNLIN_DEFAULT_CURRENCY": "EUR"})
 	token, _, err := a.Keys.Create(context.Background(), "lambda test", auth.Integration)
 	if err != nil {
 		t.Fatal(err)
@@ -133,20 +136,7 @@ func TestConfigRejectsBadSettings(t *testing.T) {
 // Stripe sent, whether API Gateway passes them as text or base64.
 func TestWebhooksLambdaVerifiesTheRawBody(t *testing.T) {
 	t.Parallel()
-	_, table := testenv.NewTable(t)
-	env := map[string]string{
-		"DUNLIN_TABLE":                  table,
-		"DUNLIN_DYNAMODB_ENDPOINT":      testenv.DynamoDBEndpoint(t),
-		"DUNLIN_STRIPE_WEBHOOK_SECRETS": "whsec_lambda_test",
-	}
-	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := newApp(t, map[string]string{"DUNLIN_STRIPE_WEBHOOK_SECRETS": "whsec_lambda_test"})
 	h := algnhsa.New(a.Webhooks(), &algnhsa.Options{RequestType: algnhsa.RequestTypeAPIGatewayV2})
 	body, err := os.ReadFile(filepath.Join("..", "..", "events", "stripe-charge-refunded.json"))
 	if err != nil {

@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"slices"
 	"net/mail"
 	"net/url"
 	"strings"
@@ -210,4 +211,18 @@ func validateCustomer(c *Customer) error {
 		return err
 	}
 	return checkTerms(c.PaymentTermsDays)
+}
+
+// checkChoice defaults *v to def when empty (def "" keeps it optional)
+// and checks it is one of allowed.
+func checkChoice(field string, v *string, def string, allowed []string) error {
+	if *v == "" {
+		if *v = def; def == "" {
+			return nil
+		}
+	}
+	if !slices.Contains(allowed, *v) {
+		return apperr.Invalidf(field, "%s must be one of %s", field, strings.Join(allowed, ", "))
+	}
+	return nil
 }

@@ -116,11 +116,8 @@ func (s *Service) RecordPayment(ctx context.Context, in PaymentInput) (*Payment,
 			return nil, apperr.Invalidf("received_on", "received_on %s is in the future", p.ReceivedOn)
 		}
 	}
-	if p.Method == "" {
-		p.Method = "other"
-	}
-	if !slices.Contains(methods, p.Method) {
-		return nil, apperr.Invalidf("method", "method must be one of %s", strings.Join(methods, ", "))
+	if err := checkChoice("method", &p.Method, "other", methods); err != nil {
+		return nil, err
 	}
 	if err := checkText("reference", p.Reference, maxDescription, false); err != nil {
 		return nil, err

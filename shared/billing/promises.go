@@ -139,11 +139,8 @@ func (s *Service) MakePromise(ctx context.Context, customerID string, in Promise
 		}
 		p.GraceDays = *in.GraceDays
 	}
-	if p.Channel == "" {
-		p.Channel = "other"
-	}
-	if !slices.Contains(promiseChannels, p.Channel) {
-		return nil, apperr.Invalidf("channel", "channel must be one of %s", strings.Join(promiseChannels, ", "))
+	if err := checkChoice("channel", &p.Channel, "other", promiseChannels); err != nil {
+		return nil, err
 	}
 	if err := checkText("taken_by", p.TakenBy, maxName, false); err != nil {
 		return nil, err

@@ -766,14 +766,11 @@ func (s *Service) LogContact(ctx context.Context, id string, in ContactInput) (*
 	if err := checkText("summary", in.Summary, maxDescription, true); err != nil {
 		return nil, err
 	}
-	if in.Direction == "" {
-		in.Direction = "outbound"
+	if err := checkChoice("direction", &in.Direction, "outbound", []string{"outbound", "inbound"}); err != nil {
+		return nil, err
 	}
-	if in.Direction != "outbound" && in.Direction != "inbound" {
-		return nil, apperr.Invalidf("direction", "direction must be outbound or inbound")
-	}
-	if in.Reason != "" && !slices.Contains(ReasonCodes, in.Reason) {
-		return nil, apperr.Invalidf("reason", "reason must be one of %s", strings.Join(ReasonCodes, ", "))
+	if err := checkChoice("reason", &in.Reason, "", ReasonCodes); err != nil {
+		return nil, err
 	}
 	if err := checkText("outcome", in.Outcome, maxDescription, false); err != nil {
 		return nil, err
