@@ -1,9 +1,9 @@
 package billing
 
 import (
-	"slices"
 	"net/mail"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
