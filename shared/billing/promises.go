@@ -320,6 +320,24 @@ func (s *Service) CheckPromise(ctx context.Context, customerID, promiseID string
 	})
 }
 
+// PromiseOutcome is CheckPromise without writing, for previews: the
+// promise as it would stand after a check on today.
+func (s *Service) PromiseOutcome(ctx context.Context, customerID, promiseID string, today civil.Date) (*Promise, error) {
+	p, err := s.store.GetPromise(ctx, customerID, promiseID)
+	if err != nil || p.State != PromiseOpen || today.Before(p.CheckOn()) {
+		return p, err
+	}
+	got, err := s.received(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	p.State = PromiseKept
+	if got < p.Amount {
+		p.State = PromiseBroken
+	}
+	return p, nil
+}
+
 // received is the money the customer paid (in the promise's currency)
 // from the day the promise was made to the last day of its grace: what
 // keeps a promise. A later refund or chargeback does not unmake it: the

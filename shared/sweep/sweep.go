@@ -118,6 +118,8 @@ type Books interface {
 	// CheckPromise settles a promise whose check day has come (kept or
 	// broken) and puts its invoices back in the queue.
 	CheckPromise(ctx context.Context, customerID, promiseID string, today civil.Date) (*billing.Promise, error)
+	// PromiseOutcome is CheckPromise without writing, for previews.
+	PromiseOutcome(ctx context.Context, customerID, promiseID string, today civil.Date) (*billing.Promise, error)
 }
 
 // Sweeper runs sweeps.
@@ -280,27 +282,45 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 		if inv.PromiseID != "" {
 			// A promise to pay held this invoice until today: settle it
 			// first (kept or broken), then go on with the invoice as it is now.
-			if dry || s.settings.Books == nil {
+			if s.settings.Books == nil {
 				sum.skip("promise_to_check", 1)
 				continue
 			}
-			pr, err := s.settings.Books.CheckPromise(ctx, cid, inv.PromiseID, today)
-			if err != nil {
-				return err
+			if dry {
+				// What the check would decide, without writing it.
+				pr, err := s.settings.Books.PromiseOutcome(ctx, cid, inv.PromiseID, today)
+				if err != nil {
+					return err
+				}
+				if pr.State == billing.PromiseOpen {
+					sum.skip("promised", 1)
+					continue
+				}
+				cp := *inv
+				cp.PromiseID = ""
+				if pr.State == billing.PromiseBroken {
+					cp.BrokenPromise = &billing.PromiseNote{PromisedOn: pr.PromisedOn, Amount: pr.Amount, Currency: pr.Currency}
+				}
+				inv = &cp
+			} else {
+				pr, err := s.settings.Books.CheckPromise(ctx, cid, inv.PromiseID, today)
+				if err != nil {
+					return err
+				}
+				fresh, err := s.store.GetInvoice(ctx, inv.ID)
+				if err != nil {
+					return err
+				}
+				switch {
+				case fresh.State != billing.StateOpen:
+					sum.skip("promise_checked", 1)
+					continue
+				case fresh.PromiseID == pr.ID && pr.State == billing.PromiseOpen, fresh.PromiseID != "" && fresh.PromiseID != pr.ID:
+					sum.skip("promised", 1) // held until its promise's check day
+					continue
+				}
+				inv = fresh // (a promise id left on it from a settled promise holds nothing)
 			}
-			fresh, err := s.store.GetInvoice(ctx, inv.ID)
-			if err != nil {
-				return err
-			}
-			switch {
-			case fresh.State != billing.StateOpen:
-				sum.skip("promise_checked", 1)
-				continue
-			case fresh.PromiseID == pr.ID && pr.State == billing.PromiseOpen, fresh.PromiseID != "" && fresh.PromiseID != pr.ID:
-				sum.skip("promised", 1) // held until its promise's check day
-				continue
-			}
-			inv = fresh // (a promise id left on it from a settled promise holds nothing)
 		}
 		sum.Considered++
 		step, ok := pol.DueStep(inv.DueOn, pol.Done(inv.DunningStep, inv.DunningOffset), today)

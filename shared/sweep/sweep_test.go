@@ -760,9 +760,16 @@ func TestABrokenPromiseResumesDunningWithTheBrokenPromiseEmail(t *testing.T) {
 	if n := len(h.mail()); n != 1 {
 		t.Fatalf("%d emails while the promise was open, want only the reminder before it", n)
 	}
+	planned, _, err := h.sweeper.Preview(ctx, at("2026-12-14", "UTC"))
+	if err != nil || len(planned) != 1 {
+		t.Fatalf("preview on the check day: %d emails, %v", len(planned), err)
+	}
 	h.sweepAt(at("2026-12-14", "UTC"))
 	h.sweepAt(at("2026-12-15", "UTC"))
 	mail := h.mail()
+	if len(mail) > 1 && planned[0].Text != mail[1].Body.Text {
+		t.Errorf("the preview on the check day:\n%s\nbut the sweep sent:\n%s", planned[0].Text, mail[1].Body.Text)
+	}
 	if len(mail) != 3 {
 		t.Fatalf("%d emails, want 3: %q", len(mail), subjects(mail))
 	}
