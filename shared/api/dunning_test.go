@@ -251,3 +251,43 @@ func TestContactsRecordDirectionOutcomeReasonAndFollowUp(t *testing.T) {
 	c := got[0].(map[string]any)
 	eq(t, "contact", fmt.Sprint(c["direction"], " | ", c["outcome"], " | ", c["reason"], " | ", c["follow_up_on"]), "inbound | will pay half now | cash_flow | 2026-12-01")
 }
+
+func TestFollowUpsListWhatIsDueForEachCollector(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	sams := f.customer(map[string]any{"name": "Sam's"})
+	kims := f.customer(map[string]any{"name": "Kim's"})
+	for id, owner := range map[string]string{sams: "sam@firm.example", kims: "kim@firm.example"} {
+		if res := f.Do("PATCH", "/v1/customers/"+id, map[string]any{"owner": owner}); res.Status != 200 {
+			t.Fatalf("owner = %d %s", res.Status, res.Body)
+		}
+	}
+	log := func(id, followUp string) {
+		body := map[string]any{"channel": "phone", "summary": "called"}
+		if followUp != "" {
+			body["follow_up_on"] = followUp
+		}
+		if res := f.Do("POST", "/v1/customers/"+id+"/contacts", body); res.Status != 201 {
+			t.Fatalf("contact = %d %s", res.Status, res.Body)
+		}
+	}
+	log(sams, "2026-11-25")
+	log(kims, "2026-11-24")
+	names := func(path string) []string {
+		var out []string
+		for _, c := range f.get(path)["data"].([]any) {
+			out = append(out, c.(map[string]any)["name"].(string))
+		}
+		return out
+	}
+	eq(t, "due today (2026-11-23)", names("/v1/follow-ups"), []string(nil))
+	eq(t, "due by the 25th", names("/v1/follow-ups?on=2026-11-25"), []string{"Kim's", "Sam's"})
+	eq(t, "Sam's, by the 25th", names("/v1/follow-ups?on=2026-11-25&owner=SAM@firm.example"), []string{"Sam's"})
+	eq(t, "customer", fmt.Sprint(f.get("/v1/customers/" + sams)["follow_up_on"]), "2026-11-25")
+	// The follow-up happened: a contact without a new date clears it.
+	log(sams, "")
+	eq(t, "after Sam called", names("/v1/follow-ups?on=2026-11-30"), []string{"Kim's"})
+	if res := f.Do("GET", "/v1/follow-ups?on=soon", nil); res.Status != 400 {
+		t.Errorf("on=soon = %d", res.Status)
+	}
+}

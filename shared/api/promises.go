@@ -7,6 +7,7 @@ import (
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/billing"
+	"dunlin/shared/civil"
 	"dunlin/shared/ids"
 )
 
@@ -171,4 +172,22 @@ type scoreFactorJSON struct {
 	Value   string `json:"value"`
 	Points  int    `json:"points"`
 	Explain string `json:"explanation"`
+}
+
+func (s *Server) followUps(r *http.Request, _ []byte) (int, any, error) {
+	limit, _, err := pageParams(r)
+	if err != nil {
+		return 0, nil, err
+	}
+	var on civil.Date
+	if v := r.URL.Query().Get("on"); v != "" {
+		if on, err = civil.Parse(v); err != nil {
+			return 0, nil, apperr.Field(apperr.BadRequest, "on", "on must be a date, YYYY-MM-DD")
+		}
+	}
+	cs, err := s.billing.FollowUps(r.Context(), r.URL.Query().Get("owner"), on, limit)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toList(cs, "", toCustomerJSON), nil
 }

@@ -57,6 +57,7 @@ func (s *Server) routes() []Route {
 		{"GET", "/v1/customers/{id}/credit", anyRole, s.creditFile, false},
 		{"POST", "/v1/customers/{id}/hold", adminOnly, s.holdCustomer, false},
 		{"POST", "/v1/customers/{id}/release", adminOnly, s.releaseHold, false},
+		{"GET", "/v1/follow-ups", anyRole, s.followUps, false},
 		{"GET", "/v1/alerts", anyRole, s.listAlerts, false},
 		{"POST", "/v1/alerts/{id}/acknowledge", dunningWork, s.alertState(billing.AlertAcknowledged), false},
 		{"POST", "/v1/alerts/{id}/resolve", dunningWork, s.alertState(billing.AlertResolved), false},

@@ -27,6 +27,8 @@ type customerJSON struct {
 	Paused           bool       `json:"paused"`
 	PauseReason      *string    `json:"pause_reason"`
 	PausedUntil      *string    `json:"paused_until"`
+	Owner            *string    `json:"owner"`
+	FollowUpOn       *string    `json:"follow_up_on"`
 	CreditHold       bool       `json:"credit_hold"`
 	HoldReason       *string    `json:"hold_reason"`
 	EmailError       *string    `json:"email_error"`
@@ -56,6 +58,7 @@ func toCustomerJSON(c *billing.Customer) customerJSON {
 		Language: c.Language, Timezone: nullable(c.Timezone), Currency: c.Currency, CreditLimit: c.CreditLimit,
 		PaymentTermsDays: c.PaymentTermsDays, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 		Policy: policyName(c.Policy), Paused: c.Paused || len(c.DisputeHolds) > 0, PauseReason: nullable(pauseReason(c)), PausedUntil: nullable(c.PausedUntil.String()),
+		Owner: nullable(c.Owner), FollowUpOn: nullable(c.FollowUpOn.String()),
 		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason), EmailError: nullable(c.EmailError), EmailErrorAt: c.EmailErrorAt, LastResponseAt: c.LastResponseAt,
 	}
 }

@@ -48,6 +48,10 @@ type Customer struct {
 	// LastResponseAt is when the customer last responded to dunning: a
 	// reply or call logged (and, later, a payment or promise).
 	LastResponseAt *time.Time
+	// Owner is the collector who looks after the customer (a name or an
+	// email); FollowUpOn, when to contact it next (from the contact log).
+	Owner      string
+	FollowUpOn civil.Date
 	// CreditHold: no more goods or services on credit until cleared.
 	CreditHold bool
 	HoldReason string

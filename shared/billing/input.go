@@ -42,6 +42,8 @@ type CustomerPatch struct {
 	PaymentTermsDays *int      `json:"payment_terms_days"`
 	// Policy assigns a dunning policy by name; "" returns to the default.
 	Policy *string `json:"policy"`
+	// Owner names the collector who looks after the customer; "" clears it.
+	Owner *string `json:"owner"`
 }
 
 // InvoiceCreate is the body of POST /v1/invoices.

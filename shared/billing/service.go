@@ -80,6 +80,9 @@ type Store interface {
 	EventSeen(ctx context.Context, provider, id string) (bool, error)
 	// ListContacts returns a customer's latest contacts, newest first.
 	ListContacts(ctx context.Context, customerID string, limit int) ([]Contact, error)
+	// ListFollowUps calls fn with each customer whose next follow-up is on
+	// or before through, earliest first, until fn returns false.
+	ListFollowUps(ctx context.Context, through civil.Date, fn func(c *Customer) bool) error
 	// ListCustomersOnHold is ListCustomers for customers on credit hold.
 	ListCustomersOnHold(ctx context.Context, cursor string, pageSize int, fn func(c *Customer, next string) bool) error
 	// GetPromise returns NotFound when the customer has no such promise.
@@ -369,6 +372,12 @@ func applyPatch(c *Customer, p CustomerPatch) error {
 	if p.PaymentTermsDays != nil {
 		c.PaymentTermsDays = *p.PaymentTermsDays
 	}
+	if p.Owner != nil {
+		c.Owner = strings.TrimSpace(*p.Owner)
+		if err := checkText("owner", c.Owner, maxName, false); err != nil {
+			return err
+		}
+	}
 	if p.Policy != nil {
 		c.Policy = strings.TrimSpace(*p.Policy)
 		if c.Policy == dunning.DefaultPolicyName {
@@ -403,6 +412,26 @@ func collect[T any](limit int, list func(fn func(item *T, next string) bool) err
 		return true
 	})
 	return page, err
+}
+
+// FollowUps lists the customers to contact on or before a day (today in
+// the firm's zone when zero), one collector's when owner is given, earliest
+// first, at most limit. Its cost follows the follow-ups due, not the customers.
+func (s *Service) FollowUps(ctx context.Context, owner string, through civil.Date, limit int) ([]*Customer, error) {
+	if through.IsZero() {
+		through = civil.Today(s.now(), Location(s.firm.Timezone))
+	}
+	var out []*Customer
+	err := s.store.ListFollowUps(ctx, through, func(c *Customer) bool {
+		if owner == "" || strings.EqualFold(c.Owner, owner) {
+			out = append(out, c)
+		}
+		return len(out) < limit
+	})
+	if err != nil {
+		return nil, fmt.Errorf("follow-ups: %w", err)
+	}
+	return out, nil
 }
 
 // HoldInput is the body of POST /v1/customers/{id}/hold.
@@ -790,13 +819,18 @@ func (s *Service) LogContact(ctx context.Context, id string, in ContactInput) (*
 		now := s.now().UTC()
 		contact := Contact{At: now, Channel: in.Channel, Summary: strings.TrimSpace(in.Summary),
 			Direction: in.Direction, Outcome: strings.TrimSpace(in.Outcome), Reason: in.Reason, FollowUpOn: followUp}
-		var responded *Customer
-		if in.Response {
+		// The customer changes when it responded, and when the next
+		// follow-up moves: each contact a person logs sets it (or clears it).
+		var changed *Customer
+		if in.Response || followUp != c.FollowUpOn {
 			cp := *c
-			cp.LastResponseAt, cp.UpdatedAt, cp.Version = &now, now, c.Version+1
-			responded = &cp
+			if in.Response {
+				cp.LastResponseAt = &now
+			}
+			cp.FollowUpOn, cp.UpdatedAt, cp.Version = followUp, now, c.Version+1
+			changed = &cp
 		}
-		if err := s.store.AddContact(ctx, c.ID, contact, responded); err != nil {
+		if err := s.store.AddContact(ctx, c.ID, contact, changed); err != nil {
 			return nil, err
 		}
 		return &contact, nil

@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -19,6 +21,10 @@ type customerItem struct {
 	SK               string     `dynamodbav:"SK"`
 	GSI1PK           string     `dynamodbav:"GSI1PK,omitempty"` // HOLD while on credit hold: a sparse list
 	GSI1SK           string     `dynamodbav:"GSI1SK,omitempty"`
+	GSI4PK           string     `dynamodbav:"GSI4PK,omitempty"` // FOLLOWUP while a follow-up date is set
+	GSI4SK           string     `dynamodbav:"GSI4SK,omitempty"`
+	Owner            string     `dynamodbav:"owner,omitempty"`
+	FollowUpOn       string     `dynamodbav:"follow_up_on,omitempty"`
 	GSI2PK           string     `dynamodbav:"GSI2PK"`
 	GSI2SK           string     `dynamodbav:"GSI2SK"`
 	ID               string     `dynamodbav:"id"`
@@ -53,8 +59,12 @@ func toCustomerItem(c *billing.Customer) customerItem {
 	if c.CreditHold {
 		g1pk, g1sk = partHold, c.ID
 	}
+	var g4pk, g4sk string
+	if !c.FollowUpOn.IsZero() {
+		g4pk, g4sk = partFollowUp, c.FollowUpOn.String()+"#"+c.ID
+	}
 	return customerItem{
-		GSI1PK: g1pk, GSI1SK: g1sk,
+		GSI1PK: g1pk, GSI1SK: g1sk, GSI4PK: g4pk, GSI4SK: g4sk, Owner: c.Owner, FollowUpOn: c.FollowUpOn.String(),
 		PK: k.PK, SK: k.SK, GSI2PK: kindCustomer, GSI2SK: c.ID,
 		ID: c.ID, ExternalID: c.ExternalID, Name: c.Name, Email: c.Email, CC: c.CC,
 		Language: c.Language, Timezone: c.Timezone, Currency: c.Currency,
@@ -68,7 +78,9 @@ func toCustomerItem(c *billing.Customer) customerItem {
 
 func (it *customerItem) customer() *billing.Customer {
 	until, _ := civil.Parse(it.PausedUntil) // "" leaves the zero date
+	follow, _ := civil.Parse(it.FollowUpOn)
 	return &billing.Customer{
+		Owner: it.Owner, FollowUpOn: follow,
 		Policy: it.Policy, Paused: it.Paused, PauseReason: it.PauseReason, PausedUntil: until, DisputeHolds: it.DisputeHolds, DisputesReleased: it.DisputesReleased,
 		CreditHold: it.CreditHold, HoldReason: it.HoldReason, EmailError: it.EmailError, EmailErrorAt: it.EmailErrorAt, LastResponseAt: it.LastResponseAt,
 		ID: it.ID, ExternalID: it.ExternalID, Name: it.Name, Email: it.Email, CC: it.CC,
@@ -152,4 +164,12 @@ func (s *Store) ListCustomers(ctx context.Context, cursor string, pageSize int, 
 func (s *Store) ListCustomersOnHold(ctx context.Context, cursor string, pageSize int, fn func(*billing.Customer, string) bool) error {
 	q := newIndexQuery(indexByCustomer, partHold, pageSize)
 	return runTyped(ctx, s, q, cursor, (*customerItem).customer, fn)
+}
+
+// ListFollowUps reads the customers whose next contact date is on or
+// before through, earliest first (GSI4, sparse: only customers with one).
+func (s *Store) ListFollowUps(ctx context.Context, through civil.Date, fn func(*billing.Customer) bool) error {
+	q := newIndexQuery(indexFollowUps, partFollowUp, 100)
+	q.sk, q.hasSK = expression.Key(attrGSI4SK).LessThanEqual(expression.Value(through.String()+"#~")), true
+	return runTyped(ctx, s, q, "", (*customerItem).customer, func(c *billing.Customer, _ string) bool { return fn(c) })
 }

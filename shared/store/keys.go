@@ -19,6 +19,8 @@ const (
 	attrGSI2SK = "GSI2SK"
 	attrGSI3PK = "GSI3PK"
 	attrGSI3SK = "GSI3SK"
+	attrGSI4PK = "GSI4PK"
+	attrGSI4SK = "GSI4SK"
 	attrTTL    = "expires_at" // epoch seconds; DynamoDB deletes the item after it
 )
 
@@ -27,6 +29,7 @@ const (
 	indexByCustomer = "GSI1"
 	indexByKind     = "GSI2"
 	indexWorkQueue  = "GSI3"
+	indexFollowUps  = "GSI4"
 )
 
 // QueueShards is how many partitions the work queue is spread over. A
@@ -60,6 +63,8 @@ const (
 	partUnmatched = "UNMATCHED"
 	// partHold is the GSI1 partition of customers on credit hold.
 	partHold = "HOLD"
+	// partFollowUp is the GSI4 partition of customers with a next contact date.
+	partFollowUp = "FOLLOWUP"
 
 	kindCustomer = "CUSTOMER"
 	kindInvoice  = "INVOICE"

@@ -34,6 +34,8 @@ func indexAttrs(index string) (pk, sk string) {
 		return attrGSI1PK, attrGSI1SK
 	case indexWorkQueue:
 		return attrGSI3PK, attrGSI3SK
+	case indexFollowUps:
+		return attrGSI4PK, attrGSI4SK
 	}
 	return attrGSI2PK, attrGSI2SK
 }

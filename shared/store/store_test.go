@@ -4,16 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"dunlin"
 	"dunlin/shared/apperr"
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
+	"dunlin/shared/cfntemplate"
 	"dunlin/shared/civil"
 	"dunlin/shared/idempotency"
 	"dunlin/shared/ids"
+	"dunlin/shared/localstack"
+	"dunlin/shared/store"
 	"dunlin/shared/testenv"
 )
 
@@ -368,5 +376,48 @@ func TestAPaidInvoiceCannotBeVoided(t *testing.T) {
 	}
 	if got, _ := s.GetInvoice(ctx, inv.ID); got.State != billing.StatePaid {
 		t.Fatalf("a paid invoice was voided: %+v", got)
+	}
+}
+
+// A table kept on disk from before an index was added gets the index when
+// the local stack starts again.
+func TestEnsureTableAddsIndexesALocalTableLacks(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := localstack.LocalDynamoDB(testenv.DynamoDBEndpoint(t))
+	tpl, err := cfntemplate.Parse(dunlin.Template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := tpl.Table("Table")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("old-%d", time.Now().UnixNano())
+	old := store.CreateTableInput(def, name)
+	old.GlobalSecondaryIndexes = old.GlobalSecondaryIndexes[:len(old.GlobalSecondaryIndexes)-1] // as before the last index
+	used := map[string]bool{}
+	for _, k := range old.KeySchema {
+		used[*k.AttributeName] = true
+	}
+	for _, g := range old.GlobalSecondaryIndexes {
+		for _, k := range g.KeySchema {
+			used[*k.AttributeName] = true
+		}
+	}
+	old.AttributeDefinitions = slices.DeleteFunc(old.AttributeDefinitions, func(a types.AttributeDefinition) bool { return !used[*a.AttributeName] })
+	if _, err := db.CreateTable(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = db.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &name}) })
+	if err := store.EnsureTable(ctx, db, dunlin.Template, "Table", name); err != nil {
+		t.Fatal(err)
+	}
+	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(desc.Table.GlobalSecondaryIndexes); n != len(store.Schema.Indexes) {
+		t.Errorf("%d indexes after EnsureTable, want %d", n, len(store.Schema.Indexes))
 	}
 }

@@ -25,6 +25,7 @@ var Schema = struct {
 		indexByCustomer: {attrGSI1PK, attrGSI1SK},
 		indexByKind:     {attrGSI2PK, attrGSI2SK},
 		indexWorkQueue:  {attrGSI3PK, attrGSI3SK},
+		indexFollowUps:  {attrGSI4PK, attrGSI4SK},
 	},
 	TTL: attrTTL,
 }
@@ -74,10 +75,11 @@ func EnsureTable(ctx context.Context, db *dynamodb.Client, template []byte, logi
 	if err != nil {
 		return err
 	}
-	_, err = db.CreateTable(ctx, CreateTableInput(def, name))
+	in := CreateTableInput(def, name)
+	_, err = db.CreateTable(ctx, in)
 	var inUse *types.ResourceInUseException
 	if errors.As(err, &inUse) {
-		return nil
+		return addMissingIndexes(ctx, db, in)
 	}
 	if err != nil {
 		return fmt.Errorf("create table %s: %w", name, err)
@@ -94,6 +96,34 @@ func EnsureTable(ctx context.Context, db *dynamodb.Client, template []byte, logi
 		})
 		if err != nil {
 			return fmt.Errorf("enable TTL on %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// addMissingIndexes creates the indexes an existing local table lacks (a
+// table kept on disk from before an index was added to the template), one
+// at a time, as DynamoDB requires.
+func addMissingIndexes(ctx context.Context, db *dynamodb.Client, in *dynamodb.CreateTableInput) error {
+	desc, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: in.TableName})
+	if err != nil {
+		return fmt.Errorf("describe table %s: %w", aws.ToString(in.TableName), err)
+	}
+	have := map[string]bool{}
+	for _, g := range desc.Table.GlobalSecondaryIndexes {
+		have[aws.ToString(g.IndexName)] = true
+	}
+	for _, g := range in.GlobalSecondaryIndexes {
+		if have[aws.ToString(g.IndexName)] {
+			continue
+		}
+		_, err := db.UpdateTable(ctx, &dynamodb.UpdateTableInput{
+			TableName: in.TableName, AttributeDefinitions: in.AttributeDefinitions,
+			GlobalSecondaryIndexUpdates: []types.GlobalSecondaryIndexUpdate{{Create: &types.CreateGlobalSecondaryIndexAction{
+				IndexName: g.IndexName, KeySchema: g.KeySchema, Projection: g.Projection}}},
+		})
+		if err != nil {
+			return fmt.Errorf("add index %s to %s: %w", aws.ToString(g.IndexName), aws.ToString(in.TableName), err)
 		}
 	}
 	return nil
