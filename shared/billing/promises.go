@@ -74,6 +74,7 @@ type Alert struct {
 const (
 	AlertPromiseBroken = "promise_broken"
 	AlertOverLimit     = "exposure_over_limit"
+	AlertEscalation    = "escalation"
 
 	AlertOpen         = "open"
 	AlertAcknowledged = "acknowledged"

@@ -13,6 +13,7 @@ import (
 	"dunlin/shared/billing"
 	"dunlin/shared/civil"
 	"dunlin/shared/dunning"
+	"dunlin/shared/ids"
 )
 
 // sendItem is a dunning email's record, under its customer:
@@ -256,6 +257,18 @@ func (s *Store) recordSendItems(snd *dunning.Send, advanced []*billing.Invoice, 
 			return nil, err
 		}
 		items = append(items, types.TransactWriteItem{Put: hp})
+	}
+	if snd.Kind == dunning.Internal {
+		// The escalation step reached: the firm's alerts say so too (the
+		// collections inbox is not the only place anyone looks).
+		a := &billing.Alert{ID: ids.New("alr_", at), CustomerID: snd.CustomerID, Kind: billing.AlertEscalation, State: billing.AlertOpen,
+			Message: fmt.Sprintf("%d invoice(s) reached the escalation step: %s", len(snd.Steps), snd.Subject),
+			Ref:     snd.Day.String() + "#" + string(snd.Kind), CreatedAt: at, UpdatedAt: at}
+		ap, err := s.put(toAlertItem(a), notExists())
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, types.TransactWriteItem{Put: ap})
 	}
 	return items, nil
 }

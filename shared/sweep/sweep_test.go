@@ -56,6 +56,11 @@ func TestCustomerWalksTheWholeLadderDayByDay(t *testing.T) {
 	if done.DunningStep != 4 || !done.NextActionOn.IsZero() {
 		t.Errorf("finished ladder: step %d, next %s", done.DunningStep, done.NextActionOn)
 	}
+	// Reaching the escalation step raised one alert for the firm.
+	alerts, _ := h.bill.ListAlerts(context.Background(), billing.AlertOpen, c.ID)
+	if len(alerts) != 1 || alerts[0].Kind != billing.AlertEscalation || alerts[0].Ref != "2026-12-31#escalation" {
+		t.Errorf("alerts: %+v", alerts)
+	}
 	// Every send is in the contact log, with SES's message id.
 	sends, _ := h.store.SendsSince(context.Background(), c.ID, civil.MustParse("2026-11-01"))
 	for _, snd := range sends {
