@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"dunlin/shared/civil"
+	"dunlin/shared/ids"
 )
 
 // PaymentHistory is what a customer's credit score is worked out from:
@@ -156,6 +157,57 @@ func weightedDaysLate(ss []SettledInvoice) float64 {
 	return sum / weight
 }
 
+// settledIn reads the invoices the customer paid off in the 365 days to today.
+func (s *Service) settledIn(ctx context.Context, customerID string, today civil.Date) ([]SettledInvoice, error) {
+	var out []SettledInvoice
+	// Paid invoices are keyed by due date; one paid within the year was
+	// due at most a couple of years before (terms are at most 365 days).
+	from := today.AddDays(-365 - 2*maxTermsDays)
+	err := s.store.ListInvoices(ctx, InvoiceRange{CustomerID: customerID, State: StatePaid, DueFrom: from, PageSize: 100}, func(inv *Invoice, _ string) bool {
+		if !inv.PaidOn.IsZero() && today.DaysSince(inv.PaidOn) < 365 {
+			out = append(out, SettledInvoice{Total: inv.Total, DueOn: inv.DueOn, PaidOn: inv.PaidOn})
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("settled invoices of %s: %w", customerID, err)
+	}
+	return out, nil
+}
+
+// UsuallyOnTime is the test for "a customer who is usually on time": at
+// least 3 invoices settled in the last 12 months, and at least 90% of them
+// by their due date.
+func UsuallyOnTime(settled []SettledInvoice) bool {
+	onTime := 0
+	for _, s := range settled {
+		if s.DaysLate() == 0 {
+			onTime++
+		}
+	}
+	return len(settled) >= 3 && onTime*10 >= len(settled)*9
+}
+
+// NoteLateness raises a usually_on_time_late alert when a customer that
+// is usually on time (UsuallyOnTime) has inv overdue: late against its
+// own history, not only against the due date. Errors: internal only.
+func (s *Service) NoteLateness(ctx context.Context, customerID string, inv *Invoice, today civil.Date) error {
+	settled, err := s.settledIn(ctx, customerID, today)
+	if err != nil || !UsuallyOnTime(settled) {
+		return err
+	}
+	onTime := 0
+	for _, x := range settled {
+		if x.DaysLate() == 0 {
+			onTime++
+		}
+	}
+	now := s.now().UTC()
+	return s.store.Post(ctx, &Posting{Alerts: []*Alert{{ID: ids.New("alr_", now), CustomerID: customerID, Kind: AlertUsuallyOnTimeLate,
+		State: AlertOpen, Ref: inv.ID, CreatedAt: now, UpdatedAt: now,
+		Message: fmt.Sprintf("invoice %s is overdue, from a customer that paid %d of its %d invoices of the last 12 months on time", inv.Number, onTime, len(settled))}}})
+}
+
 // CreditFile is everything about a customer's credit in one read.
 type CreditFile struct {
 	Customer      *Customer
@@ -192,17 +244,8 @@ func (s *Service) CustomerCreditFile(ctx context.Context, id string) (*CreditFil
 		f.Headroom = &h
 	}
 	h := PaymentHistory{AsOf: today, Open: bal.Exposure[c.Currency], Overdue: bal.Overdue[c.Currency], Limit: c.CreditLimit}
-	// Paid invoices are keyed by due date; one paid within the year was
-	// due at most a couple of years before (terms are at most 365 days).
-	from := today.AddDays(-365 - 2*maxTermsDays)
-	err = s.store.ListInvoices(ctx, InvoiceRange{CustomerID: c.ID, State: StatePaid, DueFrom: from, PageSize: 100}, func(inv *Invoice, _ string) bool {
-		if !inv.PaidOn.IsZero() && today.DaysSince(inv.PaidOn) < 365 {
-			h.Settled = append(h.Settled, SettledInvoice{Total: inv.Total, DueOn: inv.DueOn, PaidOn: inv.PaidOn})
-		}
-		return true
-	})
-	if err != nil {
-		return nil, fmt.Errorf("settled invoices of %s: %w", id, err)
+	if h.Settled, err = s.settledIn(ctx, c.ID, today); err != nil {
+		return nil, err
 	}
 	promises, err := s.ListPromises(ctx, c.ID)
 	if err != nil {

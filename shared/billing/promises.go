@@ -75,6 +75,8 @@ const (
 	AlertPromiseBroken = "promise_broken"
 	AlertOverLimit     = "exposure_over_limit"
 	AlertEscalation    = "escalation"
+	// AlertUsuallyOnTimeLate: a customer that usually pays on time is late.
+	AlertUsuallyOnTimeLate = "usually_on_time_late"
 
 	AlertOpen         = "open"
 	AlertAcknowledged = "acknowledged"

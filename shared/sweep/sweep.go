@@ -120,6 +120,9 @@ type Books interface {
 	CheckPromise(ctx context.Context, customerID, promiseID string, today civil.Date) (*billing.Promise, error)
 	// PromiseOutcome is CheckPromise without writing, for previews.
 	PromiseOutcome(ctx context.Context, customerID, promiseID string, today civil.Date) (*billing.Promise, error)
+	// NoteLateness raises an alert when a customer that usually pays on
+	// time has an invoice overdue.
+	NoteLateness(ctx context.Context, customerID string, inv *billing.Invoice, today civil.Date) error
 }
 
 // Sweeper runs sweeps.
@@ -745,6 +748,17 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 	}
 	if err := s.record(ctx, snd, advanced, hold, pol); err != nil {
 		s.log.ErrorContext(ctx, "record sent email", "customer_id", c.ID, "message_id", id, "error", err.Error())
+	}
+	if s.settings.Books != nil && kind == dunning.ToCustomer {
+		// The first overdue reminder about an invoice: late for a customer
+		// who is usually on time is worth a person's attention.
+		for _, w := range live {
+			if pol.Steps[w.step].OffsetDays > 0 && w.inv.DunningOffset <= 0 {
+				if err := s.settings.Books.NoteLateness(ctx, c.ID, w.inv, today); err != nil {
+					s.log.WarnContext(ctx, "lateness alert", "customer_id", c.ID, "invoice_id", w.inv.ID, "error", err.Error())
+				}
+			}
+		}
 	}
 	s.log.InfoContext(ctx, "email sent", "customer_id", c.ID, "kind", string(kind), "tone", string(snd.Tone), "invoices", len(live), "message_id", id)
 	return nil

@@ -863,3 +863,34 @@ func TestAPaidPromisedInvoiceCanBePromisedAgainAfterAChargeback(t *testing.T) {
 		t.Errorf("alerts: %+v", alerts)
 	}
 }
+
+// A customer that usually pays on time and is now late raises an alert
+// with its first overdue reminder; a habitually late one does not.
+func TestLateForOnceRaisesAnAlert(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	punctual, habitual := h.customer("Punctual", "UTC", "en"), h.customer("Habitual", "UTC", "en")
+	for i, c := range []*billing.Customer{punctual, habitual} {
+		for m := 3; m <= 5; m++ {
+			due := fmt.Sprintf("2026-%02d-15", m)
+			inv := h.invoice(c, fmt.Sprintf("H%d-%d", i, m), fmt.Sprintf("2026-%02d-01", m), due)
+			paid := due // on time
+			if c == habitual {
+				paid = fmt.Sprintf("2026-%02d-25", m) // ten days late
+			}
+			h.now = at(paid, "UTC")
+			markPaid(t, h, inv.ID)
+		}
+		h.invoice(c, fmt.Sprintf("N%d", i), "2026-11-01", "2026-12-01")
+	}
+	h.sweepAt(at("2026-12-02", "UTC"))
+	alerts, _ := h.bill.ListAlerts(ctx, billing.AlertOpen, "")
+	if len(alerts) != 1 || alerts[0].CustomerID != punctual.ID || alerts[0].Kind != billing.AlertUsuallyOnTimeLate {
+		t.Errorf("alerts: %+v", alerts)
+	}
+	h.sweepAt(at("2026-12-08", "UTC")) // the next step: no second alert
+	if again, _ := h.bill.ListAlerts(ctx, billing.AlertOpen, ""); len(again) != 1 {
+		t.Errorf("%d alerts after the second reminder", len(again))
+	}
+}
