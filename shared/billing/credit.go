@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 
 	"dunlin/shared/civil"
 	"dunlin/shared/ids"
@@ -191,7 +192,10 @@ func UsuallyOnTime(settled []SettledInvoice) bool {
 // NoteLateness raises a usually_on_time_late alert when a customer that
 // is usually on time (UsuallyOnTime) has inv overdue: late against its
 // own history, not only against the due date. Errors: internal only.
-func (s *Service) NoteLateness(ctx context.Context, customerID string, inv *Invoice, today civil.Date) error {
+func (s *Service) NoteLateness(ctx context.Context, customerID string, invoices []*Invoice, today civil.Date) error {
+	if len(invoices) == 0 {
+		return nil
+	}
 	settled, err := s.settledIn(ctx, customerID, today)
 	if err != nil || !UsuallyOnTime(settled) {
 		return err
@@ -204,8 +208,20 @@ func (s *Service) NoteLateness(ctx context.Context, customerID string, inv *Invo
 	}
 	now := s.now().UTC()
 	return s.store.Post(ctx, &Posting{Alerts: []*Alert{{ID: ids.New("alr_", now), CustomerID: customerID, Kind: AlertUsuallyOnTimeLate,
-		State: AlertOpen, Ref: inv.ID, CreatedAt: now, UpdatedAt: now,
-		Message: fmt.Sprintf("invoice %s is overdue, from a customer that paid %d of its %d invoices of the last 12 months on time", inv.Number, onTime, len(settled))}}})
+		State: AlertOpen, Ref: invoices[0].ID, CreatedAt: now, UpdatedAt: now,
+		Message: fmt.Sprintf("%s overdue, from a customer that paid %d of its %d invoices of the last 12 months on time", numbers(invoices), onTime, len(settled))}}})
+}
+
+// numbers lists invoice numbers for people: "invoice A-1" or "invoices A-1, A-2".
+func numbers(invs []*Invoice) string {
+	var ns []string
+	for _, inv := range invs {
+		ns = append(ns, inv.Number)
+	}
+	if len(ns) == 1 {
+		return "invoice " + ns[0] + " is"
+	}
+	return "invoices " + strings.Join(ns, ", ") + " are"
 }
 
 // CreditFile is everything about a customer's credit in one read.

@@ -68,6 +68,9 @@ type Send struct {
 	Error      string
 	ClaimedAt  time.Time
 	SentAt     *time.Time
+	// Escalated: some invoice in it reached an escalation step (an
+	// internal email can also be a no-response hand-over, which is not).
+	Escalated bool
 }
 
 // Counts reports whether the send counts against a customer's limits: every

@@ -35,6 +35,7 @@ type sendItem struct {
 	Error      string             `dynamodbav:"error,omitempty"`
 	ClaimedAt  time.Time          `dynamodbav:"claimed_at"`
 	SentAt     *time.Time         `dynamodbav:"sent_at,omitempty"`
+	Escalated  bool               `dynamodbav:"escalated,omitempty"`
 }
 
 func sendKey(customerID string, day civil.Date, kind dunning.SendKind) key {
@@ -49,14 +50,14 @@ func toSendItem(s *dunning.Send) sendItem {
 	}
 	return sendItem{PK: k.PK, SK: k.SK, GSI2PK: g2pk, GSI2SK: g2sk, CustomerID: s.CustomerID, Day: s.Day.String(), Kind: string(s.Kind),
 		Status: string(s.Status), Tone: string(s.Tone), Steps: s.Steps, To: s.To, Subject: s.Subject,
-		MessageID: s.MessageID, Error: s.Error, ClaimedAt: s.ClaimedAt, SentAt: s.SentAt}
+		MessageID: s.MessageID, Error: s.Error, ClaimedAt: s.ClaimedAt, SentAt: s.SentAt, Escalated: s.Escalated}
 }
 
 func (it *sendItem) send() *dunning.Send {
 	day, _ := civil.Parse(it.Day)
 	return &dunning.Send{CustomerID: it.CustomerID, Day: day, Kind: dunning.SendKind(it.Kind), Status: dunning.SendStatus(it.Status),
 		Tone: dunning.Tone(it.Tone), Steps: it.Steps, To: it.To, Subject: it.Subject, MessageID: it.MessageID,
-		Error: it.Error, ClaimedAt: it.ClaimedAt, SentAt: it.SentAt}
+		Error: it.Error, ClaimedAt: it.ClaimedAt, SentAt: it.SentAt, Escalated: it.Escalated}
 }
 
 // ClaimSend reserves the send for its customer, day and kind. When the send
@@ -212,7 +213,7 @@ func (s *Store) RecordSend(ctx context.Context, snd *dunning.Send, advanced []*b
 			rc.Claim = true
 		case i <= len(advanced):
 			rc.InvoiceIDs = append(rc.InvoiceIDs, advanced[i-1].ID)
-		case i == len(advanced)+2:
+		case hold != nil && i == len(advanced)+2:
 			rc.Hold = true
 		}
 	}
@@ -258,7 +259,7 @@ func (s *Store) recordSendItems(snd *dunning.Send, advanced []*billing.Invoice, 
 		}
 		items = append(items, types.TransactWriteItem{Put: hp})
 	}
-	if snd.Kind == dunning.Internal {
+	if snd.Escalated {
 		// The escalation step reached: the firm's alerts say so too (the
 		// collections inbox is not the only place anyone looks).
 		a := &billing.Alert{ID: ids.New("alr_", at), CustomerID: snd.CustomerID, Kind: billing.AlertEscalation, State: billing.AlertOpen,

@@ -122,7 +122,7 @@ type Books interface {
 	PromiseOutcome(ctx context.Context, customerID, promiseID string, today civil.Date) (*billing.Promise, error)
 	// NoteLateness raises an alert when a customer that usually pays on
 	// time has an invoice overdue.
-	NoteLateness(ctx context.Context, customerID string, inv *billing.Invoice, today civil.Date) error
+	NoteLateness(ctx context.Context, customerID string, invoices []*billing.Invoice, today civil.Date) error
 }
 
 // Sweeper runs sweeps.
@@ -691,9 +691,10 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 	}
 	// The email speaks only for the invoices still due: its steps and its
 	// tone are those of the invoices left after the re-check.
-	snd.Steps, snd.Tone = snd.Steps[:0], ""
+	snd.Steps, snd.Tone, snd.Escalated = snd.Steps[:0], "", false
 	for _, w := range live {
 		st := pol.Steps[w.step]
+		snd.Escalated = snd.Escalated || (kind == dunning.Internal && st.Escalate)
 		snd.Steps = append(snd.Steps, dunning.SentStep{InvoiceID: w.inv.ID, Step: w.step, StepName: st.Name})
 		if st.Tone.Severity() > snd.Tone.Severity() {
 			snd.Tone = st.Tone
@@ -751,12 +752,16 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 	}
 	if s.settings.Books != nil && kind == dunning.ToCustomer {
 		// The first overdue reminder about an invoice: late for a customer
-		// who is usually on time is worth a person's attention.
+		// who is usually on time is worth a person's attention, once per email.
+		var late []*billing.Invoice
 		for _, w := range live {
 			if pol.Steps[w.step].OffsetDays > 0 && w.inv.DunningOffset <= 0 {
-				if err := s.settings.Books.NoteLateness(ctx, c.ID, w.inv, today); err != nil {
-					s.log.WarnContext(ctx, "lateness alert", "customer_id", c.ID, "invoice_id", w.inv.ID, "error", err.Error())
-				}
+				late = append(late, w.inv)
+			}
+		}
+		if len(late) > 0 {
+			if err := s.settings.Books.NoteLateness(ctx, c.ID, late, today); err != nil {
+				s.log.WarnContext(ctx, "lateness alert", "customer_id", c.ID, "error", err.Error())
 			}
 		}
 	}

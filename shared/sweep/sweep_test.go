@@ -658,6 +658,13 @@ func TestNoResponseLimitHandsTheCustomerToAPerson(t *testing.T) {
 	if !phone {
 		t.Errorf("the call is not in the contact log: %+v", contacts)
 	}
+	// The hand-over to a person is not the escalation step: no such alert.
+	alerts, _ := h.bill.ListAlerts(ctx, "", c.ID)
+	for _, a := range alerts {
+		if a.Kind == billing.AlertEscalation {
+			t.Errorf("the no-response hand-over raised an escalation alert: %+v", a)
+		}
+	}
 }
 
 func subjects(mail []testenv.SentEmail) []string {
