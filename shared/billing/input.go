@@ -228,3 +228,15 @@ func checkChoice(field string, v *string, def string, allowed []string) error {
 	}
 	return nil
 }
+
+// requiredAmount checks a required amount field: present, and a positive
+// number of minor units within range.
+func requiredAmount(field string, v *int64) (int64, error) {
+	if v == nil {
+		return 0, apperr.Invalidf(field, "%s is required, in minor units of the currency", field)
+	}
+	if err := money.CheckAmount(*v, 1); err != nil {
+		return 0, apperr.Invalidf(field, "%s %v", field, err)
+	}
+	return *v, nil
+}

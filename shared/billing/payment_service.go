@@ -94,13 +94,9 @@ func (s *Service) RecordPayment(ctx context.Context, in PaymentInput) (*Payment,
 		Currency: cust.Currency, Method: in.Method, Reference: strings.TrimSpace(in.Reference),
 		Applied: true, CreatedAt: now, UpdatedAt: now, Version: 1,
 	}
-	if in.Amount == nil {
-		return nil, apperr.Invalidf("amount", "amount is required, in minor units of the currency")
+	if p.Amount, err = requiredAmount("amount", in.Amount); err != nil {
+		return nil, err
 	}
-	if err := money.CheckAmount(*in.Amount, 1); err != nil {
-		return nil, apperr.Invalidf("amount", "amount %v", err)
-	}
-	p.Amount = *in.Amount
 	if in.Currency != "" {
 		if p.Currency, err = checkCurrency("currency", in.Currency); err != nil {
 			return nil, err
@@ -451,11 +447,8 @@ func findInvoice(list []*Invoice, id string) *Invoice {
 // Errors: Invalid (unknown invoice, amount beyond the balance), Conflict
 // (invoice not open, contention beyond retries).
 func (s *Service) CreateCreditNote(ctx context.Context, in CreditNoteInput) (*CreditNote, error) {
-	if in.Amount == nil {
-		return nil, apperr.Invalidf("amount", "amount is required, in minor units of the invoice currency")
-	}
-	if err := money.CheckAmount(*in.Amount, 1); err != nil {
-		return nil, apperr.Invalidf("amount", "amount %v", err)
+	if _, err := requiredAmount("amount", in.Amount); err != nil {
+		return nil, err
 	}
 	if strings.TrimSpace(in.Reason) == "" {
 		return nil, apperr.Invalidf("reason", "reason is required: why is the customer credited?")

@@ -115,13 +115,9 @@ func (s *Service) MakePromise(ctx context.Context, customerID string, in Promise
 	today := civil.Today(now, Location(s.CustomerZone(c)))
 	p := &Promise{ID: ids.New("prm_", now), CustomerID: c.ID, Currency: c.Currency, GraceDays: DefaultPromiseGrace, MadeOn: today,
 		TakenBy: strings.TrimSpace(in.TakenBy), Channel: in.Channel, Note: in.Note, State: PromiseOpen, CreatedAt: now}
-	if in.Amount == nil {
-		return nil, apperr.Invalidf("amount", "amount is required, in minor units")
+	if p.Amount, err = requiredAmount("amount", in.Amount); err != nil {
+		return nil, err
 	}
-	if err := money.CheckAmount(*in.Amount, 1); err != nil {
-		return nil, apperr.Invalidf("amount", "amount %v", err)
-	}
-	p.Amount = *in.Amount
 	if in.Currency != "" {
 		if p.Currency, err = checkCurrency("currency", in.Currency); err != nil {
 			return nil, err

@@ -515,13 +515,10 @@ func (s *Service) CreateInvoice(ctx context.Context, in InvoiceCreate) (*Invoice
 			return nil, err
 		}
 	}
-	if in.Total == nil {
-		return nil, apperr.Invalidf("total", "total is required, in minor units of the currency")
+	if inv.Total, err = requiredAmount("total", in.Total); err != nil {
+		return nil, err
 	}
-	if err := money.CheckAmount(*in.Total, 1); err != nil {
-		return nil, apperr.Invalidf("total", "total %v", err)
-	}
-	inv.Total, inv.Balance = *in.Total, *in.Total
+	inv.Balance = inv.Total
 	inv.IssuedOn = civil.Today(now, Location(zone))
 	if in.IssuedOn != "" {
 		if inv.IssuedOn, err = checkDate("issued_on", in.IssuedOn); err != nil {
