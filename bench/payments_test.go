@@ -79,9 +79,8 @@ func TestBooksCallsPerOperation(t *testing.T) {
 		"refund part of a payment": "map[GetItem:2 TransactWriteItems:1]",
 		// the invoice, one transaction
 		"a credit note": "map[GetItem:1 TransactWriteItems:1]",
-		// event id, provider id, the invoice, its customer, the customer
-		// again for dispute holds, one transaction
-		"a provider payment matched by invoice": "map[GetItem:5 TransactWriteItems:1]",
+		// event id, provider id, the invoice, its customer, one transaction
+		"a provider payment matched by invoice": "map[GetItem:4 TransactWriteItems:1]",
 		// the event id is known: one read, nothing written
 		"the same event again": "map[GetItem:1]",
 	}

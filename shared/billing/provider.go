@@ -158,11 +158,13 @@ func pickPayment(found []*Payment, ev *ProviderEvent) (main *Payment, shells []*
 // writes to pt. before is p as stored (Version 0 when new).
 func (s *Service) reconcile(ctx context.Context, pt *Posting, before, p *Payment) error {
 	now := s.now().UTC()
+	var matched *Customer // read while matching; the dispute check reuses it
 	if p.Amount > 0 && !p.Applied {
 		cust, prefer, err := s.resolveMatch(ctx, p.Hint)
 		if err != nil {
 			return err
 		}
+		matched = cust
 		p.Applied = true
 		p.Unapplied = p.Amount
 		if cust != nil {
@@ -197,7 +199,7 @@ func (s *Service) reconcile(ctx context.Context, pt *Posting, before, p *Payment
 	}
 	pt.creditHolding(before, p)
 	pt.CreditHolders, pt.CreditCleared = dedupe(pt.CreditHolders), dedupe(pt.CreditCleared)
-	return s.disputePause(ctx, pt, p)
+	return s.disputePause(ctx, pt, p, matched)
 }
 
 // disputePause keeps the customer's dispute holds in step with this
@@ -206,13 +208,21 @@ func (s *Service) reconcile(ctx context.Context, pt *Posting, before, p *Payment
 // released (ResumeCustomer) is not put back by later events about the same
 // dispute; a new dispute holds again. A pause the firm set itself is a
 // separate thing and is left alone.
-func (s *Service) disputePause(ctx context.Context, pt *Posting, p *Payment) error {
+//
+// known, when not nil, is the customer as just read (saves reading it again).
+func (s *Service) disputePause(ctx context.Context, pt *Posting, p *Payment, known *Customer) error {
 	if p.CustomerID == "" {
 		return nil
 	}
-	c, err := s.store.GetCustomer(ctx, p.CustomerID)
-	if err != nil {
-		return err
+	var c *Customer
+	if known != nil && known.ID == p.CustomerID {
+		cp := *known
+		c = &cp
+	} else {
+		var err error
+		if c, err = s.store.GetCustomer(ctx, p.CustomerID); err != nil {
+			return err
+		}
 	}
 	prefix := p.Provider + ":" + p.ProviderRef + ":"
 	var open []string
