@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"dunlin/shared/apperr"
+	"dunlin/shared/audit"
 	"dunlin/shared/auth"
 	"dunlin/shared/idempotency"
 )
@@ -34,7 +35,8 @@ func (s *Server) wrap(rt Route) http.Handler {
 			s.writeError(w, r, apperr.New(apperr.Forbidden, "a key with role %s may not %s %s", key.Role, rt.Method, rt.Pattern))
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), principalKey, key))
+		ctx := context.WithValue(r.Context(), principalKey, key)
+		r = r.WithContext(audit.Begin(ctx, "key:"+key.ID, rt.Method+" "+rt.Pattern, requestID(ctx)))
 		var body []byte
 		if r.Method == http.MethodPost || r.Method == http.MethodPatch || r.Method == http.MethodPut {
 			if body, err = readBody(r); err != nil {

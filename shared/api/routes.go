@@ -25,6 +25,7 @@ var (
 	bookkeeping  = []auth.Role{auth.Admin, auth.Integration}                 // create and cancel receivables
 	customerCare = []auth.Role{auth.Admin, auth.Collector, auth.Integration} // keep customer details current
 	dunningWork  = []auth.Role{auth.Admin, auth.Collector}                   // decide how a customer is chased
+	auditors     = []auth.Role{auth.Admin, auth.Viewer}                      // read who changed what
 )
 
 // routes is the route table: the single list the router, the access tests
@@ -81,6 +82,8 @@ func (s *Server) routes() []Route {
 		{"GET", "/v1/dunning/forecast", anyRole, s.forecastDunning, false},
 		{"GET", "/v1/dunning/drafts", anyRole, s.listDrafts, false},
 		{"POST", "/v1/dunning/drafts/{customer_id}/{day}/{kind}/approve", dunningWork, s.approveDraft, false},
+
+		{"GET", "/v1/audit", auditors, s.listAudit, false},
 
 		{"POST", "/v1/keys", adminOnly, s.createKey, true},
 		{"GET", "/v1/keys", adminOnly, s.listKeys, false},

@@ -17,14 +17,16 @@ import (
 
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
+	"dunlin/shared/audit"
 	"dunlin/shared/dunning"
 	"dunlin/shared/emails"
 	"dunlin/shared/idempotency"
 	"dunlin/shared/sweep"
 )
 
-// Policies stores dunning policies and reads contact logs.
+// Policies stores dunning policies, and reads contact logs and the audit trail.
 type Policies interface {
+	ListAudit(ctx context.Context, entity, cursor string, pageSize int, fn func(r *audit.Record, next string) bool) error
 	GetPolicy(ctx context.Context, name string) (*dunning.Policy, error)
 	PutPolicy(ctx context.Context, p *dunning.Policy, now time.Time) error
 	ListPolicies(ctx context.Context) ([]*dunning.Policy, error)

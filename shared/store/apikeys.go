@@ -2,10 +2,12 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/auth"
@@ -40,8 +42,8 @@ func (s *Store) CreateKey(ctx context.Context, k *auth.Key) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.PutItem(ctx, putInput(p)); err != nil {
-		return fmt.Errorf("create key: %w", wrap(err))
+	if err := s.writeTx(ctx, []types.TransactWriteItem{{Put: p}}, []*apperr.Error{apperr.New(apperr.Conflict, "key %s already exists", k.ID)}); err != nil {
+		return fmt.Errorf("create key: %w", err)
 	}
 	return nil
 }
@@ -73,24 +75,26 @@ func (s *Store) ListKeys(ctx context.Context) ([]*auth.Key, error) {
 }
 
 // RevokeKey sets revoked_at once; revoking again keeps the first time.
+// It reads the key first (the audit trail's "before"), then writes it on
+// the condition that nobody revoked it in between.
 func (s *Store) RevokeKey(ctx context.Context, id string, at time.Time) (*auth.Key, error) {
-	e, err := expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("revoked_at"), expression.IfNotExists(expression.Name("revoked_at"), expression.Value(at)))).
-		WithCondition(expression.AttributeExists(expression.Name(attrPK))).
-		Build()
-	if err != nil {
-		return nil, fmt.Errorf("build revoke: %w", err)
+	for {
+		k, err := s.GetKey(ctx, id)
+		if err != nil || k.RevokedAt != nil {
+			return k, err
+		}
+		k.RevokedAt = &at
+		c := expression.AttributeExists(expression.Name(attrPK)).And(expression.AttributeNotExists(expression.Name("revoked_at")))
+		p, err := s.put(toKeyItem(k), &c)
+		if err != nil {
+			return nil, err
+		}
+		err = s.writeTx(ctx, []types.TransactWriteItem{{Put: p}}, []*apperr.Error{apperr.Race("key %s was revoked concurrently", id)})
+		if !errors.Is(err, apperr.ErrLostRace) {
+			if err != nil {
+				return nil, fmt.Errorf("revoke key: %w", err)
+			}
+			return k, nil
+		}
 	}
-	res, err := s.db.UpdateItem(ctx, updateInput(s.table, apiKeyKey(id), e))
-	if apperr.Is(wrap(err), apperr.Conflict) {
-		return nil, apperr.NotFoundf("no key %q", id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("revoke key: %w", wrap(err))
-	}
-	var it keyItem
-	if err := unmarshal(res.Attributes, &it); err != nil {
-		return nil, err
-	}
-	return it.key(), nil
 }

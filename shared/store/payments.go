@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"dunlin/shared/apperr"
+	"dunlin/shared/audit"
 	"dunlin/shared/billing"
 	"dunlin/shared/civil"
 )
@@ -263,10 +266,15 @@ func (s *Store) Post(ctx context.Context, pt *billing.Posting) error {
 	var (
 		items     []types.TransactWriteItem
 		conflicts []*apperr.Error
+		notes     = map[int]auditNote{}
 	)
 	add := func(it types.TransactWriteItem, c *apperr.Error) {
 		items = append(items, it)
 		conflicts = append(conflicts, c)
+	}
+	noted := func(it types.TransactWriteItem, c *apperr.Error, changes ...audit.Change) {
+		notes[len(items)] = auditNote{changes}
+		add(it, c)
 	}
 	if ev := pt.Event; ev != nil {
 		k := eventKey(ev.Provider, ev.ID)
@@ -320,7 +328,7 @@ func (s *Store) Post(ctx context.Context, pt *billing.Posting) error {
 		if err != nil {
 			return err
 		}
-		add(types.TransactWriteItem{Update: u}, apperr.Race("invoice %s changed while money was applied", a.Invoice.ID))
+		noted(types.TransactWriteItem{Update: u}, apperr.Race("invoice %s changed while money was applied", a.Invoice.ID), applyChanges(a)...)
 	}
 	for _, inv := range pt.Rewritten {
 		p, err := s.put(toInvoiceItem(inv), versionIs(inv.Version-1))
@@ -345,7 +353,7 @@ func (s *Store) Post(ctx context.Context, pt *billing.Posting) error {
 	if u, err := s.accountUpdate(pt); err != nil {
 		return err
 	} else if u != nil {
-		add(types.TransactWriteItem{Update: u}, nil)
+		noted(types.TransactWriteItem{Update: u}, nil, accountChanges(pt)...)
 	}
 	switch {
 	case pt.Customer != nil:
@@ -365,15 +373,16 @@ func (s *Store) Post(ctx context.Context, pt *billing.Posting) error {
 		if err != nil {
 			return fmt.Errorf("build customer update: %w", err)
 		}
-		add(types.TransactWriteItem{Update: txUpdate(s.table, customerKey(pt.CustomerID), e)}, apperr.New(apperr.NotFound, "no customer %q", pt.CustomerID))
+		noted(types.TransactWriteItem{Update: txUpdate(s.table, customerKey(pt.CustomerID), e)}, apperr.New(apperr.NotFound, "no customer %q", pt.CustomerID),
+			audit.Change{Field: "last_response_at", After: jsonValue(pt.RespondedAt.UTC().Format(time.RFC3339Nano))})
 	}
 	if len(items) == 0 {
 		return nil
 	}
-	if len(items) > 100 {
-		return apperr.New(apperr.Invalid, "this change touches %d records; at most 100 fit in one transaction", len(items))
+	if len(items) > 99 { // one more for the audit trail
+		return apperr.New(apperr.Invalid, "this change touches %d records; at most 99 fit in one transaction", len(items))
 	}
-	err := s.writeTx(ctx, items, conflicts)
+	err := s.writeNoted(ctx, items, conflicts, notes)
 	if errors.Is(err, billing.ErrDuplicateEvent) {
 		return billing.ErrDuplicateEvent
 	}
@@ -458,6 +467,45 @@ func (s *Store) applyUpdate(a billing.Apply) (*types.Update, error) {
 		return nil, fmt.Errorf("build apply to %s: %w", inv.ID, err)
 	}
 	return txUpdate(s.table, invoiceKey(inv.ID), e), nil
+}
+
+// applyChanges is the audit trail's account of an apply: exact when it
+// settles the invoice (the balance read is its condition), the amounts
+// moved when it is a part (other parts may land alongside).
+func applyChanges(a billing.Apply) []audit.Change {
+	counter := "paid"
+	if a.Credited {
+		counter = "credited"
+	}
+	cs := []audit.Change{{Field: counter, By: jsonValue(a.Amount)}}
+	if !a.Settles() {
+		return append(cs, audit.Change{Field: "balance", By: jsonValue(-a.Amount)})
+	}
+	cs = append(cs,
+		audit.Change{Field: "balance", Before: jsonValue(a.Invoice.Balance), After: jsonValue(0)},
+		audit.Change{Field: "state", Before: jsonValue(billing.StateOpen), After: jsonValue(billing.StatePaid)},
+		audit.Change{Field: "paid_on", After: jsonValue(a.On.String())})
+	if a.Discount > 0 {
+		cs = append(cs, audit.Change{Field: "discount_taken", By: jsonValue(a.Discount)})
+	}
+	return cs
+}
+
+// accountChanges is the audit trail's account of a credit update.
+func accountChanges(pt *billing.Posting) []audit.Change {
+	var cs []audit.Change
+	for _, cur := range slices.Sorted(maps.Keys(pt.Credit)) {
+		if d := pt.Credit[cur]; d != 0 {
+			cs = append(cs, audit.Change{Field: attrCreditPrefix + cur, By: jsonValue(d)})
+		}
+	}
+	if len(pt.CreditHolders) > 0 {
+		cs = append(cs, audit.Change{Field: attrCreditPayments, By: jsonValue(map[string][]string{"added": pt.CreditHolders})})
+	}
+	if len(pt.CreditCleared) > 0 {
+		cs = append(cs, audit.Change{Field: attrCreditPayments, By: jsonValue(map[string][]string{"removed": pt.CreditCleared})})
+	}
+	return cs
 }
 
 // accountUpdate adds the posting's credit changes to the customer's account.

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"dunlin/shared/apperr"
 	"dunlin/shared/dunning"
 )
@@ -49,8 +51,8 @@ func (s *Store) PutPolicy(ctx context.Context, p *dunning.Policy, now time.Time)
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.PutItem(ctx, putInput(pp)); err != nil {
-		return fmt.Errorf("put policy %s: %w", p.Name, wrap(err))
+	if err := s.writeTx(ctx, []types.TransactWriteItem{{Put: pp}}, nil); err != nil {
+		return fmt.Errorf("put policy %s: %w", p.Name, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -151,26 +152,29 @@ func (s *Store) ListAlerts(ctx context.Context, customerID string) ([]*billing.A
 	return out, nil
 }
 
-// SetAlertState changes an alert's state in one conditional update.
+// SetAlertState changes an alert's state: it reads the alert (the audit
+// trail's "before"), then writes it on the condition that its state is
+// still the one read. Setting the state it already has writes nothing.
 func (s *Store) SetAlertState(ctx context.Context, id, state string, at time.Time) (*billing.Alert, error) {
-	e, err := expression.NewBuilder().
-		WithUpdate(expression.Set(expression.Name("state"), expression.Value(state)).Set(expression.Name("updated_at"), expression.Value(at.Format(time.RFC3339Nano)))).
-		WithCondition(expression.AttributeExists(expression.Name(attrPK))).Build()
-	if err != nil {
-		return nil, err
-	}
-	res, err := s.db.UpdateItem(ctx, updateInput(s.table, alertKey(id), e))
-	if err != nil {
-		if apperr.Is(wrap(err), apperr.Conflict) {
-			return nil, apperr.NotFoundf("no alert %q", id)
+	for {
+		a, err := getOne(ctx, s, alertKey(id), "alert", id, (*alertItem).alert)
+		if err != nil || a.State == state {
+			return a, err
 		}
-		return nil, fmt.Errorf("set alert %s: %w", id, wrap(err))
+		c := expression.Name("state").Equal(expression.Value(a.State))
+		a.State, a.UpdatedAt = state, at
+		p, err := s.put(toAlertItem(a), &c)
+		if err != nil {
+			return nil, err
+		}
+		err = s.writeTx(ctx, []types.TransactWriteItem{{Put: p}}, []*apperr.Error{apperr.Race("alert %s changed concurrently", id)})
+		if !errors.Is(err, apperr.ErrLostRace) {
+			if err != nil {
+				return nil, fmt.Errorf("set alert %s: %w", id, err)
+			}
+			return a, nil
+		}
 	}
-	var it alertItem
-	if err := unmarshal(res.Attributes, &it); err != nil {
-		return nil, err
-	}
-	return it.alert(), nil
 }
 
 // promiseItems are a posting's promise and alert writes.

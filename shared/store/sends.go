@@ -195,8 +195,13 @@ func (s *Store) RecordSend(ctx context.Context, snd *dunning.Send, advanced []*b
 	if err != nil {
 		return err
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	all, err := s.withAudit(ctx, items, nil) // audit records last: the indexes below stay right
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: all})
 	if err == nil {
+		rememberWritten(ctx, items)
 		return nil
 	}
 	var tce *types.TransactionCanceledException
@@ -283,8 +288,8 @@ func (s *Store) SaveInvoice(ctx context.Context, inv *billing.Invoice) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.PutItem(ctx, putInput(p)); err != nil {
-		return fmt.Errorf("save invoice %s: %w", inv.ID, wrap(err))
+	if err := s.writeTx(ctx, []types.TransactWriteItem{{Put: p}}, []*apperr.Error{apperr.Race("invoice %s changed concurrently", inv.ID)}); err != nil {
+		return fmt.Errorf("save invoice %s: %w", inv.ID, err)
 	}
 	return nil
 }

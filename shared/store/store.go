@@ -28,9 +28,10 @@ type Store struct {
 	table string
 }
 
-// New returns a Store on the named table.
+// New returns a Store on the named table. Its client is db plus one
+// middleware that remembers what each request reads, for the audit trail.
 func New(db *dynamodb.Client, table string) *Store {
-	return &Store{db: db, table: table}
+	return &Store{db: dynamodb.New(db.Options(), func(o *dynamodb.Options) { o.APIOptions = append(o.APIOptions, rememberReads) }), table: table}
 }
 
 // Table returns the table name.
@@ -96,8 +97,20 @@ func wrap(err error) error {
 // is the error to report for item i, so callers can name the field whose
 // uniqueness was violated.
 func (s *Store) writeTx(ctx context.Context, items []types.TransactWriteItem, conflicts []*apperr.Error) error {
-	_, err := s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+	return s.writeNoted(ctx, items, conflicts, nil)
+}
+
+// writeNoted is writeTx with notes on the Update items for the audit
+// trail (see withAudit). The audit records go after the items, so
+// cancellation reasons keep their indexes.
+func (s *Store) writeNoted(ctx context.Context, items []types.TransactWriteItem, conflicts []*apperr.Error, notes map[int]auditNote) error {
+	all, err := s.withAudit(ctx, items, notes)
+	if err != nil {
+		return err
+	}
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: all})
 	if err == nil {
+		rememberWritten(ctx, items)
 		return nil
 	}
 	var tce *types.TransactionCanceledException

@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"dunlin/shared/dunning"
 	"dunlin/shared/emails"
@@ -52,16 +53,17 @@ func (s *Store) PutOverride(ctx context.Context, lang string, tone dunning.Tone,
 	if err != nil {
 		return err
 	}
-	if _, err := s.db.PutItem(ctx, putInput(pp)); err != nil {
-		return fmt.Errorf("put template %s/%s: %w", lang, tone, wrap(err))
+	if err := s.writeTx(ctx, []types.TransactWriteItem{{Put: pp}}, nil); err != nil {
+		return fmt.Errorf("put template %s/%s: %w", lang, tone, err)
 	}
 	return nil
 }
 
 // DeleteOverride returns a tone to Dunlin's own wording.
 func (s *Store) DeleteOverride(ctx context.Context, lang string, tone dunning.Tone) error {
-	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: templateKey(lang, tone).av()}); err != nil {
-		return fmt.Errorf("delete template %s/%s: %w", lang, tone, wrap(err))
+	del := types.TransactWriteItem{Delete: &types.Delete{TableName: &s.table, Key: templateKey(lang, tone).av()}}
+	if err := s.writeTx(ctx, []types.TransactWriteItem{del}, nil); err != nil {
+		return fmt.Errorf("delete template %s/%s: %w", lang, tone, err)
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"dunlin/shared/apperr"
+	"dunlin/shared/audit"
 	"dunlin/shared/billing"
 	"dunlin/shared/civil"
 	"dunlin/shared/dunning"
@@ -220,6 +221,7 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned) (S
 	started := time.Now()
 	through := civil.Today(now, latestZone)
 	rc := newRunCache()
+	ctx = audit.Begin(ctx, "system:sweep", "sweep", "")
 	for shard := 0; shard < s.settings.Shards; shard++ {
 		byCustomer := map[string][]*billing.Invoice{}
 		var order []string
@@ -238,7 +240,10 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned) (S
 				sum.Stopped = true
 				return sum, nil
 			}
-			if err := s.customer(ctx, now, cid, byCustomer[cid], rc, &sum, preview); err != nil {
+			// Each customer is its own unit of audited work: the records
+			// read for it are the "before" of what its emails change.
+			cctx := audit.Begin(ctx, "system:sweep", "sweep", "")
+			if err := s.customer(cctx, now, cid, byCustomer[cid], rc, &sum, preview); err != nil {
 				if ctx.Err() != nil {
 					sum.Stopped = true
 					return sum, nil

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"dunlin/shared/audit"
 	"dunlin/shared/billing"
 	"dunlin/shared/civil"
 	"dunlin/shared/dunning"
@@ -899,5 +900,51 @@ func TestLateForOnceRaisesAnAlert(t *testing.T) {
 	h.sweepAt(at("2026-12-08", "UTC")) // the next step: no second alert
 	if again, _ := h.bill.ListAlerts(ctx, billing.AlertOpen, ""); len(again) != 1 {
 		t.Errorf("%d alerts after the second reminder", len(again))
+	}
+}
+
+// What the sweep changes is in the audit trail, as the sweep's doing:
+// the invoice's step and next action, with the values before and after.
+func TestSweepChangesAreAudited(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	c := h.customer("Audited", "UTC", "en")
+	inv := h.invoice(c, "AUD-1", "2026-11-01", "2026-12-01")
+	h.sweepAt(at("2026-11-28", "UTC")) // the "upcoming" reminder
+	if n := len(h.mail()); n != 1 {
+		t.Fatalf("%d emails", n)
+	}
+	var recs []*audit.Record
+	if err := h.store.ListAudit(t.Context(), inv.ID, "", 100, func(r *audit.Record, _ string) bool { recs = append(recs, r); return true }); err != nil {
+		t.Fatal(err)
+	}
+	var step *audit.Change
+	for _, r := range recs {
+		if r.Actor != "system:sweep" {
+			continue
+		}
+		if r.Via != "sweep" || r.Action != "update" || r.CustomerID != c.ID {
+			t.Errorf("sweep record %+v", r)
+		}
+		for i, ch := range r.Changes {
+			if ch.Field == "dunning_step" {
+				step = &r.Changes[i]
+			}
+		}
+	}
+	if step == nil || len(step.Before) == 0 || string(step.Before) == string(step.After) {
+		t.Fatalf("no step change by the sweep in %+v", recs)
+	}
+	var emails []*audit.Record
+	if err := h.store.ListAudit(t.Context(), c.ID, "", 100, func(r *audit.Record, _ string) bool {
+		if r.Kind == "dunning_email" {
+			emails = append(emails, r)
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(emails) != 1 || emails[0].Actor != "system:sweep" {
+		t.Errorf("the email's record: %+v", emails)
 	}
 }

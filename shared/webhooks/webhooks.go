@@ -15,6 +15,7 @@ import (
 	"net/http"
 
 	"dunlin/shared/apperr"
+	"dunlin/shared/audit"
 	"dunlin/shared/billing"
 )
 
@@ -120,7 +121,8 @@ func (h *Handler) serveGeneric(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) apply(w http.ResponseWriter, r *http.Request, pe *billing.ProviderEvent) {
-	outcome, err := h.books.ApplyProviderEvent(r.Context(), pe)
+	ctx := audit.Begin(r.Context(), "webhook:"+pe.Provider, r.Method+" "+r.URL.Path, pe.EventID)
+	outcome, err := h.books.ApplyProviderEvent(ctx, pe)
 	if err != nil {
 		h.fail(w, r, pe.Provider, err)
 		return

@@ -20,6 +20,7 @@ import (
 	"github.com/stripe/stripe-go/v85/webhook"
 
 	"dunlin/shared/apperr"
+	"dunlin/shared/audit"
 	"dunlin/shared/billing"
 	"dunlin/shared/civil"
 	"dunlin/shared/secrets"
@@ -481,6 +482,17 @@ func TestGenericWebhookMatchesTheInvoiceNumberInTheReference(t *testing.T) {
 	}
 	if got := r.getInvoice(inv.ID); got.State != billing.StatePaid {
 		t.Fatalf("invoice %s balance %d", got.State, got.Balance)
+	}
+	// The audit trail says the provider settled it, once, through its webhook.
+	var settled []*audit.Record
+	err := r.store.ListAudit(t.Context(), inv.ID, "", 100, func(rec *audit.Record, _ string) bool {
+		if rec.Actor == "webhook:generic" {
+			settled = append(settled, rec)
+		}
+		return true
+	})
+	if err != nil || len(settled) != 1 || settled[0].Via != "POST /v1/webhooks/generic" || settled[0].RequestID != "bank-evt-1" {
+		t.Fatalf("audit of the webhook's payment: %v %+v", err, settled)
 	}
 	refund := genericBody(t, "bank-evt-2", webhooks.GenericRefunded, webhooks.GenericPayment{ID: "txn-9", Refunded: 2000})
 	if got := r.deliverGeneric(refund); got != 200 {
