@@ -55,6 +55,7 @@ func TestEveryWriteRouteLeavesAnAuditRecord(t *testing.T) {
 	cid := f.customer(map[string]any{"credit_limit": 100})
 	inv := f.invoice(cid, 5000, nil) // over the limit: an alert
 	toVoid := f.invoice(cid, 700, nil)
+	planned := f.invoice(cid, 1000, nil)
 	alerts := f.Do("GET", "/v1/alerts?customer_id="+cid, nil).Map(t)["data"].([]any)
 	if len(alerts) == 0 {
 		t.Fatal("no alert to acknowledge")
@@ -85,6 +86,7 @@ func TestEveryWriteRouteLeavesAnAuditRecord(t *testing.T) {
 		"POST /v1/invoices/{id}/dispute":                             {"/v1/invoices/" + inv + "/dispute", map[string]any{"reason": "wrong quantity"}, fixed(inv)},
 		"POST /v1/invoices/{id}/resolve":                             {"/v1/invoices/" + inv + "/resolve", nil, fixed(inv)},
 		"POST /v1/invoices/{id}/fees/{step}/waive":                   {"/v1/invoices/" + feeInvoice + "/fees/first/waive", map[string]any{"reason": "goodwill"}, fixed(feeInvoice)},
+		"POST /v1/invoices/{id}/plan":                                {"/v1/invoices/" + planned + "/plan", map[string]any{"installments": []any{map[string]any{"due_on": "2026-12-20", "amount": 400}, map[string]any{"due_on": "2027-01-20", "amount": 600}}}, fixed(planned)},
 		"PUT /v1/policies/{name}":                                    {"/v1/policies/gentle", map[string]any{"steps": []map[string]any{{"name": "nudge", "offset_days": 3, "tone": "reminder", "email": true}}}, fixed("gentle")},
 		"PUT /v1/templates/{language}/{tone}":                        {"/v1/templates/en/firm", map[string]any{"subject": "{{.FirmName}}: please pay"}, fixed("en/firm")},
 		"DELETE /v1/templates/{language}/{tone}":                     {"/v1/templates/en/firm", nil, fixed("en/firm")},

@@ -378,3 +378,15 @@ func (s *Server) waiveFee(r *http.Request, body []byte) (int, any, error) {
 	}
 	return http.StatusOK, toInvoiceJSON(inv, s.billing.Now()), nil
 }
+
+func (s *Server) makePlan(r *http.Request, body []byte) (int, any, error) {
+	var in billing.PlanInput
+	if err := decode(body, &in); err != nil {
+		return 0, nil, err
+	}
+	inv, err := s.billing.MakePlan(r.Context(), r.PathValue("id"), in)
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toInvoiceJSON(inv, s.billing.Now()), nil
+}

@@ -70,6 +70,7 @@ func (s *Server) routes() []Route {
 		{"POST", "/v1/invoices/{id}/dispute", customerCare, s.disputeInvoice, false},
 		{"POST", "/v1/invoices/{id}/resolve", customerCare, s.resolveDispute, false},
 		{"POST", "/v1/invoices/{id}/fees/{step}/waive", dunningWork, s.waiveFee, false},
+		{"POST", "/v1/invoices/{id}/plan", customerCare, s.makePlan, false},
 
 		{"GET", "/v1/policies", anyRole, s.listPolicies, false},
 		{"GET", "/v1/policies/{name}", anyRole, s.getPolicy, false},

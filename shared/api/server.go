@@ -15,9 +15,9 @@ import (
 	"net/http"
 	"time"
 
+	"dunlin/shared/audit"
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
-	"dunlin/shared/audit"
 	"dunlin/shared/dunning"
 	"dunlin/shared/emails"
 	"dunlin/shared/idempotency"

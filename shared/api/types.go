@@ -6,6 +6,7 @@ import (
 
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
+	"dunlin/shared/civil"
 	"dunlin/shared/dunning"
 )
 
@@ -117,6 +118,7 @@ type invoiceJSON struct {
 	Description          *string       `json:"description"`
 	VoidedAt             *time.Time    `json:"voided_at"`
 	VoidReason           *string       `json:"void_reason"`
+	Plan                 *planJSON     `json:"plan"`
 	CreatedAt            time.Time     `json:"created_at"`
 	UpdatedAt            time.Time     `json:"updated_at"`
 	Version              int64         `json:"version"`
@@ -135,9 +137,42 @@ func toInvoiceJSON(inv *billing.Invoice, now time.Time) invoiceJSON {
 		Fees: toFeesJSON(inv.Fees), FeesOutstanding: inv.FeesOutstanding(),
 		Paid: inv.Paid, Credited: inv.Credited, DiscountTaken: inv.DiscountTaken, EarlyPaymentDiscount: toDiscountJSON(inv.Discount),
 		PaymentURL: nullable(inv.PaymentURL), Description: nullable(inv.Description),
-		VoidedAt: inv.VoidedAt, VoidReason: nullable(inv.VoidReason),
+		VoidedAt: inv.VoidedAt, VoidReason: nullable(inv.VoidReason), Plan: toPlanJSON(inv, now),
 		CreatedAt: inv.CreatedAt, UpdatedAt: inv.UpdatedAt, Version: inv.Version,
 	}
+}
+
+// planJSON is an installment plan with each installment's state at now.
+type planJSON struct {
+	Installments []installmentJSON `json:"installments"`
+	AmountDue    int64             `json:"amount_due"` // what dunning asks for now
+	CreatedAt    time.Time         `json:"created_at"`
+}
+
+type installmentJSON struct {
+	DueOn  string `json:"due_on"`
+	Amount int64  `json:"amount"`
+	Paid   int64  `json:"paid"`
+	Status string `json:"status"` // paid, overdue, due (on or before its date)
+}
+
+func toPlanJSON(inv *billing.Invoice, now time.Time) *planJSON {
+	if inv.Plan == nil {
+		return nil
+	}
+	today := civil.Today(now, billing.Location(inv.Timezone))
+	out := &planJSON{Installments: []installmentJSON{}, AmountDue: inv.AmountDue(), CreatedAt: inv.Plan.CreatedAt}
+	for _, st := range inv.Installments() {
+		status := "due"
+		switch {
+		case st.Paid >= st.Amount:
+			status = "paid"
+		case today.After(st.DueOn):
+			status = "overdue"
+		}
+		out.Installments = append(out.Installments, installmentJSON{DueOn: st.DueOn.String(), Amount: st.Amount, Paid: st.Paid, Status: status})
+	}
+	return out
 }
 
 type keyJSON struct {

@@ -121,7 +121,13 @@ type Invoice struct {
 	// NextActionOn; a dispute keeps the date but takes it out of the queue.
 	DunningStep   int
 	DunningOffset int // offset_days of that step, which survives policy edits
-	NextActionOn  civil.Date
+	// DunningFor is the date the step taken counted from (DunningDueOn
+	// when it was taken): on an installment plan, a later date means the
+	// ladder starts again for the next installment.
+	DunningFor   civil.Date
+	NextActionOn civil.Date
+	// Plan, when set, splits the balance into dated installments.
+	Plan          *Plan
 	Disputed      bool
 	DisputeReason string
 	// Fees are late fees added by dunning steps; Balance includes the ones

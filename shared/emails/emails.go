@@ -38,6 +38,9 @@ type Line struct {
 	Balance     string // formatted for the language, e.g. "€1,234.56"
 	Fee         string // a late fee added with this email, formatted; "" if none
 	PaymentURL  string
+	// Installment, on an installment plan, is which one the line asks
+	// for, as "2/3"; DueOn and Balance are then that installment's.
+	Installment string
 }
 
 // Data is what a template sees.

@@ -41,6 +41,8 @@ type invoiceItem struct {
 	DunningStep int         `dynamodbav:"dunning_step"`
 	DunningOff  int         `dynamodbav:"dunning_offset"`
 	NextAction  string      `dynamodbav:"next_action_on,omitempty"`
+	DunningFor  string      `dynamodbav:"dunning_for,omitempty"`
+	Plan        *planItem   `dynamodbav:"plan,omitempty"`
 	Disputed    bool        `dynamodbav:"disputed,omitempty"`
 	Fees        []feeItem   `dynamodbav:"fees,omitempty"`
 	Paid        int64       `dynamodbav:"paid"`
@@ -79,7 +81,38 @@ func toInvoiceItem(inv *billing.Invoice) invoiceItem {
 	if d := inv.Discount; d != nil {
 		it.DiscRateBP, it.DiscDays = d.RateBP, d.Days
 	}
+	it.DunningFor = inv.DunningFor.String()
+	if p := inv.Plan; p != nil {
+		it.Plan = &planItem{Base: p.Base, CreatedAt: p.CreatedAt}
+		for _, in := range p.Installments {
+			it.Plan.Installments = append(it.Plan.Installments, installmentItem{DueOn: in.DueOn.String(), Amount: in.Amount})
+		}
+	}
 	return it
+}
+
+// planItem is an installment plan as stored, inside its invoice.
+type planItem struct {
+	Installments []installmentItem `dynamodbav:"installments"`
+	Base         int64             `dynamodbav:"base"`
+	CreatedAt    time.Time         `dynamodbav:"created_at"`
+}
+
+type installmentItem struct {
+	DueOn  string `dynamodbav:"due_on"`
+	Amount int64  `dynamodbav:"amount"`
+}
+
+func (p *planItem) plan() *billing.Plan {
+	if p == nil {
+		return nil
+	}
+	out := &billing.Plan{Base: p.Base, CreatedAt: p.CreatedAt}
+	for _, in := range p.Installments {
+		on, _ := civil.Parse(in.DueOn)
+		out.Installments = append(out.Installments, billing.Installment{DueOn: on, Amount: in.Amount})
+	}
+	return out
 }
 
 func (it *invoiceItem) invoice() *billing.Invoice {
@@ -87,13 +120,14 @@ func (it *invoiceItem) invoice() *billing.Invoice {
 	due, _ := civil.Parse(it.DueOn)
 	next, _ := civil.Parse(it.NextAction) // "" parses to an error and leaves the zero date
 	paidOn, _ := civil.Parse(it.PaidOn)
+	dunningFor, _ := civil.Parse(it.DunningFor)
 	var disc *billing.DiscountTerms
 	if it.DiscRateBP > 0 {
 		disc = &billing.DiscountTerms{RateBP: it.DiscRateBP, Days: it.DiscDays}
 	}
 	return &billing.Invoice{
 		Paid: it.Paid, Credited: it.Credited, Discount: disc, DiscountTaken: it.DiscTaken, Movements: fromMovements(it.Movements), PromiseID: it.PromiseID, BrokenPromise: it.Broken.note(), PaidOn: paidOn,
-		DunningStep: it.DunningStep, DunningOffset: it.DunningOff, NextActionOn: next, Disputed: it.Disputed, DisputeReason: it.DisputeWhy,
+		DunningStep: it.DunningStep, DunningOffset: it.DunningOff, DunningFor: dunningFor, Plan: it.Plan.plan(), NextActionOn: next, Disputed: it.Disputed, DisputeReason: it.DisputeWhy,
 		Fees: fromFeeItems(it.Fees),
 		ID:   it.ID, CustomerID: it.CustomerID, Number: it.Number, ExternalID: it.ExternalID,
 		Currency: it.Currency, Total: it.Total, Balance: it.Balance,

@@ -76,7 +76,7 @@ func (s *Sweeper) ApproveDraft(ctx context.Context, now time.Time, customerID st
 		if err != nil {
 			return nil, sum, err
 		}
-		if st.Step < len(pol.Steps) && pol.Done(inv.DunningStep, inv.DunningOffset) < st.Step && inv.PromiseID == "" {
+		if st.Step < len(pol.Steps) && pol.Done(inv.Progress()) < st.Step && inv.PromiseID == "" {
 			work = append(work, due{inv, st.Step})
 		}
 	}

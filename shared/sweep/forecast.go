@@ -56,7 +56,7 @@ func (s *Sweeper) Forecast(ctx context.Context, now time.Time, days int) ([]Fore
 			}
 			today := civil.Today(now, billing.Location(zone))
 			last := today.AddDays(days - 1)
-			for _, sc := range pol.Upcoming(inv.DueOn, pol.Done(inv.DunningStep, inv.DunningOffset), today, last) {
+			for _, sc := range pol.Upcoming(inv.DunningDueOn(), pol.Done(inv.Progress()), today, last) {
 				on := sc.On
 				switch {
 				case len(c.DisputeHolds) > 0:

@@ -331,7 +331,7 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 			}
 		}
 		sum.Considered++
-		step, ok := pol.DueStep(inv.DueOn, pol.Done(inv.DunningStep, inv.DunningOffset), today)
+		step, ok := pol.DueStep(inv.DunningDueOn(), pol.Done(inv.Progress()), today)
 		if ok {
 			work = append(work, due{inv, step})
 			continue
@@ -567,7 +567,7 @@ func pressure(sends []*dunning.Send, today civil.Date, pol *dunning.Policy) stri
 // requeue moves an invoice to the date its next step comes due, or out of
 // the queue when the ladder is finished.
 func (s *Sweeper) requeue(ctx context.Context, inv *billing.Invoice, pol *dunning.Policy) error {
-	next, ok := pol.NextActionDate(inv.DueOn, pol.Done(inv.DunningStep, inv.DunningOffset))
+	next, ok := pol.NextActionDate(inv.DunningDueOn(), pol.Done(inv.Progress()))
 	if !ok {
 		next = civil.Date{}
 	}
@@ -604,7 +604,7 @@ func (s *Sweeper) settleInDoubt(ctx context.Context, now time.Time, sends []*dun
 			if err != nil {
 				return err
 			}
-			if inv.State != billing.StateOpen || st.Step >= len(pol.Steps) || pol.Done(inv.DunningStep, inv.DunningOffset) >= st.Step {
+			if inv.State != billing.StateOpen || st.Step >= len(pol.Steps) || pol.Done(inv.Progress()) >= st.Step {
 				continue
 			}
 			charged := withFees(pol, snd.Day, []due{{inv, st.Step}})[0].inv
@@ -780,8 +780,8 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 // than base's, so writing it fails if base is stale.
 func advance(base, charged *billing.Invoice, step int, pol *dunning.Policy) *billing.Invoice {
 	cp := *base
-	cp.DunningStep, cp.DunningOffset = step, pol.Steps[step].OffsetDays
-	cp.NextActionOn, _ = pol.NextActionDate(cp.DueOn, step)
+	cp.DunningStep, cp.DunningOffset, cp.DunningFor = step, pol.Steps[step].OffsetDays, cp.DunningDueOn()
+	cp.NextActionOn, _ = pol.NextActionDate(cp.DunningFor, step)
 	if f, ok := charged.FeeFor(pol.Steps[step].Name); ok {
 		if _, has := base.FeeFor(pol.Steps[step].Name); !has {
 			cp.Fees = append(append([]billing.FeeCharge(nil), base.Fees...), *f)
@@ -819,7 +819,7 @@ func (s *Sweeper) record(ctx context.Context, snd *dunning.Send, advanced []*bil
 			if err != nil {
 				return err
 			}
-			if fresh.State == billing.StateOpen && !fresh.Disputed && fresh.PromiseID == "" && pol.Done(fresh.DunningStep, fresh.DunningOffset) < inv.DunningStep {
+			if fresh.State == billing.StateOpen && !fresh.Disputed && fresh.PromiseID == "" && pol.Done(fresh.Progress()) < inv.DunningStep {
 				next = append(next, advance(fresh, inv, inv.DunningStep, pol))
 			}
 		}
@@ -912,21 +912,27 @@ func (s *Sweeper) compose(ctx context.Context, rc *runCache, c *billing.Customer
 	}
 	d := emails.Data{FirmName: s.settings.FirmName, CustomerName: c.Name, CustomerEmail: c.Email}
 	totals := map[string]int64{}
-	sort.Slice(work, func(i, j int) bool { return work[i].inv.DueOn.Before(work[j].inv.DueOn) })
+	sort.Slice(work, func(i, j int) bool { return work[i].inv.DunningDueOn().Before(work[j].inv.DunningDueOn()) })
 	for _, w := range work {
 		if b := w.inv.BrokenPromise; b != nil && d.BrokenPromise == nil && kind == dunning.ToCustomer {
 			d.BrokenPromise = &emails.Promise{Date: b.PromisedOn.String(), Amount: money.Format(b.Amount, b.Currency, lang)}
 		}
-		d.Lines = append(d.Lines, emails.Line{
-			Number: w.inv.Number, IssuedOn: w.inv.IssuedOn.String(), DueOn: w.inv.DueOn.String(),
-			DaysOverdue: w.inv.DaysOverdue(now), Balance: money.Format(w.inv.Balance, w.inv.Currency, lang), PaymentURL: w.inv.PaymentURL,
-		})
+		// On an installment plan the line asks for the current installment,
+		// dated its own day, not for the whole balance.
+		line := emails.Line{
+			Number: w.inv.Number, IssuedOn: w.inv.IssuedOn.String(), DueOn: w.inv.DunningDueOn().String(),
+			DaysOverdue: w.inv.DunningDaysOverdue(now), Balance: money.Format(w.inv.AmountDue(), w.inv.Currency, lang), PaymentURL: w.inv.PaymentURL,
+		}
+		if i, _, ok := w.inv.CurrentInstallment(); ok {
+			line.Installment = fmt.Sprintf("%d/%d", i+1, len(w.inv.Plan.Installments))
+		}
+		d.Lines = append(d.Lines, line)
 		for _, f := range w.inv.Fees { // the fee this email's step adds, if any
 			if f.ChargedOn == today && !f.Waived {
 				d.Lines[len(d.Lines)-1].Fee = money.Format(f.Amount, w.inv.Currency, lang)
 			}
 		}
-		totals[w.inv.Currency] += w.inv.Balance
+		totals[w.inv.Currency] += w.inv.AmountDue()
 	}
 	codes := make([]string, 0, len(totals))
 	for code := range totals {

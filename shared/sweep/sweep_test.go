@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"dunlin/shared/apperr"
 	"dunlin/shared/audit"
 	"dunlin/shared/billing"
 	"dunlin/shared/civil"
@@ -946,5 +947,89 @@ func TestSweepChangesAreAudited(t *testing.T) {
 	}
 	if len(emails) != 1 || emails[0].Actor != "system:sweep" {
 		t.Errorf("the email's record: %+v", emails)
+	}
+}
+
+// An installment plan: each installment is dunned from its own date, for
+// its own amount; a paid installment stops the ladder until the next one's
+// date, and money is applied to the installments in order.
+func TestInstallmentsAreDunnedOnTheirOwnDates(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	c := h.customer("Planned", "UTC", "en")
+	inv := h.invoice(c, "PLAN-1", "2026-11-01", "2026-12-01") // 1,250.00 EUR
+	h.now = at("2026-11-20", "UTC")
+	amt := func(v int64) *int64 { return &v }
+	plan := billing.PlanInput{Installments: []billing.InstallmentInput{
+		{DueOn: "2026-12-01", Amount: amt(50000)}, {DueOn: "2027-01-01", Amount: amt(50000)}, {DueOn: "2027-02-01", Amount: amt(25000)}}}
+	if _, err := h.bill.MakePlan(ctx, inv.ID, plan); err != nil {
+		t.Fatal(err)
+	}
+	sent := 0
+	expect := func(day, want string) {
+		t.Helper()
+		h.sweepAt(at(day, "UTC"))
+		mail := h.mail()
+		switch {
+		case want == "" && len(mail) != sent:
+			t.Fatalf("%s: an email went: %s", day, mail[len(mail)-1].Body.Text)
+		case want == "":
+		case len(mail) != sent+1:
+			t.Fatalf("%s: %d emails, want one more than %d", day, len(mail), sent)
+		case !strings.Contains(mail[sent].Body.Text, want):
+			t.Fatalf("%s: the email does not say %q:\n%s", day, want, mail[sent].Body.Text)
+		default:
+			sent++
+		}
+	}
+	expect("2026-11-28", "PLAN-1 (installment 1/3): €500.00, Due 2026-12-01")
+	expect("2026-12-02", "PLAN-1 (installment 1/3): €500.00, Due 2026-12-01 (Days overdue: 1)")
+	// Part of the first installment, then the rest of it and a little of the second.
+	h.now = at("2026-12-03", "UTC")
+	for _, p := range []int64{20000, 40000} {
+		if _, err := h.bill.RecordPayment(ctx, billing.PaymentInput{CustomerID: c.ID, Amount: amt(p), ReceivedOn: "2026-12-03"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _ := h.store.GetInvoice(ctx, inv.ID)
+	if i, left, ok := got.CurrentInstallment(); !ok || i != 1 || left != 40000 || got.Balance != 65000 {
+		t.Fatalf("after paying 600.00: installment %d, %d left of it, balance %d", i, left, got.Balance)
+	}
+	expect("2026-12-08", "") // the first installment's ladder stopped with it
+	expect("2026-12-15", "")
+	expect("2026-12-29", "PLAN-1 (installment 2/3): €400.00, Due 2027-01-01")
+	expect("2027-01-02", "PLAN-1 (installment 2/3): €400.00, Due 2027-01-01 (Days overdue: 1)")
+	expect("2027-01-08", "PLAN-1 (installment 2/3): €400.00, Due 2027-01-01 (Days overdue: 7)")
+}
+
+// A plan must add up to the balance, in date order, on an open invoice.
+func TestInstallmentPlansAreChecked(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	c := h.customer("Checked", "UTC", "en")
+	inv := h.invoice(c, "PLAN-2", "2026-11-01", "2026-12-01")
+	h.now = at("2026-11-20", "UTC")
+	amt := func(v int64) *int64 { return &v }
+	for _, tc := range []struct {
+		name  string
+		parts []billing.InstallmentInput
+		field string
+	}{
+		{"none", nil, "installments"},
+		{"short of the balance", []billing.InstallmentInput{{DueOn: "2026-12-01", Amount: amt(100000)}}, "installments"},
+		{"out of order", []billing.InstallmentInput{{DueOn: "2027-01-01", Amount: amt(100000)}, {DueOn: "2026-12-01", Amount: amt(25000)}}, "installments[1].due_on"},
+		{"a zero part", []billing.InstallmentInput{{DueOn: "2026-12-01", Amount: amt(0)}, {DueOn: "2027-01-01", Amount: amt(125000)}}, "installments[0].amount"},
+		{"a bad date", []billing.InstallmentInput{{DueOn: "2026-13-01", Amount: amt(125000)}}, "installments[0].due_on"},
+		{"before the invoice", []billing.InstallmentInput{{DueOn: "2026-10-01", Amount: amt(125000)}}, "installments[0].due_on"},
+	} {
+		_, err := h.bill.MakePlan(ctx, inv.ID, billing.PlanInput{Installments: tc.parts})
+		if e, ok := apperr.As(err); !ok || e.Code != apperr.Invalid || e.Field != tc.field {
+			t.Errorf("%s: %v, want invalid %s", tc.name, err, tc.field)
+		}
+	}
+	if got, _ := h.store.GetInvoice(ctx, inv.ID); got.Plan != nil || got.Version != inv.Version {
+		t.Errorf("a refused plan was written: %+v", got.Plan)
 	}
 }
