@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -142,6 +143,22 @@ func (s *Server) putPolicy(r *http.Request, body []byte) (int, any, error) {
 	}
 	if err := p.Validate(); err != nil {
 		return 0, nil, err
+	}
+	if len(p.Grades) > 0 {
+		// A grade picks one ladder: another policy claiming it is a conflict
+		// (two simultaneous claims can both pass; the sweep then takes the
+		// first by name, and the list shows both).
+		all, err := s.policies.ListPolicies(r.Context())
+		if err != nil {
+			return 0, nil, err
+		}
+		for _, other := range all {
+			for _, g := range p.Grades {
+				if other.Name != p.Name && slices.Contains(other.Grades, g) {
+					return 0, nil, apperr.Field(apperr.Conflict, "grades", "grade %s already belongs to policy %q", g, other.Name)
+				}
+			}
+		}
 	}
 	if err := s.policies.PutPolicy(r.Context(), &p, s.now().UTC()); err != nil {
 		return 0, nil, err

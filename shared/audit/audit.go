@@ -64,6 +64,17 @@ func Begin(ctx context.Context, actor, via, requestID string) context.Context {
 	return context.WithValue(ctx, scopeKey{}, &Scope{Actor: actor, Via: via, RequestID: requestID, parent: From(ctx)})
 }
 
+// Fork returns a context with a child of ctx's scope: same actor, route
+// and request, its own memory of reads. Work done item by item (the sweep's
+// customers) forks one per item, so memory does not grow with the run.
+func Fork(ctx context.Context) context.Context {
+	p := From(ctx)
+	if p == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, scopeKey{}, &Scope{Actor: p.Actor, Via: p.Via, RequestID: p.RequestID, parent: p})
+}
+
 // From returns the context's scope, or nil.
 func From(ctx context.Context) *Scope {
 	s, _ := ctx.Value(scopeKey{}).(*Scope)

@@ -55,6 +55,11 @@ type Customer struct {
 	// CreditHold: no more goods or services on credit until cleared.
 	CreditHold bool
 	HoldReason string
+	// Grade and Score are the stored credit score (see CreditScore), kept
+	// here too so that reading a customer shows them; "" and nil until the
+	// customer is first scored.
+	Grade string
+	Score *int
 	CreatedAt  time.Time
 	UpdatedAt  time.Time
 	Version    int64 // optimistic-locking counter, bumped on every write

@@ -482,6 +482,9 @@ type Posting struct {
 	// when RespondedAt is set, only last_response_at is set.
 	Customer    *Customer
 	RespondedAt *time.Time
+	// Score is a customer's recomputed credit score, written on its
+	// version; the customer's grade and score follow it.
+	Score *CreditScore
 }
 
 // addCredit records a change of a customer's credit in a currency.

@@ -93,6 +93,12 @@ type Store interface {
 	ListAlerts(ctx context.Context, customerID string) ([]*Alert, error)
 	// SetAlertState changes an alert's state (NotFound if none).
 	SetAlertState(ctx context.Context, id, state string, at time.Time) (*Alert, error)
+	// GetScore returns a customer's stored credit score; one with Version
+	// 0 when there is none.
+	GetScore(ctx context.Context, customerID string) (*CreditScore, error)
+	// DueRescores calls fn with each customer marked for rescoring or due
+	// on or before through, earliest first, until fn returns false.
+	DueRescores(ctx context.Context, through civil.Date, fn func(customerID string) bool) error
 }
 
 // InvoiceRange is a key range over invoices: one customer's or all, one

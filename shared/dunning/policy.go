@@ -8,6 +8,7 @@ package dunning
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"dunlin/shared/apperr"
@@ -60,6 +61,10 @@ type Policy struct {
 	// logged) in between; a person takes over, told by an internal email.
 	// Zero, the default, lets the ladder run to its end.
 	MaxUnanswered int `json:"max_unanswered"`
+	// Grades are the credit grades (A-D) whose customers get this policy
+	// when they are not assigned one by name: a gentler ladder for A, a
+	// stricter one for D. A grade belongs to at most one policy.
+	Grades []string `json:"grades,omitempty"`
 }
 
 // DefaultPolicyName is the policy customers get unless assigned another.
@@ -128,6 +133,21 @@ func (p *Policy) Validate() error {
 	}
 	if p.MaxUnanswered < 0 || p.MaxUnanswered > 50 {
 		return apperr.Invalidf("max_unanswered", "max_unanswered must be between 0 (off) and 50")
+	}
+	for i, g := range p.Grades {
+		if len(g) != 1 || !strings.Contains("ABCD", g) || slices.Contains(p.Grades[:i], g) {
+			return apperr.Invalidf(fmt.Sprintf("grades[%d]", i), "grades are A, B, C or D, each at most once")
+		}
+	}
+	return nil
+}
+
+// ForGrade picks, from policies, the one that claims grade; nil if none.
+func ForGrade(policies []*Policy, grade string) *Policy {
+	for _, p := range policies {
+		if grade != "" && slices.Contains(p.Grades, grade) {
+			return p
+		}
 	}
 	return nil
 }

@@ -142,6 +142,8 @@ func entityOf(pk, sk string) (kind, id string, ok bool) {
 		return "customer", cut(prefixCustomer), true
 	case sk == "ACCOUNT":
 		return "account", cut(prefixCustomer), true
+	case sk == "SCORE":
+		return "credit_score", cut(prefixCustomer), true
 	case strings.HasPrefix(sk, prefixPromise):
 		return "promise", strings.TrimPrefix(sk, prefixPromise), true
 	case strings.HasPrefix(sk, prefixContact):
@@ -231,7 +233,7 @@ func (s *Store) withAudit(ctx context.Context, items []types.TransactWriteItem, 
 		if r.CustomerID == "" {
 			r.CustomerID = str(before["customer_id"])
 		}
-		if kind == "customer" || kind == "account" || kind == "contact" || kind == "dunning_email" {
+		if kind == "customer" || kind == "account" || kind == "contact" || kind == "dunning_email" || kind == "credit_score" {
 			r.CustomerID = id
 		}
 		recs = append(recs, r)

@@ -173,6 +173,7 @@ func (s *Store) CreateInvoice(ctx context.Context, inv *billing.Invoice) error {
 	if err != nil {
 		return err
 	}
+	items, conflicts = append(items, s.rescoreMark(inv.CustomerID)), append(conflicts, nil)
 	if err := s.writeTx(ctx, items, conflicts); err != nil {
 		return fmt.Errorf("create invoice: %w", err)
 	}

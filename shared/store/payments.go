@@ -376,6 +376,14 @@ func (s *Store) Post(ctx context.Context, pt *billing.Posting) error {
 		noted(types.TransactWriteItem{Update: txUpdate(s.table, customerKey(pt.CustomerID), e)}, apperr.New(apperr.NotFound, "no customer %q", pt.CustomerID),
 			audit.Change{Field: "last_response_at", After: jsonValue(pt.RespondedAt.UTC().Format(time.RFC3339Nano))})
 	}
+	if cs := pt.Score; cs != nil {
+		if err := s.scoreItems(cs, add); err != nil {
+			return err
+		}
+	}
+	for _, cid := range rescored(pt) {
+		add(s.rescoreMark(cid), nil)
+	}
 	if len(items) == 0 {
 		return nil
 	}
@@ -467,6 +475,38 @@ func (s *Store) applyUpdate(a billing.Apply) (*types.Update, error) {
 		return nil, fmt.Errorf("build apply to %s: %w", inv.ID, err)
 	}
 	return txUpdate(s.table, invoiceKey(inv.ID), e), nil
+}
+
+// rescored lists the customers whose credit score a posting can change:
+// it creates, pays, credits, reopens or promises their invoices.
+func rescored(pt *billing.Posting) []string {
+	if pt.Score != nil {
+		return nil
+	}
+	var out []string
+	add := func(id string) {
+		if id != "" && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	if pt.NewInvoice != nil {
+		add(pt.NewInvoice.CustomerID)
+	}
+	for _, a := range pt.Applies {
+		add(a.Invoice.CustomerID)
+	}
+	for _, inv := range pt.Rewritten {
+		add(inv.CustomerID)
+	}
+	if pt.CreditNote != nil {
+		add(pt.CreditNote.CustomerID)
+	}
+	for _, p := range []*billing.Promise{pt.Promise, pt.PromiseUpdate} {
+		if p != nil {
+			add(p.CustomerID)
+		}
+	}
+	return out
 }
 
 // applyChanges is the audit trail's account of an apply: exact when it

@@ -195,7 +195,8 @@ func (s *Store) RecordSend(ctx context.Context, snd *dunning.Send, advanced []*b
 	if err != nil {
 		return err
 	}
-	all, err := s.withAudit(ctx, items, nil) // audit records last: the indexes below stay right
+	items = append(items, s.rescoreMark(snd.CustomerID)) // fees change the balance
+	all, err := s.withAudit(ctx, items, nil)             // audit records last: the indexes below stay right
 	if err != nil {
 		return err
 	}
@@ -288,7 +289,9 @@ func (s *Store) SaveInvoice(ctx context.Context, inv *billing.Invoice) error {
 	if err != nil {
 		return err
 	}
-	if err := s.writeTx(ctx, []types.TransactWriteItem{{Put: p}}, []*apperr.Error{apperr.Race("invoice %s changed concurrently", inv.ID)}); err != nil {
+	// Any change to an invoice may change its customer's credit score.
+	items := []types.TransactWriteItem{{Put: p}, s.rescoreMark(inv.CustomerID)}
+	if err := s.writeTx(ctx, items, []*apperr.Error{apperr.Race("invoice %s changed concurrently", inv.ID)}); err != nil {
 		return fmt.Errorf("save invoice %s: %w", inv.ID, err)
 	}
 	return nil

@@ -50,7 +50,7 @@ func (s *Sweeper) ApproveDraft(ctx context.Context, now time.Time, customerID st
 		return nil, sum, apperr.New(apperr.Conflict, "the customer's send window is closed now (%s); approve it during the customer's business hours", reason)
 	}
 	rc := newRunCache()
-	pol, err := s.policy(ctx, rc, c.Policy)
+	pol, err := s.policyFor(ctx, rc, c)
 	if err != nil {
 		return nil, sum, err
 	}

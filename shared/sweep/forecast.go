@@ -46,7 +46,7 @@ func (s *Sweeper) Forecast(ctx context.Context, now time.Time, days int) ([]Fore
 				}
 				customers[c.ID] = c
 			}
-			pol, err := s.policy(ctx, rc, c.Policy)
+			pol, err := s.policyFor(ctx, rc, c)
 			if err != nil {
 				return nil, err
 			}

@@ -41,6 +41,7 @@ type Store interface {
 	GetCustomer(ctx context.Context, id string) (*billing.Customer, error)
 	GetInvoice(ctx context.Context, id string) (*billing.Invoice, error)
 	GetPolicy(ctx context.Context, name string) (*dunning.Policy, error)
+	ListPolicies(ctx context.Context) ([]*dunning.Policy, error)
 	SaveInvoice(ctx context.Context, inv *billing.Invoice) error
 	ClaimSend(ctx context.Context, snd *dunning.Send) (*dunning.Send, bool, error)
 	ReleaseSend(ctx context.Context, snd *dunning.Send) error
@@ -57,6 +58,7 @@ type Store interface {
 type runCache struct {
 	policies  map[string]*dunning.Policy
 	overrides map[string]emails.Overrides
+	all       []*dunning.Policy // every policy, read the first time a grade picks one
 }
 
 func newRunCache() *runCache {
@@ -73,6 +75,27 @@ func (s *Sweeper) policy(ctx context.Context, rc *runCache, name string) (*dunni
 	}
 	rc.policies[name] = p
 	return p, nil
+}
+
+// policyFor is a customer's ladder: the policy named on it; else the one
+// that claims its credit grade; else the standard ladder.
+func (s *Sweeper) policyFor(ctx context.Context, rc *runCache, c *billing.Customer) (*dunning.Policy, error) {
+	if c.Policy == "" && c.Grade != "" {
+		if rc.all == nil {
+			all, err := s.store.ListPolicies(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("load policies: %w", err)
+			}
+			if all == nil {
+				all = []*dunning.Policy{} // read, and none: do not read again
+			}
+			rc.all = all
+		}
+		if p := dunning.ForGrade(rc.all, c.Grade); p != nil {
+			return p, nil
+		}
+	}
+	return s.policy(ctx, rc, c.Policy)
 }
 
 func (s *Sweeper) wording(ctx context.Context, rc *runCache, lang string) (emails.Overrides, error) {
@@ -124,6 +147,9 @@ type Books interface {
 	// NoteLateness raises an alert when a customer that usually pays on
 	// time has an invoice overdue.
 	NoteLateness(ctx context.Context, customerID string, invoices []*billing.Invoice, today civil.Date) error
+	// RescoreDue recomputes the credit scores marked or due by now and
+	// reports how many it recomputed.
+	RescoreDue(ctx context.Context, now time.Time) (int, error)
 }
 
 // Sweeper runs sweeps.
@@ -154,6 +180,7 @@ type Summary struct {
 	InDoubt    int            `json:"in_doubt"`   // sends whose outcome is unknown (reported, never resent)
 	Failed     int            `json:"failed"`     // sends SES refused
 	Drafted    int            `json:"drafted"`    // emails waiting for approval
+	Rescored   int            `json:"rescored"`   // customers whose credit score was recomputed
 	Skipped    map[string]int `json:"skipped"`
 	Stopped    bool           `json:"stopped"` // the time budget ran out; the next run continues
 }
@@ -184,7 +211,20 @@ var latestZone = time.FixedZone("UTC+14", 14*3600)
 // could not read the queue; problems with one customer are logged, counted
 // and passed over so the others still get their emails.
 func (s *Sweeper) Run(ctx context.Context, now time.Time) (Summary, error) {
-	return s.run(ctx, now, nil)
+	sum, err := s.run(ctx, now, nil)
+	if err != nil || sum.Stopped {
+		return sum, err
+	}
+	// Then the credit scores that changed since the last run or whose day
+	// has come: the emails go first, a late score can wait an hour.
+	if s.settings.Books != nil {
+		n, err := s.settings.Books.RescoreDue(audit.Begin(ctx, "system:sweep", "sweep", ""), now)
+		sum.Rescored = n
+		if err != nil {
+			s.log.ErrorContext(ctx, "rescoring", "error", err.Error())
+		}
+	}
+	return sum, nil
 }
 
 // Planned is an email a sweep would send.
@@ -242,7 +282,7 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned) (S
 			}
 			// Each customer is its own unit of audited work: the records
 			// read for it are the "before" of what its emails change.
-			cctx := audit.Begin(ctx, "system:sweep", "sweep", "")
+			cctx := audit.Fork(ctx)
 			if err := s.customer(cctx, now, cid, byCustomer[cid], rc, &sum, preview); err != nil {
 				if ctx.Err() != nil {
 					sum.Stopped = true
@@ -274,7 +314,7 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 	}
 	loc := billing.Location(zone)
 	today := civil.Today(now, loc)
-	pol, err := s.policy(ctx, rc, c.Policy)
+	pol, err := s.policyFor(ctx, rc, c)
 	if err != nil {
 		return err
 	}
