@@ -291,3 +291,28 @@ func TestFollowUpsListWhatIsDueForEachCollector(t *testing.T) {
 		t.Errorf("on=soon = %d", res.Status)
 	}
 }
+
+// A grade belongs to one policy at most; grades are A to D.
+func TestPoliciesClaimGrades(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	steps := []map[string]any{{"name": "nudge", "offset_days": 3, "tone": "reminder", "email": true}}
+	if res := f.Do("PUT", "/v1/policies/gentle", map[string]any{"steps": steps, "grades": []string{"A", "B"}}); res.Status != 200 {
+		t.Fatalf("gentle = %d %s", res.Status, res.Body)
+	}
+	res := f.Do("PUT", "/v1/policies/soft", map[string]any{"steps": steps, "grades": []string{"B"}})
+	if code, field := res.ErrorField(t); res.Status != 409 || field != "grades" {
+		t.Errorf("a second claim on B = %d %s %s", res.Status, code, field)
+	}
+	res = f.Do("PUT", "/v1/policies/soft", map[string]any{"steps": steps, "grades": []string{"E"}})
+	if _, field := res.ErrorField(t); res.Status != 422 || field != "grades[0]" {
+		t.Errorf("grade E = %d %s", res.Status, field)
+	}
+	// Re-putting the same policy keeps its own claim.
+	if res := f.Do("PUT", "/v1/policies/gentle", map[string]any{"steps": steps, "grades": []string{"A"}}); res.Status != 200 {
+		t.Errorf("gentle again = %d %s", res.Status, res.Body)
+	}
+	if res := f.Do("PUT", "/v1/policies/soft", map[string]any{"steps": steps, "grades": []string{"B"}}); res.Status != 200 {
+		t.Errorf("B once released = %d %s", res.Status, res.Body)
+	}
+}

@@ -127,7 +127,16 @@ func (s *Server) creditFile(r *http.Request, _ []byte) (int, any, error) {
 		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason), Paused: c.Paused || len(c.DisputeHolds) > 0, PauseReason: nullable(pauseReason(c)),
 		Score: f.Score.Score, Grade: f.Score.Grade, Factors: []scoreFactorJSON{},
 		OnTimeStreak: f.OnTimeStreak, AvgDaysLate: math.Round(f.AvgDaysLate*10) / 10, WorstDaysLate: f.WorstDaysLate, SettledLast12Months: f.Settled12m,
-		OpenPromises: []promiseJSON{}, OpenDisputes: f.OpenDisputes, LastContacts: []contactJSON{},
+		OpenPromises: []promiseJSON{}, OpenPlans: []openPlanJSON{}, OpenDisputes: f.OpenDisputes, LastContacts: []contactJSON{},
+		Suggested: suggestionJSON{CreditLimit: f.Suggested.CreditLimit, PaymentTermsDays: f.Suggested.TermsDays, Explain: f.Suggested.Explain},
+	}
+	for _, inv := range f.OpenPlans {
+		p := openPlanJSON{InvoiceID: inv.ID, Number: inv.Number, Currency: inv.Currency, AmountDue: inv.AmountDue(), Installments: len(inv.Plan.Installments)}
+		if i, _, ok := inv.CurrentInstallment(); ok {
+			on := inv.Plan.Installments[i].DueOn.String()
+			p.Current, p.CurrentDueOn = i+1, &on
+		}
+		out.OpenPlans = append(out.OpenPlans, p)
 	}
 	for _, x := range f.Score.Factors {
 		out.Factors = append(out.Factors, scoreFactorJSON(x))
@@ -163,8 +172,28 @@ type creditFileJSON struct {
 	WorstDaysLate       int               `json:"worst_days_late"`
 	SettledLast12Months int               `json:"settled_last_12_months"`
 	OpenPromises        []promiseJSON     `json:"open_promises"`
+	OpenPlans           []openPlanJSON    `json:"open_plans"`
 	OpenDisputes        int               `json:"open_disputes"`
 	LastContacts        []contactJSON     `json:"last_contacts"`
+	Suggested           suggestionJSON    `json:"suggested"`
+}
+
+// suggestionJSON is the credit limit and terms the grade suggests.
+type suggestionJSON struct {
+	CreditLimit      *int64 `json:"credit_limit"`
+	PaymentTermsDays int    `json:"payment_terms_days"`
+	Explain          string `json:"explanation"`
+}
+
+// openPlanJSON is an open invoice on an installment plan.
+type openPlanJSON struct {
+	InvoiceID    string  `json:"invoice_id"`
+	Number       string  `json:"number"`
+	Currency     string  `json:"currency"`
+	AmountDue    int64   `json:"amount_due"`
+	Installments int     `json:"installments"`
+	Current      int     `json:"current"` // 1-based; 0 when all are paid (fees remain)
+	CurrentDueOn *string `json:"current_due_on"`
 }
 
 type scoreFactorJSON struct {

@@ -235,8 +235,45 @@ type CreditFile struct {
 	WorstDaysLate int
 	Settled12m    int
 	OpenPromises  []*Promise
-	OpenDisputes  int // open invoices the customer disputes
+	OpenPlans     []*Invoice // open invoices on an installment plan
+	OpenDisputes  int        // open invoices the customer disputes
 	LastContacts  []Contact
+	Suggested     Suggestion
+}
+
+// Suggestion is the credit limit and terms a grade suggests.
+type Suggestion struct {
+	CreditLimit *int64 // nil: no history to base one on
+	TermsDays   int
+	Explain     string
+}
+
+// Suggest works out a suggested credit limit and payment terms from a
+// grade, the customer's monthly volume (what it was invoiced over the last
+// 12 months, settled and open, divided by 12, in its currency) and its
+// current terms:
+//
+//	grade  limit               terms
+//	A      3 × monthly volume  current terms
+//	B      2 × monthly volume  current, at most 30 days
+//	C      1 × monthly volume  current, at most 14 days
+//	D      0                   0: payment in advance
+//
+// Limits are rounded up to a multiple of 10,000 minor units (100.00 in
+// most currencies). Without any volume there is no limit to suggest.
+func Suggest(grade string, monthly int64, termsDays int) Suggestion {
+	mult := map[string]int64{"A": 3, "B": 2, "C": 1, "D": 0}[grade]
+	terms := map[string]int{"A": termsDays, "B": min(termsDays, 30), "C": min(termsDays, 14), "D": 0}[grade]
+	if grade == "D" {
+		zero := int64(0)
+		return Suggestion{CreditLimit: &zero, TermsDays: 0, Explain: "grade D: no credit; ask for payment in advance"}
+	}
+	if monthly <= 0 {
+		return Suggestion{TermsDays: terms, Explain: fmt.Sprintf("grade %s; no invoices in the last 12 months to base a limit on", grade)}
+	}
+	limit := (mult*monthly + 9999) / 10000 * 10000
+	return Suggestion{CreditLimit: &limit, TermsDays: terms,
+		Explain: fmt.Sprintf("grade %s: %d × the monthly volume of %d, rounded up; terms of at most %d days", grade, mult, monthly, terms)}
 }
 
 // CustomerCreditFile reads a customer's credit file: terms, limit,
@@ -275,9 +312,19 @@ func (s *Service) CustomerCreditFile(ctx context.Context, id string) (*CreditFil
 			h.BrokenPromises++
 		}
 	}
+	var volume int64 // invoiced in the last 12 months: settled and open
+	for _, st := range h.Settled {
+		volume += st.Total
+	}
 	err = s.store.ListInvoices(ctx, InvoiceRange{CustomerID: c.ID, State: StateOpen, PageSize: 100}, func(inv *Invoice, _ string) bool {
 		if inv.Disputed {
 			f.OpenDisputes++
+		}
+		if inv.Plan != nil {
+			f.OpenPlans = append(f.OpenPlans, inv)
+		}
+		if inv.Currency == c.Currency && today.DaysSince(inv.IssuedOn) < 365 {
+			volume += inv.Total
 		}
 		return true
 	})
@@ -288,6 +335,7 @@ func (s *Service) CustomerCreditFile(ctx context.Context, id string) (*CreditFil
 		return nil, err
 	}
 	f.Score = ScoreOf(h)
+	f.Suggested = Suggest(f.Score.Grade, volume/12, c.PaymentTermsDays)
 	f.Settled12m = len(h.Settled)
 	f.AvgDaysLate = weightedDaysLate(h.Settled)
 	recentFirst := slices.Clone(h.Settled)

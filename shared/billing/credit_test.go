@@ -92,3 +92,30 @@ func TestScoresForHandWorkedHistories(t *testing.T) {
 		})
 	}
 }
+
+// Suggested limits and terms, worked by hand from the table in Suggest's
+// comment.
+func TestSuggestedLimitsFollowTheGrade(t *testing.T) {
+	for _, tc := range []struct {
+		grade   string
+		monthly int64
+		terms   int
+		limit   string // "none" for nil
+		days    int
+	}{
+		{"A", 123456, 45, "380000", 45}, // 3 × 1,234.56 = 3,703.68 → 3,800.00
+		{"B", 123456, 45, "250000", 30}, // 2 × 1,234.56 = 2,469.12 → 2,500.00
+		{"C", 123456, 10, "130000", 10}, // 1,234.56 → 1,300.00; terms already under 14
+		{"C", 0, 30, "none", 14},        // nothing invoiced: no limit to suggest
+		{"D", 999999, 30, "0", 0},       // no credit at all
+	} {
+		s := Suggest(tc.grade, tc.monthly, tc.terms)
+		limit := "none"
+		if s.CreditLimit != nil {
+			limit = fmt.Sprint(*s.CreditLimit)
+		}
+		if limit != tc.limit || s.TermsDays != tc.days || s.Explain == "" {
+			t.Errorf("%s, %d a month, %d days: limit %s, %d days (%s); want %s, %d", tc.grade, tc.monthly, tc.terms, limit, s.TermsDays, s.Explain, tc.limit, tc.days)
+		}
+	}
+}

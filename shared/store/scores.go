@@ -116,16 +116,19 @@ func (s *Store) scoreItems(cs *billing.CreditScore, add func(types.TransactWrite
 	return nil
 }
 
-// rescoreMark puts a customer in the rescoring queue for today: an update
-// in the transaction of the change that calls for it. It bumps the score's
-// version, so a rescoring that read the books before this change fails
-// its condition and reads them again.
+// markedNow sorts before every date: a customer marked by a change is
+// rescored by the next pass, whatever day that pass thinks it is.
+const markedNow = "0000-00-00"
+
+// rescoreMark puts a customer at the head of the rescoring queue: an
+// update in the transaction of the change that calls for it. It bumps the
+// score's version, so a rescoring that read the books before this change
+// fails its condition and reads them again.
 func (s *Store) rescoreMark(customerID string) types.TransactWriteItem {
-	today := civil.Today(time.Now(), time.UTC).String()
 	e, err := expression.NewBuilder().
 		WithUpdate(expression.Set(expression.Name(attrGSI4PK), expression.Value(partRescore)).
-			Set(expression.Name(attrGSI4SK), expression.Value(today+"#"+customerID)).
-			Set(expression.Name("rescore_on"), expression.Value(today)).
+			Set(expression.Name(attrGSI4SK), expression.Value(markedNow+"#"+customerID)).
+			Set(expression.Name("marked_at"), expression.Value(time.Now().UTC().Format(time.RFC3339Nano))).
 			Set(expression.Name("customer_id"), expression.Value(customerID)).
 			Add(expression.Name("version"), expression.Value(1))).Build()
 	if err != nil {

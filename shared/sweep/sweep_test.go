@@ -1054,3 +1054,87 @@ func TestInstallmentPlansAreChecked(t *testing.T) {
 		t.Errorf("a refused plan was written: %+v", got.Plan)
 	}
 }
+
+// A score is recomputed by the sweep after a change marks it, and again on
+// the day time alone changes it; in between the rescoring pass reads
+// nothing of the customer.
+func TestScoresAreRecomputedAfterChangesAndOnTheirDays(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	c := h.customer("Scored", "UTC", "en")
+	inv := h.invoice(c, "SC-1", "2026-11-01", "2026-12-01")
+	score := func() *billing.CreditScore {
+		t.Helper()
+		cs, err := h.store.GetScore(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+	// Creating the invoice marked the customer: the next sweep scores it.
+	if sum := h.sweepAt(at("2026-11-20", "UTC")); sum.Rescored != 1 {
+		t.Fatalf("first sweep rescored %d", sum.Rescored)
+	}
+	cs := score()
+	if cs.Score.Grade != "A" || cs.Score.Score != 90 || cs.RescoreOn.String() != "2026-12-02" {
+		t.Fatalf("first score: %s %d, next %s", cs.Score.Grade, cs.Score.Score, cs.RescoreOn)
+	}
+	if sum := h.sweepAt(at("2026-11-21", "UTC")); sum.Rescored != 0 {
+		t.Errorf("nothing changed, yet %d rescored", sum.Rescored)
+	}
+	// Paid on time: the payment marks it again.
+	h.now = at("2026-11-25", "UTC")
+	total := inv.Total
+	if _, err := h.bill.RecordPayment(ctx, billing.PaymentInput{CustomerID: c.ID, Amount: &total}); err != nil {
+		t.Fatal(err)
+	}
+	if sum := h.sweepAt(at("2026-11-25", "UTC")); sum.Rescored != 1 {
+		t.Fatalf("after the payment, %d rescored", sum.Rescored)
+	}
+	// Settled on 11-25: it leaves the last 90 days on 2027-02-23.
+	if cs := score(); cs.RescoreOn.String() != "2027-02-23" || cs.Version < 2 {
+		t.Fatalf("after the payment: next %s, version %d", cs.RescoreOn, cs.Version)
+	}
+	h.now = at("2027-02-22", "UTC").Add(-14 * time.Hour) // the day before, even at UTC+14
+	if n, err := h.bill.RescoreDue(ctx, h.now); err != nil || n != 0 {
+		t.Errorf("the day before: %d rescored, %v", n, err)
+	}
+	h.now = at("2027-02-23", "UTC")
+	if n, err := h.bill.RescoreDue(ctx, h.now); err != nil || n != 1 {
+		t.Errorf("on the day: %d rescored, %v", n, err)
+	}
+	if cs := score(); cs.RescoreOn.String() != "2027-11-25" {
+		t.Errorf("then due when it leaves the 12 months: %s", cs.RescoreOn)
+	}
+}
+
+// A policy that claims a grade duns the customers of that grade that are
+// not assigned a policy by name, from the invoice's next scheduled action
+// on (as any change of policy does).
+func TestTheGradeChoosesThePolicy(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	strict := dunning.Policy{Name: "strict", WeeklyCap: 3, Grades: []string{"B"}, Steps: []dunning.Step{
+		{Name: "demand", OffsetDays: 2, Tone: dunning.Final, Email: true}}}
+	if err := h.store.PutPolicy(ctx, &strict, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	c := h.customer("Graded", "UTC", "en")
+	h.invoice(c, "GR-1", "2026-11-01", "2026-12-01")
+	h.sweepAt(at("2026-11-20", "UTC")) // scored A: the standard ladder
+	h.sweepAt(at("2026-12-02", "UTC")) // its reminder; then rescored B (all it owes is overdue)
+	if got, _ := h.store.GetCustomer(ctx, c.ID); got.Grade != "B" {
+		t.Fatalf("grade %q", got.Grade)
+	}
+	h.sweepAt(at("2026-12-08", "UTC")) // next look: B, so the strict ladder's demand, not the standard's firm letter
+	mail := h.mail()
+	if len(mail) != 2 || !strings.HasPrefix(mail[0].Subject, "Reminder:") || !strings.HasPrefix(mail[1].Subject, "Final notice:") {
+		var subjects []string
+		for _, m := range mail {
+			subjects = append(subjects, m.Subject)
+		}
+		t.Fatalf("emails: %q", subjects)
+	}
+}
