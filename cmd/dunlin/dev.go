@@ -74,6 +74,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		cfg.Window.StartHour, cfg.Window.EndHour = 0, 24
 		cfg.Window.Weekdays = []time.Weekday{0, 1, 2, 3, 4, 5, 6}
 	}
+	if *demo && os.Getenv("DUNLIN_DIGEST_HOUR") == "" {
+		cfg.DigestHour = 0 // and the alert digest goes with the first sweep
+	}
 	// Local webhook secrets, unless given: sign test deliveries with these.
 	if cfg.Webhooks.StripeSecrets == "" && cfg.Webhooks.StripeParam == "" {
 		cfg.Webhooks.StripeSecrets = devStripeSecret
@@ -181,9 +184,9 @@ func schedule(ctx context.Context, a *app.App, every time.Duration, stdout, stde
 		switch {
 		case err != nil && ctx.Err() == nil:
 			fmt.Fprintf(stderr, "sweep: %v\n", err)
-		case sum.Sent+sum.InDoubt+sum.Failed+sum.Requeued > 0:
-			fmt.Fprintf(stdout, "%s sweep: %d sent, %d requeued, %d in doubt, %d failed, skipped %v\n",
-				time.Now().Format("15:04:05"), sum.Sent, sum.Requeued, sum.InDoubt, sum.Failed, sum.Skipped)
+		case sum.Sent+sum.InDoubt+sum.Failed+sum.Requeued > 0 || sum.Digest != "":
+			fmt.Fprintf(stdout, "%s sweep: %d sent, %d requeued, %d in doubt, %d failed, skipped %v%s\n",
+				time.Now().Format("15:04:05"), sum.Sent, sum.Requeued, sum.InDoubt, sum.Failed, sum.Skipped, digestNote(sum.Digest))
 		}
 		select {
 		case <-ctx.Done():
@@ -191,6 +194,14 @@ func schedule(ctx context.Context, a *app.App, every time.Duration, stdout, stde
 		case <-tick.C:
 		}
 	}
+}
+
+// digestNote mentions the alert digest when a run made it.
+func digestNote(status string) string {
+	if status == "" {
+		return ""
+	}
+	return "; alert digest " + status
 }
 
 func sweepNote(every time.Duration, window string) string {

@@ -102,22 +102,23 @@ func TestDevRunsTheStackAndStopsWhatItStarted(t *testing.T) {
 	if status, _ := getJSON(t, base+"/v1/customers", "dk_nope"); status != 401 {
 		t.Errorf("a bad key got %d", status)
 	}
-	// The scheduler sweeps at start: one email of every kind within moments.
+	// The scheduler sweeps at start: one email of every kind within moments,
+	// then the firm's digest of the alerts they raised.
 	var subjects []string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		subjects = subjects[:0]
 		for _, e := range testenv.SentEmails(t, fmt.Sprintf("http://127.0.0.1:%d", sesPort)) {
 			subjects = append(subjects, e.Subject)
 		}
-		if len(subjects) >= 5 {
+		if len(subjects) >= 6 {
 			break
 		}
 	}
 	joined := strings.Join(subjects, "\n")
-	if len(subjects) != 5 {
+	if len(subjects) != 6 {
 		t.Fatalf("demo emails after the first sweep:\n%s", joined)
 	}
-	for _, want := range []string{"is due on", "付款提醒", "please pay now", "最后通知", "Action needed: Northwind"} {
+	for _, want := range []string{"is due on", "付款提醒", "please pay now", "最后通知", "Action needed: Northwind", "Dunlin digest"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("no demo email containing %q in:\n%s", want, joined)
 		}

@@ -53,6 +53,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	sw := sweep.New(st, &mailer.SES{Client: cfg.SES(awsCfg)}, sweep.Settings{
 		FirmName: cfg.FirmName, FirmTimezone: cfg.Firm.Timezone, From: cfg.Sender, ReplyTo: cfg.ReplyTo,
 		CollectionsEmail: cfg.CollectionsEmail, Window: cfg.Window, Shards: store.QueueShards, Books: bill,
+		Digest: cfg.DigestHour >= 0, DigestHour: max(cfg.DigestHour, 0),
 	}, log)
 	return &App{
 		aws:     awsCfg,

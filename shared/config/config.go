@@ -33,7 +33,11 @@ type Config struct {
 	FirmName         string // DUNLIN_FIRM_NAME
 	Sender           string // DUNLIN_SENDER: the From address, a verified SES identity
 	ReplyTo          string // DUNLIN_REPLY_TO
-	CollectionsEmail string // DUNLIN_COLLECTIONS_EMAIL: receives escalations
+	CollectionsEmail string // DUNLIN_COLLECTIONS_EMAIL: receives escalations and the alert digest
+	// DigestHour is the firm-local hour from which the daily alert digest
+	// goes to CollectionsEmail (DUNLIN_DIGEST_HOUR, 0-23, default 7; "off"
+	// or -1 sends none).
+	DigestHour int
 	// Send window (customer-local): DUNLIN_SEND_HOURS "9-18",
 	// DUNLIN_SEND_DAYS "Mon-Fri" or "Mon,Tue,Sat", DUNLIN_HOLIDAYS "GB",
 	// DUNLIN_CLOSED_DAYS "2026-12-24,2026-12-31".
@@ -56,6 +60,7 @@ var Defaults = Config{
 	FirmName:         "Example Ltd",
 	Sender:           "receivables@example.com",
 	CollectionsEmail: "collections@example.com",
+	DigestHour:       7,
 	Window:           dunning.DefaultWindow(),
 	Firm: billing.Firm{
 		Timezone:         "UTC",
@@ -95,6 +100,17 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		return Config{}, err
 	}
 	c.Window = w
+	if v, ok := lookup("DUNLIN_DIGEST_HOUR"); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		switch {
+		case v == "off":
+			c.DigestHour = -1
+		case err != nil || n < -1 || n > 23:
+			return Config{}, fmt.Errorf("DUNLIN_DIGEST_HOUR=%q: an hour from 0 to 23, or off", v)
+		default:
+			c.DigestHour = n
+		}
+	}
 	if v, ok := lookup("DUNLIN_DEFAULT_TERMS_DAYS"); ok && v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {

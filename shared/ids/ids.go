@@ -74,3 +74,11 @@ func Valid(prefix, s string) bool {
 	}
 	return true
 }
+
+// Floor returns the smallest id with the given prefix that can be made at
+// t or later: a key-range bound for "created since t".
+func Floor(prefix string, t time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
+	return prefix + encode(b)
+}

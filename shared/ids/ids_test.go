@@ -1,6 +1,7 @@
 package ids
 
 import (
+	"encoding/binary"
 	"testing"
 	"time"
 )
@@ -41,5 +42,24 @@ func TestIDsMadeInOneMillisecondStillSortByCreation(t *testing.T) {
 	}
 	if back := New("x_", t0.Add(-time.Hour)); back <= prev {
 		t.Fatalf("an id after the clock stepped back sorts before earlier ids")
+	}
+}
+
+// Floor bounds the ids of an instant: an id made at t (whatever its
+// random part) sorts at or after it, one made a millisecond before, before.
+func TestFloorBoundsIdsByTime(t *testing.T) {
+	t0 := time.Date(2026, 11, 23, 7, 0, 0, 0, time.UTC)
+	made := func(at time.Time, fill byte) string { // as New makes one, without its in-process ordering
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:8], uint64(at.UnixMilli())<<16)
+		for i := 6; i < 16; i++ {
+			b[i] = fill
+		}
+		return "alr_" + encode(b)
+	}
+	floor := Floor("alr_", t0)
+	before, lowest, highest := made(t0.Add(-time.Millisecond), 0xff), made(t0, 0), made(t0, 0xff)
+	if !(before < floor && floor <= lowest && lowest < highest) || !Valid("alr_", floor) {
+		t.Errorf("before %s, floor %s, at %s..%s", before, floor, lowest, highest)
 	}
 }

@@ -52,6 +52,13 @@ type Store interface {
 	SendsSince(ctx context.Context, customerID string, from civil.Date) ([]*dunning.Send, error)
 	RecordSend(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer) error
 	GetOverrides(ctx context.Context, lang string) (emails.Overrides, error)
+
+	// The firm's daily digest of alerts (digest.go).
+	ClaimDigest(ctx context.Context, day civil.Date, at time.Time) (bool, error)
+	DigestClaimedAt(ctx context.Context, day civil.Date) (time.Time, bool, error)
+	FinishDigest(ctx context.Context, day civil.Date, status, messageID string, alerts int, errText string, at time.Time) error
+	ReleaseDigest(ctx context.Context, day civil.Date) error
+	ListAlertsSince(ctx context.Context, since time.Time) ([]*billing.Alert, error)
 }
 
 // runCache holds what one run reads once: policies and the firm's wording.
@@ -126,6 +133,11 @@ type Settings struct {
 	// scheduled time, which a retried run may be far behind; claims are
 	// stamped, and judged stale, by the later of the two.
 	Clock func() time.Time
+	// Digest, when set, emails CollectionsEmail a digest of the day's new
+	// alerts once a day, with the first run at or after DigestHour (0-23)
+	// in FirmTimezone.
+	Digest     bool
+	DigestHour int
 	// Books pays due invoices from the customer's credit on account
 	// before anyone is chased for them, and settles promises to pay whose
 	// day has come (billing.Service); nil skips both.
@@ -150,6 +162,9 @@ type Books interface {
 	// RescoreDue recomputes the credit scores marked or due by now and
 	// reports how many it recomputed.
 	RescoreDue(ctx context.Context, now time.Time) (int, error)
+	// NoteBadAddress records that the customer's address was refused, and
+	// alerts the firm the first time.
+	NoteBadAddress(ctx context.Context, c *billing.Customer, reason string) error
 }
 
 // Sweeper runs sweeps.
@@ -181,6 +196,7 @@ type Summary struct {
 	Failed     int            `json:"failed"`     // sends SES refused
 	Drafted    int            `json:"drafted"`    // emails waiting for approval
 	Rescored   int            `json:"rescored"`   // customers whose credit score was recomputed
+	Digest     string         `json:"digest,omitempty"` // what became of today's alert digest, if this run made it
 	Skipped    map[string]int `json:"skipped"`
 	Stopped    bool           `json:"stopped"` // the time budget ran out; the next run continues
 }
@@ -223,6 +239,9 @@ func (s *Sweeper) Run(ctx context.Context, now time.Time) (Summary, error) {
 		if err != nil {
 			s.log.ErrorContext(ctx, "rescoring", "error", err.Error())
 		}
+	}
+	if err := s.digest(audit.Begin(ctx, "system:sweep", "sweep", ""), now, &sum); err != nil {
+		s.log.ErrorContext(ctx, "alert digest", "error", err.Error())
 	}
 	return sum, nil
 }
@@ -764,8 +783,12 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 		if err := s.store.UpdateSend(ctx, snd, dunning.Claimed); err != nil {
 			return err
 		}
-		// Record it on the customer too, where the firm will look; the next
-		// run tries again (the fault may be the firm's sender, not the address).
+		// Record it on the customer too, where the firm will look, with an
+		// alert the first time; the next run tries again (the fault may be
+		// the firm's sender, not the address).
+		if s.settings.Books != nil {
+			return s.settings.Books.NoteBadAddress(ctx, fresh, snd.Error)
+		}
 		marked := *fresh
 		at := now.UTC()
 		marked.EmailError, marked.EmailErrorAt, marked.Version = snd.Error, &at, fresh.Version+1

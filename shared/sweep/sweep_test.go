@@ -534,9 +534,26 @@ func TestAPermanentSESErrorIsRecordedAndTheRunGoesOn(t *testing.T) {
 	if len(sends) != 1 || sends[0].Status != dunning.Failed {
 		t.Errorf("send records %+v", sends)
 	}
+	// The firm is alerted once per address, not once per refusal.
+	bounced := func() (n int) {
+		alerts, _ := h.bill.ListAlerts(context.Background(), "", a.ID)
+		for _, al := range alerts {
+			if al.Kind == billing.AlertAddressBounced && al.Ref == a.Email && strings.Contains(al.Message, "not verified") {
+				n++
+			}
+		}
+		return n
+	}
+	if n := bounced(); n != 1 {
+		t.Errorf("%d address_bounced alerts after the first refusal", n)
+	}
+	h.sweepAt(at("2026-12-03", "UTC"))
+	if n := bounced(); n != 1 {
+		t.Errorf("%d address_bounced alerts after the second refusal", n)
+	}
 	// Once the firm fixes SES, the next day's run sends.
 	h.sweeper = sweep.New(h.store, h.mailer, h.settings, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if sum := h.sweepAt(at("2026-12-03", "UTC")); sum.Sent != 2 {
+	if sum := h.sweepAt(at("2026-12-04", "UTC")); sum.Sent != 2 {
 		t.Errorf("next day: %+v", sum)
 	}
 }
@@ -1136,5 +1153,52 @@ func TestTheGradeChoosesThePolicy(t *testing.T) {
 			subjects = append(subjects, m.Subject)
 		}
 		t.Fatalf("emails: %q", subjects)
+	}
+}
+
+// The daily digest: once a firm-local day, from the digest hour, the new
+// alerts since the last one go to the collections address; a day without
+// new alerts sends nothing; hostile names are escaped.
+func TestTheDailyDigestListsNewAlertsOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	h.settings.Digest, h.settings.DigestHour = true, 7
+	h.settings.CollectionsEmail = "collections@" + h.domain
+	h.sweeper = sweep.New(h.store, h.mailer, h.settings, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	limit := int64(100000)
+	c, err := h.bill.CreateCustomer(ctx, billing.CustomerCreate{Name: `<b>Bold</b> & Co`, Email: "bold@" + h.domain, Timezone: "UTC", CreditLimit: &limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.now = at("2026-11-23", "UTC").Add(-4 * time.Hour) // 06:00 London
+	h.invoice(c, "DG-1", "2026-11-01", "2026-12-01")    // 1,250.00 over a 1,000.00 limit: an alert
+	digests := func() []testenv.SentEmail {
+		var out []testenv.SentEmail
+		for _, m := range h.mail() {
+			if strings.HasPrefix(m.Subject, "Dunlin digest") {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	if sum := h.sweepAt(h.now); sum.Digest != "" || len(digests()) != 0 {
+		t.Fatalf("before the digest hour: %q", sum.Digest)
+	}
+	if sum := h.sweepAt(at("2026-11-23", "UTC").Add(-3 * time.Hour)); sum.Digest != "sent" { // 07:00 London
+		t.Fatalf("at the digest hour: %q", sum.Digest)
+	}
+	got := digests()
+	if len(got) != 1 || got[0].Subject != "Dunlin digest 2026-11-23: 1 new alert(s)" ||
+		!strings.Contains(got[0].Body.Text, "[exposure_over_limit] <b>Bold</b> & Co:") ||
+		!strings.Contains(got[0].Body.HTML, "&lt;b&gt;Bold&lt;/b&gt; &amp; Co") {
+		t.Fatalf("digest: %+v", got)
+	}
+	if sum := h.sweepAt(at("2026-11-23", "UTC")); sum.Digest != "" || len(digests()) != 1 {
+		t.Errorf("a second digest the same day: %q", sum.Digest)
+	}
+	// The next day: nothing new, nothing sent.
+	if sum := h.sweepAt(at("2026-11-24", "UTC")); sum.Digest != "empty" || len(digests()) != 1 {
+		t.Errorf("a day without alerts: %q, %d digests: %s", sum.Digest, len(digests()), digests()[len(digests())-1].Body.Text)
 	}
 }
