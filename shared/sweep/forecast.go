@@ -20,23 +20,32 @@ type Forecasted struct {
 	Step       string       `json:"step"`
 	Tone       dunning.Tone `json:"tone"`
 	Escalation bool         `json:"escalation"`
+	// IfPromiseBroken: the invoice is held by an open promise to pay; the
+	// step comes only if the promise is broken (from its check day on).
+	IfPromiseBroken bool `json:"if_promise_broken"`
 }
 
 // Forecast lists the steps due over the next days under the current
 // policies: each on its date, moved past pauses and closed days (weekends,
-// holidays). It reads the work queue up to the horizon and writes nothing.
-// It does not apply the weekly cap or the one-email-a-day grouping, which
-// depend on what is actually sent; the preview shows those for one instant.
+// holidays). Invoices the customer's credit on account pays off (oldest
+// due first, as the sweep spends it) are left out; invoices held by a
+// promise to pay are listed from the promise's check day, marked
+// IfPromiseBroken. It reads the work queue up to the horizon and writes
+// nothing. It does not apply the weekly cap or the one-email-a-day
+// grouping, which depend on what is actually sent; the preview shows those
+// for one instant.
 func (s *Sweeper) Forecast(ctx context.Context, now time.Time, days int) ([]Forecasted, error) {
 	through := civil.Today(now, latestZone).AddDays(days)
 	out := []Forecasted{}
 	customers := map[string]*billing.Customer{}
+	credit := map[string]map[string]int64{} // customer -> currency -> credit left
 	rc := newRunCache()
 	for shard := 0; shard < s.settings.Shards; shard++ {
 		var invs []*billing.Invoice
 		if err := s.store.DueActions(ctx, shard, through, func(inv *billing.Invoice) bool { invs = append(invs, inv); return true }); err != nil {
 			return nil, fmt.Errorf("read work queue shard %d: %w", shard, err)
 		}
+		sort.SliceStable(invs, func(i, j int) bool { return invs[i].DueOn.Before(invs[j].DueOn) }) // credit goes oldest due first
 		for _, inv := range invs {
 			c, ok := customers[inv.CustomerID]
 			if !ok {
@@ -45,6 +54,18 @@ func (s *Sweeper) Forecast(ctx context.Context, now time.Time, days int) ([]Fore
 					return nil, err
 				}
 				customers[c.ID] = c
+				if s.settings.Books != nil {
+					if credit[c.ID], err = s.settings.Books.CreditOnAccount(ctx, c.ID); err != nil {
+						return nil, err
+					}
+				}
+			}
+			if left := credit[c.ID][inv.Currency]; left > 0 && !inv.Disputed {
+				// The sweep pays what it can from credit before it duns.
+				credit[c.ID][inv.Currency] = left - min(left, inv.Balance)
+				if left >= inv.Balance {
+					continue
+				}
 			}
 			pol, err := s.policyFor(ctx, rc, c)
 			if err != nil {
@@ -56,7 +77,14 @@ func (s *Sweeper) Forecast(ctx context.Context, now time.Time, days int) ([]Fore
 			}
 			today := civil.Today(now, billing.Location(zone))
 			last := today.AddDays(days - 1)
-			for _, sc := range pol.Upcoming(inv.DunningDueOn(), pol.Done(inv.Progress()), today, last) {
+			from, promised := today, inv.PromiseID != ""
+			if promised && inv.NextActionOn.After(today) {
+				from = inv.NextActionOn // the promise's check day
+			}
+			if from.After(last) {
+				continue
+			}
+			for _, sc := range pol.Upcoming(inv.DunningDueOn(), pol.Done(inv.Progress()), from, last) {
 				on := sc.On
 				switch {
 				case len(c.DisputeHolds) > 0:
@@ -71,7 +99,7 @@ func (s *Sweeper) Forecast(ctx context.Context, now time.Time, days int) ([]Fore
 					continue
 				}
 				st := pol.Steps[sc.Step]
-				out = append(out, Forecasted{On: on, CustomerID: c.ID, InvoiceID: inv.ID, Number: inv.Number, Step: st.Name, Tone: st.Tone, Escalation: st.Escalate})
+				out = append(out, Forecasted{On: on, CustomerID: c.ID, InvoiceID: inv.ID, Number: inv.Number, Step: st.Name, Tone: st.Tone, Escalation: st.Escalate, IfPromiseBroken: promised})
 			}
 		}
 	}

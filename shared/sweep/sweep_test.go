@@ -1202,3 +1202,42 @@ func TestTheDailyDigestListsNewAlertsOnce(t *testing.T) {
 		t.Errorf("a day without alerts: %q, %d digests: %s", sum.Digest, len(digests()), digests()[len(digests())-1].Body.Text)
 	}
 }
+
+// The forecast leaves out what credit on account will pay, and shows an
+// invoice under a promise only from the promise's check day, as a step
+// that comes if the promise is broken.
+func TestForecastFollowsCreditAndPromises(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	c := h.customer("ForeCredit", "UTC", "en")
+	h.now = at("2026-11-20", "UTC")
+	paid := h.invoice(c, "FC-1", "2026-11-01", "2026-12-01")
+	h.invoice(c, "FC-2", "2026-11-02", "2026-12-02")
+	// Paying FC-1 twice over leaves 1,250.00 of credit on account.
+	over := 2 * paid.Total
+	if _, err := h.bill.RecordPayment(ctx, billing.PaymentInput{CustomerID: c.ID, Amount: &over, Allocations: []billing.AllocationInput{{InvoiceID: paid.ID, Amount: &paid.Total}}}); err != nil {
+		t.Fatal(err)
+	}
+	promised := h.customer("ForePromise", "UTC", "en")
+	held := h.invoice(promised, "FP-1", "2026-11-01", "2026-12-01")
+	amount := held.Total
+	if _, err := h.bill.MakePromise(ctx, promised.ID, billing.PromiseInput{Amount: &amount, PromisedOn: "2026-12-10", InvoiceIDs: []string{held.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := h.sweeper.Forecast(ctx, h.now, 30)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, f := range got {
+		lines = append(lines, fmt.Sprintf("%s %s %s %v", f.On, f.Number, f.Step, f.IfPromiseBroken))
+	}
+	// FC-2 is paid by the credit when its first step comes; FP-1 waits
+	// for the check day (promised 12-10, 3 days' grace: 12-14), then
+	// takes the step due then, and the next on its day.
+	want := "2026-12-14 FP-1 second true|2026-12-15 FP-1 final true"
+	if strings.Join(lines, "|") != want {
+		t.Errorf("forecast:\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.ReplaceAll(want, "|", "\n"))
+	}
+}
