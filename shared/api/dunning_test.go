@@ -284,6 +284,11 @@ func TestFollowUpsListWhatIsDueForEachCollector(t *testing.T) {
 	eq(t, "due by the 25th", names("/v1/follow-ups?on=2026-11-25"), []string{"Kim's", "Sam's"})
 	eq(t, "Sam's, by the 25th", names("/v1/follow-ups?on=2026-11-25&owner=SAM@firm.example"), []string{"Sam's"})
 	eq(t, "customer", fmt.Sprint(f.get("/v1/customers/" + sams)["follow_up_on"]), "2026-11-25")
+	// A page at a time.
+	first := f.get("/v1/follow-ups?on=2026-11-25&limit=1")
+	eq(t, "first page", fmt.Sprint(len(first["data"].([]any)), " ", first["data"].([]any)[0].(map[string]any)["name"]), "1 Kim's")
+	second := f.get("/v1/follow-ups?on=2026-11-25&limit=1&cursor=" + first["next_cursor"].(string))
+	eq(t, "second page", fmt.Sprint(len(second["data"].([]any)), " ", second["data"].([]any)[0].(map[string]any)["name"], " ", second["next_cursor"]), "1 Sam's <nil>")
 	// The follow-up happened: a contact without a new date clears it.
 	log(sams, "")
 	eq(t, "after Sam called", names("/v1/follow-ups?on=2026-11-30"), []string{"Kim's"})

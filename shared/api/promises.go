@@ -204,7 +204,7 @@ type scoreFactorJSON struct {
 }
 
 func (s *Server) followUps(r *http.Request, _ []byte) (int, any, error) {
-	limit, _, err := pageParams(r)
+	limit, cursor, err := pageParams(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -214,9 +214,9 @@ func (s *Server) followUps(r *http.Request, _ []byte) (int, any, error) {
 			return 0, nil, apperr.Field(apperr.BadRequest, "on", "on must be a date, YYYY-MM-DD")
 		}
 	}
-	cs, err := s.billing.FollowUps(r.Context(), r.URL.Query().Get("owner"), on, limit)
+	page, err := s.billing.FollowUps(r.Context(), r.URL.Query().Get("owner"), on, cursor, limit)
 	if err != nil {
 		return 0, nil, err
 	}
-	return http.StatusOK, toList(cs, "", toCustomerJSON), nil
+	return http.StatusOK, toList(page.Items, page.NextCursor, toCustomerJSON), nil
 }

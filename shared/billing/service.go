@@ -81,8 +81,9 @@ type Store interface {
 	// ListContacts returns a customer's latest contacts, newest first.
 	ListContacts(ctx context.Context, customerID string, limit int) ([]Contact, error)
 	// ListFollowUps calls fn with each customer whose next follow-up is on
-	// or before through, earliest first, until fn returns false.
-	ListFollowUps(ctx context.Context, through civil.Date, fn func(c *Customer) bool) error
+	// or before through, earliest first, from cursor on, until fn returns
+	// false (see ListCustomers).
+	ListFollowUps(ctx context.Context, through civil.Date, cursor string, fn func(c *Customer, next string) bool) error
 	// ListCustomersOnHold is ListCustomers for customers on credit hold.
 	ListCustomersOnHold(ctx context.Context, cursor string, pageSize int, fn func(c *Customer, next string) bool) error
 	// GetPromise returns NotFound when the customer has no such promise.
@@ -422,22 +423,19 @@ func collect[T any](limit int, list func(fn func(item *T, next string) bool) err
 
 // FollowUps lists the customers to contact on or before a day (today in
 // the firm's zone when zero), one collector's when owner is given, earliest
-// first, at most limit. Its cost follows the follow-ups due, not the customers.
-func (s *Service) FollowUps(ctx context.Context, owner string, through civil.Date, limit int) ([]*Customer, error) {
+// first, a page of at most limit from cursor on. Its cost follows the
+// follow-ups due, not the customers.
+func (s *Service) FollowUps(ctx context.Context, owner string, through civil.Date, cursor string, limit int) (Page[Customer], error) {
 	if through.IsZero() {
 		through = civil.Today(s.now(), Location(s.firm.Timezone))
 	}
-	var out []*Customer
-	err := s.store.ListFollowUps(ctx, through, func(c *Customer) bool {
-		if owner == "" || strings.EqualFold(c.Owner, owner) {
-			out = append(out, c)
-		}
-		return len(out) < limit
-	})
+	page, err := collect(limit, func(fn func(*Customer, string) bool) error {
+		return s.store.ListFollowUps(ctx, through, cursor, fn)
+	}, func(c *Customer) bool { return owner == "" || strings.EqualFold(c.Owner, owner) })
 	if err != nil {
-		return nil, fmt.Errorf("follow-ups: %w", err)
+		return page, fmt.Errorf("follow-ups: %w", err)
 	}
-	return out, nil
+	return page, nil
 }
 
 // HoldInput is the body of POST /v1/customers/{id}/hold.

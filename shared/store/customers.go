@@ -171,8 +171,8 @@ func (s *Store) ListCustomersOnHold(ctx context.Context, cursor string, pageSize
 
 // ListFollowUps reads the customers whose next contact date is on or
 // before through, earliest first (GSI4, sparse: only customers with one).
-func (s *Store) ListFollowUps(ctx context.Context, through civil.Date, fn func(*billing.Customer) bool) error {
+func (s *Store) ListFollowUps(ctx context.Context, through civil.Date, cursor string, fn func(*billing.Customer, string) bool) error {
 	q := newIndexQuery(indexFollowUps, partFollowUp, 100)
 	q.sk, q.hasSK = expression.Key(attrGSI4SK).LessThanEqual(expression.Value(through.String()+"#~")), true
-	return runTyped(ctx, s, q, "", (*customerItem).customer, func(c *billing.Customer, _ string) bool { return fn(c) })
+	return runTyped(ctx, s, q, cursor, (*customerItem).customer, fn)
 }
