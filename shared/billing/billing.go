@@ -58,11 +58,11 @@ type Customer struct {
 	// Grade and Score are the stored credit score (see CreditScore), kept
 	// here too so that reading a customer shows them; "" and nil until the
 	// customer is first scored.
-	Grade string
-	Score *int
-	CreatedAt  time.Time
-	UpdatedAt  time.Time
-	Version    int64 // optimistic-locking counter, bumped on every write
+	Grade     string
+	Score     *int
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int64 // optimistic-locking counter, bumped on every write
 }
 
 // PausedOn reports whether dunning is paused for the customer on day: by

@@ -74,7 +74,7 @@ func toCustomerItem(c *billing.Customer) customerItem {
 		Policy: c.Policy, Paused: c.Paused, PauseReason: c.PauseReason, PausedUntil: c.PausedUntil.String(), DisputeHolds: c.DisputeHolds, DisputesReleased: c.DisputesReleased,
 		CreditHold: c.CreditHold, HoldReason: c.HoldReason, EmailError: c.EmailError, EmailErrorAt: c.EmailErrorAt,
 		LastResponseAt: c.LastResponseAt, Grade: c.Grade, Score: c.Score,
-		CreatedAt:      c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 	}
 }
 

@@ -189,13 +189,13 @@ func New(store Store, mail mailer.Mailer, settings Settings, log *slog.Logger) *
 // Summary is what a run did. Skipped counts invoices by reason.
 type Summary struct {
 	Now        time.Time      `json:"now"`
-	Considered int            `json:"considered"` // invoices whose action date has come
-	Sent       int            `json:"sent"`       // emails accepted by SES
-	Requeued   int            `json:"requeued"`   // invoices moved to a later action date
-	InDoubt    int            `json:"in_doubt"`   // sends whose outcome is unknown (reported, never resent)
-	Failed     int            `json:"failed"`     // sends SES refused
-	Drafted    int            `json:"drafted"`    // emails waiting for approval
-	Rescored   int            `json:"rescored"`   // customers whose credit score was recomputed
+	Considered int            `json:"considered"`       // invoices whose action date has come
+	Sent       int            `json:"sent"`             // emails accepted by SES
+	Requeued   int            `json:"requeued"`         // invoices moved to a later action date
+	InDoubt    int            `json:"in_doubt"`         // sends whose outcome is unknown (reported, never resent)
+	Failed     int            `json:"failed"`           // sends SES refused
+	Drafted    int            `json:"drafted"`          // emails waiting for approval
+	Rescored   int            `json:"rescored"`         // customers whose credit score was recomputed
 	Digest     string         `json:"digest,omitempty"` // what became of today's alert digest, if this run made it
 	Skipped    map[string]int `json:"skipped"`
 	Stopped    bool           `json:"stopped"` // the time budget ran out; the next run continues
