@@ -32,6 +32,8 @@ type seeded struct {
 	store   *store.Store
 	meter   *dbmeter.Meter
 	sweeper *sweep.Sweeper
+	bill    *billing.Service
+	due     []*billing.Customer
 }
 
 // seed creates `due` customers with one invoice each whose reminder is due
@@ -46,11 +48,13 @@ func seed(tb testing.TB, paid, due int) *seeded {
 		tb.Fatal(err)
 	}
 	total := int64(10000)
+	var dueCustomers []*billing.Customer
 	for i := range due {
 		c, err := bill.CreateCustomer(ctx, billing.CustomerCreate{Name: fmt.Sprintf("Due %04d", i), Email: fmt.Sprintf("due%04d@bench.example", i)})
 		if err != nil {
 			tb.Fatal(err)
 		}
+		dueCustomers = append(dueCustomers, c)
 		// Already past its friendly step, so exactly one reminder is due.
 		inv, err := bill.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Number: fmt.Sprintf("DUE-%05d", i), Total: &total, IssuedOn: "2026-11-01", DueOn: "2026-12-01"})
 		if err != nil {
@@ -107,7 +111,7 @@ func seed(tb testing.TB, paid, due int) *seeded {
 	sw := sweep.New(st, &mailer.SES{Client: ses}, sweep.Settings{FirmName: "Bench", FirmTimezone: "UTC", From: "ar@bench.example",
 		CollectionsEmail: "c@bench.example", Window: w, Shards: store.QueueShards, Books: bill}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	meter.Reset()
-	return &seeded{store: st, meter: meter, sweeper: sw}
+	return &seeded{store: st, meter: meter, sweeper: sw, bill: bill, due: dueCustomers}
 }
 
 // previewCounts measures one dry-run sweep (the same reads as a real one,

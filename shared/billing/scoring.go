@@ -74,7 +74,8 @@ func (s *Service) facts(ctx context.Context, c *Customer, today civil.Date) (*cr
 	if err != nil {
 		return nil, fmt.Errorf("open invoices of %s: %w", c.ID, err)
 	}
-	if f.Promises, err = s.ListPromises(ctx, c.ID); err != nil {
+	// As stored: only broken promises count, and "broken" is always stored.
+	if f.Promises, err = s.store.ListPromises(ctx, c.ID); err != nil {
 		return nil, err
 	}
 	now := s.now()
