@@ -131,7 +131,8 @@ func (s *Server) creditFile(r *http.Request, _ []byte) (int, any, error) {
 		Suggested: suggestionJSON{CreditLimit: f.Suggested.CreditLimit, PaymentTermsDays: f.Suggested.TermsDays, Explain: f.Suggested.Explain},
 	}
 	for _, inv := range f.OpenPlans {
-		p := openPlanJSON{InvoiceID: inv.ID, Number: inv.Number, Currency: inv.Currency, AmountDue: inv.AmountDue(), Installments: len(inv.Plan.Installments)}
+		today := civil.Today(s.billing.Now(), billing.Location(inv.Timezone))
+		p := openPlanJSON{InvoiceID: inv.ID, Number: inv.Number, Currency: inv.Currency, AmountDue: inv.AmountDue(today), Installments: len(inv.Plan.Installments)}
 		if i, _, ok := inv.CurrentInstallment(); ok {
 			on := inv.Plan.Installments[i].DueOn.String()
 			p.Current, p.CurrentDueOn = i+1, &on

@@ -163,7 +163,7 @@ func toPlanJSON(inv *billing.Invoice, now time.Time) *planJSON {
 		return nil
 	}
 	today := civil.Today(now, billing.Location(inv.Timezone))
-	out := &planJSON{Installments: []installmentJSON{}, AmountDue: inv.AmountDue(), CreatedAt: inv.Plan.CreatedAt}
+	out := &planJSON{Installments: []installmentJSON{}, AmountDue: inv.AmountDue(today), CreatedAt: inv.Plan.CreatedAt}
 	for _, st := range inv.Installments() {
 		status := "due"
 		switch {

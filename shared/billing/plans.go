@@ -100,13 +100,62 @@ func (inv *Invoice) Progress() (step, offset int) {
 	return inv.DunningStep, inv.DunningOffset
 }
 
-// AmountDue is what dunning asks for now: the balance, or on a plan what
-// remains of the current installment (the balance once all are paid).
-func (inv *Invoice) AmountDue() int64 {
-	if _, left, ok := inv.CurrentInstallment(); ok {
-		return min(left, inv.Balance)
+// AmountDue is what dunning asks for on day: the balance, or on a plan
+// what remains of every installment dated on or before day, or of the
+// current one when none is due yet (the balance once all are paid).
+func (inv *Invoice) AmountDue(day civil.Date) int64 {
+	if inv.Plan == nil {
+		return inv.Balance
 	}
-	return inv.Balance
+	var due int64
+	first := true
+	for _, st := range inv.Installments() {
+		if st.Paid >= st.Amount {
+			continue
+		}
+		if first || !st.DueOn.After(day) {
+			due += st.Amount - st.Paid
+		}
+		first = false
+	}
+	if first { // all paid: fees remain
+		return inv.Balance
+	}
+	return min(due, inv.Balance)
+}
+
+// InstallmentLabel names the installments AmountDue(day) asks for, as
+// "2/3" or "2-3/4"; "" without a plan or when all are paid.
+func (inv *Invoice) InstallmentLabel(day civil.Date) string {
+	i, _, ok := inv.CurrentInstallment()
+	if !ok {
+		return ""
+	}
+	last := i
+	for j := i + 1; j < len(inv.Plan.Installments) && !inv.Plan.Installments[j].DueOn.After(day); j++ {
+		last = j
+	}
+	if last == i {
+		return fmt.Sprintf("%d/%d", i+1, len(inv.Plan.Installments))
+	}
+	return fmt.Sprintf("%d-%d/%d", i+1, last+1, len(inv.Plan.Installments))
+}
+
+// InstallmentChangedBy reports whether applying amount more to the invoice
+// would finish its current installment: the ladder then starts again from
+// the next one's date, so the invoice goes back in the sweep's queue.
+func (inv *Invoice) InstallmentChangedBy(amount int64) bool {
+	if inv.Plan == nil {
+		return false
+	}
+	before, _, ok := inv.CurrentInstallment()
+	if !ok {
+		return false
+	}
+	cp := *inv
+	cp.Paid += amount
+	after, _, ok := cp.CurrentInstallment()
+	return !ok || after != before
 }
 
 // DunningDaysOverdue is days past DunningDueOn at now, in the invoice's zone.

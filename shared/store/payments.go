@@ -469,6 +469,16 @@ func (s *Store) applyUpdate(a billing.Apply) (*types.Update, error) {
 	} else {
 		upd = upd.Set(expression.Name("balance"), expression.Name("balance").Minus(expression.Value(a.Amount)))
 		cond = open.And(expression.Name("balance").GreaterThan(expression.Value(a.Amount)))
+		if inv.PromiseID == "" && !inv.Disputed && inv.InstallmentChangedBy(a.Amount) {
+			// An installment paid off: the ladder starts again from the
+			// next one's date, so the sweep looks at the invoice now.
+			woken := *inv
+			woken.NextActionOn = a.On
+			g3pk, g3sk := invoiceGSI3(&woken)
+			upd = upd.Set(expression.Name("next_action_on"), expression.Value(a.On.String())).
+				Set(expression.Name(attrGSI3PK), expression.Value(g3pk)).
+				Set(expression.Name(attrGSI3SK), expression.Value(g3sk))
+		}
 	}
 	e, err := expression.NewBuilder().WithUpdate(upd).WithCondition(cond).Build()
 	if err != nil {

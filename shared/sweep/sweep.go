@@ -882,7 +882,9 @@ func (s *Sweeper) record(ctx context.Context, snd *dunning.Send, advanced []*bil
 			if err != nil {
 				return err
 			}
-			if fresh.State == billing.StateOpen && !fresh.Disputed && fresh.PromiseID == "" && pol.Done(fresh.Progress()) < inv.DunningStep {
+			// Only for the same due date: if a payment finished the
+			// installment meanwhile, the next one starts its own ladder.
+			if fresh.State == billing.StateOpen && !fresh.Disputed && fresh.PromiseID == "" && fresh.DunningDueOn() == inv.DunningFor && pol.Done(fresh.Progress()) < inv.DunningStep {
 				next = append(next, advance(fresh, inv, inv.DunningStep, pol))
 			}
 		}
@@ -984,10 +986,8 @@ func (s *Sweeper) compose(ctx context.Context, rc *runCache, c *billing.Customer
 		// dated its own day, not for the whole balance.
 		line := emails.Line{
 			Number: w.inv.Number, IssuedOn: w.inv.IssuedOn.String(), DueOn: w.inv.DunningDueOn().String(),
-			DaysOverdue: w.inv.DunningDaysOverdue(now), Balance: money.Format(w.inv.AmountDue(), w.inv.Currency, lang), PaymentURL: w.inv.PaymentURL,
-		}
-		if i, _, ok := w.inv.CurrentInstallment(); ok {
-			line.Installment = fmt.Sprintf("%d/%d", i+1, len(w.inv.Plan.Installments))
+			DaysOverdue: w.inv.DunningDaysOverdue(now), Balance: money.Format(w.inv.AmountDue(today), w.inv.Currency, lang), PaymentURL: w.inv.PaymentURL,
+			Installment: w.inv.InstallmentLabel(today),
 		}
 		d.Lines = append(d.Lines, line)
 		for _, f := range w.inv.Fees { // the fee this email's step adds, if any
@@ -995,7 +995,7 @@ func (s *Sweeper) compose(ctx context.Context, rc *runCache, c *billing.Customer
 				d.Lines[len(d.Lines)-1].Fee = money.Format(f.Amount, w.inv.Currency, lang)
 			}
 		}
-		totals[w.inv.Currency] += w.inv.AmountDue()
+		totals[w.inv.Currency] += w.inv.AmountDue(today)
 	}
 	codes := make([]string, 0, len(totals))
 	for code := range totals {

@@ -1241,3 +1241,36 @@ func TestForecastFollowsCreditAndPromises(t *testing.T) {
 		t.Errorf("forecast:\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.ReplaceAll(want, "|", "\n"))
 	}
 }
+
+// Paying an installment off after its ladder has run out puts the invoice
+// back in the queue: the next installment is dunned from its own date.
+func TestAPaidInstallmentWakesTheNext(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	c := h.customer("Woken", "UTC", "en")
+	inv := h.invoice(c, "PLAN-3", "2026-11-01", "2026-12-01")
+	h.now = at("2026-11-20", "UTC")
+	amt := func(v int64) *int64 { return &v }
+	if _, err := h.bill.MakePlan(ctx, inv.ID, billing.PlanInput{Installments: []billing.InstallmentInput{
+		{DueOn: "2026-12-01", Amount: amt(100000)}, {DueOn: "2027-03-01", Amount: amt(25000)}}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"2026-11-28", "2026-12-02", "2026-12-08", "2026-12-15", "2026-12-31"} {
+		h.sweepAt(at(d, "UTC"))
+	}
+	if got, _ := h.store.GetInvoice(ctx, inv.ID); !got.NextActionOn.IsZero() {
+		t.Fatalf("the first installment's ladder is not finished: next %s", got.NextActionOn)
+	}
+	h.now = at("2027-01-05", "UTC")
+	if _, err := h.bill.RecordPayment(ctx, billing.PaymentInput{CustomerID: c.ID, Amount: amt(100000)}); err != nil {
+		t.Fatal(err)
+	}
+	h.sweepAt(at("2027-01-05", "UTC")) // looks, and waits for the next installment's ladder
+	before := len(h.mail())
+	h.sweepAt(at("2027-02-26", "UTC"))
+	mail := h.mail()
+	if len(mail) != before+1 || !strings.Contains(mail[len(mail)-1].Body.Text, "PLAN-3 (installment 2/2): €250.00, Due 2027-03-01") {
+		t.Fatalf("no reminder for the second installment: %d emails, last:\n%s", len(mail)-before, mail[len(mail)-1].Body.Text)
+	}
+}
