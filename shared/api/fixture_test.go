@@ -78,6 +78,7 @@ func newFixtureWith(t *testing.T, wrap func(billing.Store) billing.Store) *fixtu
 	if err != nil {
 		t.Fatal(err)
 	}
+	bill.SetIndexLag(0) // DynamoDB Local's indexes are never behind
 	keys := auth.NewService(st, clk.Now)
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	sw := sweep.New(st, &mailer.SES{Client: sesClient(t)}, sweep.Settings{

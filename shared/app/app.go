@@ -49,6 +49,9 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	if err != nil {
 		return nil, fmt.Errorf("configure billing: %w", err)
 	}
+	if cfg.DynamoDBEndpoint != "" {
+		bill.SetIndexLag(0) // DynamoDB Local's indexes are never behind
+	}
 	keys := auth.NewService(st, now)
 	sw := sweep.New(st, &mailer.SES{Client: cfg.SES(awsCfg)}, sweep.Settings{
 		FirmName: cfg.FirmName, FirmTimezone: cfg.Firm.Timezone, From: cfg.Sender, ReplyTo: cfg.ReplyTo,

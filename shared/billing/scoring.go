@@ -37,7 +37,16 @@ type CreditScore struct {
 	ScoredAt   time.Time
 	RescoreOn  civil.Date // zero: only an event will change the score
 	Version    int64      // optimistic locking; a mark bumps it too
+	// Marked: a change asked for a rescore, at MarkedAt (wall clock).
+	Marked   bool
+	MarkedAt time.Time
 }
+
+// markSettle is how long after a mark the rescoring pass waits before it
+// reads: a score reads the customer's invoices through an index, which
+// trails the write that marked it by a moment (usually well under a
+// second). The pass waits at most once, for its youngest mark.
+const markSettle = time.Second
 
 // Scored reports whether the record holds a score (a customer marked for
 // rescoring before it was ever scored has a record without one).
@@ -120,7 +129,15 @@ func nextRescore(f *creditFacts, currency string, today civil.Date) civil.Date {
 // lower than the stored one raises a grade_dropped alert in the same
 // transaction. Errors: NotFound; Conflict beyond retries.
 func (s *Service) Rescore(ctx context.Context, customerID string) (*CreditScore, error) {
-	return retryRaces(ctx, func() (*CreditScore, error) {
+	cs, _, err := s.rescore(ctx, customerID, true)
+	return cs, err
+}
+
+// rescore is Rescore; unless always, a customer neither marked nor due in
+// its own zone (the queue is read up to the latest date anywhere) is left
+// as it is, and wrote is false.
+func (s *Service) rescore(ctx context.Context, customerID string, always bool) (cs *CreditScore, wrote bool, err error) {
+	cs, err = retryRaces(ctx, func() (*CreditScore, error) {
 		c, err := s.store.GetCustomer(ctx, customerID)
 		if err != nil {
 			return nil, err
@@ -131,6 +148,10 @@ func (s *Service) Rescore(ctx context.Context, customerID string) (*CreditScore,
 		}
 		now := s.now().UTC()
 		today := civil.Today(now, Location(s.CustomerZone(c)))
+		if !always && prev.Scored() && !prev.Marked && prev.RescoreOn.After(today) {
+			wrote = false
+			return prev, nil
+		}
 		f, err := s.facts(ctx, c, today)
 		if err != nil {
 			return nil, err
@@ -145,8 +166,10 @@ func (s *Service) Rescore(ctx context.Context, customerID string) (*CreditScore,
 		if err := s.store.Post(ctx, pt); err != nil {
 			return nil, err
 		}
+		wrote = true
 		return cs, nil
 	})
+	return cs, wrote, err
 }
 
 // gradeDropMessage says how far the grade fell and which factors moved most.
@@ -182,9 +205,26 @@ func gradeDropMessage(before, after Score) string {
 // one customer's failure does not stop the others (the first error is
 // returned after the pass, and the customer stays marked).
 func (s *Service) RescoreDue(ctx context.Context, now time.Time) (int, error) {
-	var due []string
-	if err := s.store.DueRescores(ctx, civil.Today(now, latestZone), func(id string) bool { due = append(due, id); return true }); err != nil {
+	var (
+		due      []string
+		youngest time.Time
+	)
+	err := s.store.DueRescores(ctx, civil.Today(now, latestZone), func(id string, markedAt time.Time) bool {
+		due = append(due, id)
+		if markedAt.After(youngest) {
+			youngest = markedAt
+		}
+		return true
+	})
+	if err != nil {
 		return 0, fmt.Errorf("read the rescoring queue: %w", err)
+	}
+	if wait := s.indexLag - time.Since(youngest); wait > 0 && len(due) > 0 {
+		select { // let the indexes catch up with the latest marked change
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return 0, nil
+		}
 	}
 	n := 0
 	var first error
@@ -192,10 +232,11 @@ func (s *Service) RescoreDue(ctx context.Context, now time.Time) (int, error) {
 		if ctx.Err() != nil {
 			break
 		}
-		_, err := s.Rescore(audit.Fork(ctx), id)
+		_, wrote, err := s.rescore(audit.Fork(ctx), id, false)
 		switch {
-		case err == nil:
+		case err == nil && wrote:
 			n++
+		case err == nil:
 		case apperr.Is(err, apperr.NotFound):
 		case first == nil:
 			first = fmt.Errorf("rescore %s: %w", id, err)

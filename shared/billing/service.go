@@ -99,7 +99,7 @@ type Store interface {
 	GetScore(ctx context.Context, customerID string) (*CreditScore, error)
 	// DueRescores calls fn with each customer marked for rescoring or due
 	// on or before through, earliest first, until fn returns false.
-	DueRescores(ctx context.Context, through civil.Date, fn func(customerID string) bool) error
+	DueRescores(ctx context.Context, through civil.Date, fn func(customerID string, markedAt time.Time) bool) error
 }
 
 // InvoiceRange is a key range over invoices: one customer's or all, one
@@ -122,9 +122,10 @@ type Firm struct {
 
 // Service applies the rules for customers and invoices on top of a Store.
 type Service struct {
-	store Store
-	firm  Firm
-	now   func() time.Time
+	store    Store
+	firm     Firm
+	now      func() time.Time
+	indexLag time.Duration // see SetIndexLag
 }
 
 // NewService returns a Service. now is the clock; tests pass a fixed one.
@@ -140,8 +141,13 @@ func NewService(store Store, firm Firm, now func() time.Time) (*Service, error) 
 	if err := checkTerms(firm.DefaultTermsDays); err != nil {
 		return nil, fmt.Errorf("firm default terms: %w", err)
 	}
-	return &Service{store: store, firm: firm, now: now}, nil
+	return &Service{store: store, firm: firm, now: now, indexLag: markSettle}, nil
 }
+
+// SetIndexLag sets how long the rescoring pass lets the indexes catch up
+// with the newest change that marked a customer (default one second).
+// DynamoDB Local updates its indexes synchronously: 0 there.
+func (s *Service) SetIndexLag(d time.Duration) { s.indexLag = d }
 
 // Now returns the service clock's current instant.
 func (s *Service) Now() time.Time { return s.now() }

@@ -150,6 +150,8 @@ func (s *Store) UpdateCustomer(ctx context.Context, c *billing.Customer, oldExte
 			conflicts = append(conflicts, externalIDTaken(c.ExternalID))
 		}
 	}
+	// Its limit, currency or zone may move its credit score.
+	items, conflicts = append(items, s.rescoreMark(c.ID)), append(conflicts, nil)
 	if err := s.writeTx(ctx, items, conflicts); err != nil {
 		return fmt.Errorf("update customer %s: %w", c.ID, err)
 	}

@@ -35,6 +35,7 @@ type scoreItem struct {
 	AsOf       string       `dynamodbav:"as_of,omitempty"`
 	ScoredAt   *time.Time   `dynamodbav:"scored_at,omitempty"`
 	RescoreOn  string       `dynamodbav:"rescore_on,omitempty"`
+	MarkedAt   string       `dynamodbav:"marked_at,omitempty"`
 	Version    int64        `dynamodbav:"version"`
 }
 
@@ -49,7 +50,8 @@ func (it *scoreItem) score() *billing.CreditScore {
 	asOf, _ := civil.Parse(it.AsOf)
 	next, _ := civil.Parse(it.RescoreOn)
 	cs := &billing.CreditScore{CustomerID: it.CustomerID, AsOf: asOf, RescoreOn: next, Version: it.Version,
-		Score: billing.Score{Score: it.Score, Grade: it.Grade}}
+		Score: billing.Score{Score: it.Score, Grade: it.Grade}, Marked: strings.HasPrefix(it.GSI4SK, markedNow+"#")}
+	cs.MarkedAt, _ = time.Parse(time.RFC3339Nano, it.MarkedAt)
 	if it.ScoredAt != nil {
 		cs.ScoredAt = *it.ScoredAt
 	}
@@ -72,12 +74,17 @@ func (s *Store) GetScore(ctx context.Context, customerID string) (*billing.Credi
 	return it.score(), nil
 }
 
-// DueRescores reads the rescoring queue up to through, earliest first.
-func (s *Store) DueRescores(ctx context.Context, through civil.Date, fn func(string) bool) error {
+// DueRescores reads the rescoring queue up to through, earliest first,
+// with when each customer was marked (zero when it is due by date).
+func (s *Store) DueRescores(ctx context.Context, through civil.Date, fn func(string, time.Time) bool) error {
 	q := newIndexQuery(indexFollowUps, partRescore, 100)
 	q.sk, q.hasSK = expression.Key(attrGSI4SK).LessThanEqual(expression.Value(through.String()+"#~")), true
 	return s.run(ctx, q, "", func(item map[string]types.AttributeValue, _ string) bool {
-		return fn(strings.TrimPrefix(str(item[attrPK]), prefixCustomer))
+		var marked time.Time
+		if strings.HasPrefix(str(item[attrGSI4SK]), markedNow+"#") {
+			marked, _ = time.Parse(time.RFC3339Nano, str(item["marked_at"]))
+		}
+		return fn(strings.TrimPrefix(str(item[attrPK]), prefixCustomer), marked)
 	})
 }
 

@@ -1274,3 +1274,33 @@ func TestAPaidInstallmentWakesTheNext(t *testing.T) {
 		t.Fatalf("no reminder for the second installment: %d emails, last:\n%s", len(mail)-before, mail[len(mail)-1].Body.Text)
 	}
 }
+
+// A customer whose rescoring day has come somewhere on earth but not yet
+// in its own zone is left alone until it has.
+func TestRescoringWaitsForTheCustomersOwnDay(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	c := h.customer("West", "America/Los_Angeles", "en")
+	h.invoice(c, "LA-1", "2026-11-01", "2026-12-01")
+	h.now = at("2026-11-20", "America/Los_Angeles")
+	if n, err := h.bill.RescoreDue(ctx, h.now); err != nil || n != 1 {
+		t.Fatalf("first scoring: %d, %v", n, err)
+	}
+	first, _ := h.store.GetScore(ctx, c.ID)
+	if first.RescoreOn.String() != "2026-12-02" {
+		t.Fatalf("next rescoring on %s", first.RescoreOn)
+	}
+	// 2026-12-02 has begun east of Los Angeles, not in it (it is 12-01 there).
+	h.now = time.Date(2026, 12, 2, 6, 0, 0, 0, time.UTC)
+	if n, err := h.bill.RescoreDue(ctx, h.now); err != nil || n != 0 {
+		t.Errorf("before its day: %d rescored, %v", n, err)
+	}
+	if got, _ := h.store.GetScore(ctx, c.ID); got.Version != first.Version {
+		t.Errorf("the score was rewritten before its day: version %d, was %d", got.Version, first.Version)
+	}
+	h.now = at("2026-12-02", "America/Los_Angeles")
+	if n, err := h.bill.RescoreDue(ctx, h.now); err != nil || n != 1 {
+		t.Errorf("on its day: %d rescored, %v", n, err)
+	}
+}

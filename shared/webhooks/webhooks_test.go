@@ -55,6 +55,7 @@ func newRig(t *testing.T, stripeSecrets ...string) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bill.SetIndexLag(0) // DynamoDB Local's indexes are never behind
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	h := webhooks.New(bill, secrets.Static(stripeSecrets), secrets.Static{genericSecret}, log)
 	return &rig{t: t, store: st, billing: bill, handler: h}
