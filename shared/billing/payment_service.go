@@ -75,7 +75,9 @@ type CreditNoteInput struct {
 // Payment methods accepted on POST /v1/payments.
 var methods = []string{"bank_transfer", "card", "cash", "cheque", "direct_debit", "other"}
 
-const maxAllocations = 50 // one transaction holds at most 100 items
+// maxAllocations: one transaction holds at most 100 items, and each
+// invoice a change touches takes two (the change and its audit record).
+const maxAllocations = 40
 
 // RecordPayment books money received from a customer: on the invoices
 // given, or oldest due first; what is left is credit on account, which

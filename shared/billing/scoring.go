@@ -40,6 +40,8 @@ type CreditScore struct {
 	// Marked: a change asked for a rescore, at MarkedAt (wall clock).
 	Marked   bool
 	MarkedAt time.Time
+	// Before, on a score being written, is the one it replaces (nil: none).
+	Before *Score
 }
 
 // markSettle is how long after a mark the rescoring pass waits before it
@@ -158,6 +160,9 @@ func (s *Service) rescore(ctx context.Context, customerID string, always bool) (
 		}
 		cs := &CreditScore{CustomerID: c.ID, Score: ScoreOf(f.History), AsOf: today, ScoredAt: now,
 			RescoreOn: nextRescore(f, c.Currency, today), Version: prev.Version + 1}
+		if prev.Scored() {
+			cs.Before = &prev.Score
+		}
 		pt := &Posting{Score: cs, CustomerID: c.ID}
 		if prev.Scored() && gradeRank(cs.Score.Grade) > gradeRank(prev.Score.Grade) {
 			pt.Alerts = []*Alert{{ID: ids.New("alr_", now), CustomerID: c.ID, Kind: AlertGradeDropped, State: AlertOpen,

@@ -184,7 +184,10 @@ type auditNote struct {
 // withAudit appends to items one audit Put per audited entity they change.
 // notes[i] describes items[i] when it is an Update. If the records would
 // not fit in the transaction's 100 items, they are folded into one record
-// whose field names are prefixed with each entity's id.
+// whose field names are prefixed with each entity's id. That record is
+// found under its first entity only; callers keep their transactions
+// small enough that it does not happen (maxAllocations in billing,
+// MaxInvoicesPerEmail in the sweep).
 func (s *Store) withAudit(ctx context.Context, items []types.TransactWriteItem, notes map[int]auditNote) ([]types.TransactWriteItem, error) {
 	sc := audit.From(ctx)
 	now := time.Now().UTC()

@@ -377,7 +377,7 @@ func (s *Store) Post(ctx context.Context, pt *billing.Posting) error {
 			audit.Change{Field: "last_response_at", After: jsonValue(pt.RespondedAt.UTC().Format(time.RFC3339Nano))})
 	}
 	if cs := pt.Score; cs != nil {
-		if err := s.scoreItems(cs, add); err != nil {
+		if err := s.scoreItems(cs, add, noted); err != nil {
 			return err
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"dunlin/shared/apperr"
+	"dunlin/shared/audit"
 	"dunlin/shared/billing"
 	"dunlin/shared/civil"
 )
@@ -91,7 +92,7 @@ func (s *Store) DueRescores(ctx context.Context, through civil.Date, fn func(str
 // scoreItems are a rescoring's writes: the score on its version, and the
 // customer's grade and score (an update that bumps its version, so a
 // writer holding an older copy of the customer re-reads it).
-func (s *Store) scoreItems(cs *billing.CreditScore, add func(types.TransactWriteItem, *apperr.Error)) error {
+func (s *Store) scoreItems(cs *billing.CreditScore, add func(types.TransactWriteItem, *apperr.Error), noted func(types.TransactWriteItem, *apperr.Error, ...audit.Change)) error {
 	k := scoreKey(cs.CustomerID)
 	at := cs.ScoredAt
 	it := scoreItem{PK: k.PK, SK: k.SK, CustomerID: cs.CustomerID, Score: cs.Score.Score, Grade: cs.Score.Grade,
@@ -119,7 +120,17 @@ func (s *Store) scoreItems(cs *billing.CreditScore, add func(types.TransactWrite
 	if err != nil {
 		return fmt.Errorf("build grade update: %w", err)
 	}
-	add(types.TransactWriteItem{Update: txUpdate(s.table, customerKey(cs.CustomerID), e)}, apperr.New(apperr.NotFound, "no customer %q", cs.CustomerID))
+	grade, score := audit.Change{Field: "grade", After: jsonValue(cs.Score.Grade)}, audit.Change{Field: "score", After: jsonValue(cs.Score.Score)}
+	if b := cs.Before; b != nil {
+		grade.Before, score.Before = jsonValue(b.Grade), jsonValue(b.Score)
+	}
+	var changes []audit.Change
+	for _, c := range []audit.Change{grade, score} {
+		if string(c.Before) != string(c.After) {
+			changes = append(changes, c)
+		}
+	}
+	noted(types.TransactWriteItem{Update: txUpdate(s.table, customerKey(cs.CustomerID), e)}, apperr.New(apperr.NotFound, "no customer %q", cs.CustomerID), changes...)
 	return nil
 }
 

@@ -12,6 +12,9 @@ import (
 	"dunlin/shared/mailer"
 )
 
+// maxDigestLookBack is how many days back a digest looks for the last one.
+const maxDigestLookBack = 7
+
 // maxDigestNames bounds the customer reads a digest makes for names; any
 // further customers are shown by id.
 const maxDigestNames = 50
@@ -36,16 +39,29 @@ func (s *Sweeper) digest(ctx context.Context, now time.Time, sum *Summary) error
 	if err != nil || !claimed {
 		return err
 	}
-	// Since the last digest (yesterday's claim), or the last 24 hours.
+	// The alerts raised from the last digest's claim (looking back up to a
+	// week; else the last 24 hours) to this one's: consecutive digests
+	// neither overlap nor leave a gap.
 	since := at.Add(-24 * time.Hour)
-	if prev, ok, err := s.store.DigestClaimedAt(ctx, day.AddDays(-1)); err != nil {
-		return errors.Join(err, s.store.ReleaseDigest(ctx, day))
-	} else if ok {
-		since = prev
+	for back := 1; back <= maxDigestLookBack; back++ {
+		prev, ok, err := s.store.DigestClaimedAt(ctx, day.AddDays(-back))
+		if err != nil {
+			return errors.Join(err, s.store.ReleaseDigest(ctx, day))
+		}
+		if ok {
+			since = prev
+			break
+		}
 	}
-	alerts, err := s.store.ListAlertsSince(ctx, since)
+	listed, err := s.store.ListAlertsSince(ctx, since)
 	if err != nil {
 		return errors.Join(err, s.store.ReleaseDigest(ctx, day))
+	}
+	var alerts []*billing.Alert
+	for _, a := range listed {
+		if a.CreatedAt.Before(at) { // later ones are the next digest's
+			alerts = append(alerts, a)
+		}
 	}
 	if len(alerts) == 0 {
 		sum.Digest = "empty"

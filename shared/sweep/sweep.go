@@ -217,6 +217,12 @@ func (s *Sweeper) stamp(now time.Time) time.Time {
 	return now.UTC()
 }
 
+// MaxInvoicesPerEmail is the most invoices one dunning email speaks for.
+// Its record is one transaction of at most 100 items: each invoice and
+// its audit record, plus the send, the contact log entry, a credit hold,
+// an alert and the rescoring mark with theirs.
+const MaxInvoicesPerEmail = 40
+
 // sendTimeout bounds one claimed send: re-check, SES and the record.
 const sendTimeout = 30 * time.Second
 
@@ -227,21 +233,37 @@ var latestZone = time.FixedZone("UTC+14", 14*3600)
 // could not read the queue; problems with one customer are logged, counted
 // and passed over so the others still get their emails.
 func (s *Sweeper) Run(ctx context.Context, now time.Time) (Summary, error) {
+	started := time.Now()
 	sum, err := s.run(ctx, now, nil)
 	if err != nil || sum.Stopped {
 		return sum, err
 	}
+	actx := audit.Begin(ctx, "system:sweep", "sweep", "")
+	// The firm's digest next: quick, once a day, and, once begun, not cut
+	// short between SES and its record (as a send is not).
+	if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > sendTimeout {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(actx), sendTimeout)
+		err := s.digest(dctx, now, &sum)
+		cancel()
+		if err != nil {
+			s.log.ErrorContext(ctx, "alert digest", "error", err.Error())
+		}
+	}
 	// Then the credit scores that changed since the last run or whose day
-	// has come: the emails go first, a late score can wait an hour.
+	// has come, within the run's budget: the emails go first, and a score
+	// not reached waits for the next run.
 	if s.settings.Books != nil {
-		n, err := s.settings.Books.RescoreDue(audit.Begin(ctx, "system:sweep", "sweep", ""), now)
+		rctx := actx
+		if s.settings.Budget > 0 {
+			var cancel context.CancelFunc
+			rctx, cancel = context.WithDeadline(actx, started.Add(s.settings.Budget))
+			defer cancel()
+		}
+		n, err := s.settings.Books.RescoreDue(rctx, now)
 		sum.Rescored = n
 		if err != nil {
 			s.log.ErrorContext(ctx, "rescoring", "error", err.Error())
 		}
-	}
-	if err := s.digest(audit.Begin(ctx, "system:sweep", "sweep", ""), now, &sum); err != nil {
-		s.log.ErrorContext(ctx, "alert digest", "error", err.Error())
 	}
 	return sum, nil
 }
@@ -551,6 +573,14 @@ func (s *Sweeper) previewCredit(ctx context.Context, cid string, work []due, sum
 
 // sendOrPlan sends the email, or in a preview renders it and records it.
 func (s *Sweeper) sendOrPlan(ctx context.Context, now time.Time, today civil.Date, c *billing.Customer, pol *dunning.Policy, rc *runCache, kind dunning.SendKind, work []due, sum *Summary, preview *[]Planned) error {
+	if len(work) > MaxInvoicesPerEmail {
+		// One email's record must fit one transaction with its audit
+		// trail: the oldest go now, the rest with the next email.
+		work = slices.Clone(work)
+		sort.SliceStable(work, func(i, j int) bool { return work[i].inv.DunningDueOn().Before(work[j].inv.DunningDueOn()) })
+		sum.skip("over_email_limit", len(work)-MaxInvoicesPerEmail)
+		work = work[:MaxInvoicesPerEmail]
+	}
 	if preview == nil {
 		return s.send(ctx, now, today, c, pol, rc, kind, work, sum)
 	}

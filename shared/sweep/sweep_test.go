@@ -1304,3 +1304,23 @@ func TestRescoringWaitsForTheCustomersOwnDay(t *testing.T) {
 		t.Errorf("on its day: %d rescored, %v", n, err)
 	}
 }
+
+// One email speaks for at most MaxInvoicesPerEmail invoices, the oldest;
+// its record (with every invoice's audit record) fits one transaction.
+func TestOneEmailCoversAtMostFortyInvoices(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	c := h.customer("Many", "UTC", "en")
+	h.now = at("2026-11-20", "UTC")
+	for i := range sweep.MaxInvoicesPerEmail + 2 {
+		h.invoice(c, fmt.Sprintf("M-%02d", i), "2026-11-01", fmt.Sprintf("2026-12-%02d", 1+i%5))
+	}
+	sum := h.sweepAt(at("2026-12-09", "UTC"))
+	if sum.Sent != 1 || sum.Skipped["over_email_limit"] != 2 {
+		t.Fatalf("summary %+v", sum)
+	}
+	mail := h.mail()
+	if len(mail) != 1 || !strings.Contains(mail[0].Subject, fmt.Sprint(sweep.MaxInvoicesPerEmail, " invoices")) {
+		t.Fatalf("emails: %d, subject %q", len(mail), mail[0].Subject)
+	}
+}
