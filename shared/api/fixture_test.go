@@ -85,7 +85,7 @@ func newFixtureWith(t *testing.T, wrap func(billing.Store) billing.Store) *fixtu
 		FirmName: "Test Firm", FirmTimezone: "Europe/London", From: "ar@firm.example",
 		CollectionsEmail: "collections@firm.example", Window: dunning.DefaultWindow(), Shards: store.QueueShards, Clock: clk.Now,
 	}, log)
-	srv := api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st, Sweeper: sw, Log: log, Now: clk.Now})
+	srv := api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st, Sweeper: sw, Log: log, Now: clk.Now, FirmName: "Test Firm"})
 	f := &fixture{server: srv, keys: map[auth.Role]string{}, auth: keys, clock: clk}
 	for _, r := range auth.Roles {
 		token, _, err := keys.Create(context.Background(), "test "+string(r), r)

@@ -74,6 +74,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt Route, body []
 			w.Header().Set("Location", loc.location())
 		}
 	}
+	if d, ok := v.(download); ok {
+		w.Header().Set("Content-Type", d.contentType)
+		if d.filename != "" {
+			w.Header().Set("Content-Disposition", `attachment; filename="`+d.filename+`"`)
+		}
+		w.WriteHeader(status)
+		_, _ = w.Write(d.body)
+		return nil
+	}
 	if raw, ok := v.(rawJSON); ok {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)

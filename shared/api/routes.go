@@ -85,6 +85,8 @@ func (s *Server) routes() []Route {
 		{"POST", "/v1/dunning/drafts/{customer_id}/{day}/{kind}/approve", dunningWork, s.approveDraft, false},
 
 		{"GET", "/v1/audit", auditors, s.listAudit, false},
+		{"GET", "/v1/reports/aging", anyRole, s.agingReport, false},
+		{"GET", "/v1/customers/{id}/statement", anyRole, s.customerStatement, false},
 
 		{"POST", "/v1/keys", adminOnly, s.createKey, true},
 		{"GET", "/v1/keys", adminOnly, s.listKeys, false},

@@ -45,6 +45,7 @@ type Deps struct {
 	Sweeper     *sweep.Sweeper
 	Log         *slog.Logger
 	Now         func() time.Time
+	FirmName    string // on printable pages
 }
 
 // Server holds the services the API calls.
@@ -57,11 +58,12 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 	mux      *http.ServeMux
+	firmName string
 }
 
 // New returns the API server.
 func New(d Deps) *Server {
-	s := &Server{billing: d.Billing, keys: d.Keys, idem: d.Idempotency, policies: d.Policies, sweeper: d.Sweeper, log: d.Log, now: d.Now, mux: http.NewServeMux()}
+	s := &Server{billing: d.Billing, keys: d.Keys, idem: d.Idempotency, policies: d.Policies, sweeper: d.Sweeper, log: d.Log, now: d.Now, mux: http.NewServeMux(), firmName: d.FirmName}
 	patterns := map[string]bool{}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))

@@ -67,7 +67,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		Billing: bill,
 		Keys:    keys,
 		API: api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st,
-			Sweeper: sw, Log: log, Now: now}),
+			Sweeper: sw, Log: log, Now: now, FirmName: cfg.FirmName}),
 	}, nil
 }
 

@@ -94,6 +94,8 @@ type Store interface {
 	ListAlerts(ctx context.Context, customerID string) ([]*Alert, error)
 	// SetAlertState changes an alert's state (NotFound if none).
 	SetAlertState(ctx context.Context, id, state string, at time.Time) (*Alert, error)
+	// ListCreditNotes returns a customer's credit notes in order of issue.
+	ListCreditNotes(ctx context.Context, customerID string) ([]*CreditNote, error)
 	// GetScore returns a customer's stored credit score; one with Version
 	// 0 when there is none.
 	GetScore(ctx context.Context, customerID string) (*CreditScore, error)

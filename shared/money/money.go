@@ -64,3 +64,14 @@ func Format(minor int64, code, locale string) string {
 	}
 	return currency.NewFormatter(currency.NewLocale(locale)).Format(a)
 }
+
+// Decimal writes an amount as a plain decimal in major units, for files
+// that programs read (CSV): Decimal(123456, "EUR") = "1234.56",
+// Decimal(-5, "JPY") = "-5".
+func Decimal(minor int64, code string) string {
+	a, err := currency.NewAmountFromInt64(minor, code)
+	if err != nil {
+		return fmt.Sprint(minor)
+	}
+	return a.Number()
+}

@@ -50,3 +50,15 @@ func TestFormatRespectsMinorUnitsAndLocale(t *testing.T) {
 		}
 	}
 }
+
+func TestDecimalKeepsTheCurrencysDigits(t *testing.T) {
+	for _, tc := range []struct {
+		minor int64
+		code  string
+		want  string
+	}{{123456, "EUR", "1234.56"}, {-5, "EUR", "-0.05"}, {1500, "JPY", "1500"}, {1234, "KWD", "1.234"}, {0, "GBP", "0.00"}} {
+		if got := Decimal(tc.minor, tc.code); got != tc.want {
+			t.Errorf("Decimal(%d, %s) = %s, want %s", tc.minor, tc.code, got, tc.want)
+		}
+	}
+}

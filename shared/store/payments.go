@@ -604,3 +604,18 @@ func txUpdate(table string, k key, e expression.Expression) *types.Update {
 		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
 	}
 }
+
+// ListCreditNotes reads a customer's credit notes in order of issue.
+func (s *Store) ListCreditNotes(ctx context.Context, customerID string) ([]*billing.CreditNote, error) {
+	q := newIndexQuery(indexByCustomer, prefixCustomer+customerID, 100)
+	q.sk, q.hasSK = expression.Key(attrGSI1SK).BeginsWith(prefixCreditNote), true
+	var out []*billing.CreditNote
+	err := runTyped(ctx, s, q, "", (*creditNoteItem).creditNote, func(cn *billing.CreditNote, _ string) bool {
+		out = append(out, cn)
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("credit notes of %s: %w", customerID, err)
+	}
+	return out, nil
+}

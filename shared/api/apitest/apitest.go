@@ -24,6 +24,8 @@ import (
 )
 
 var loadDoc = sync.OnceValues(func() (routers.Router, error) {
+	// Printable pages are checked as text: their type, not their markup.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
 	doc, err := openapi3.NewLoader().LoadFromData(api.OpenAPIYAML)
 	if err != nil {
 		return nil, err

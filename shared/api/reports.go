@@ -1,0 +1,251 @@
+package api
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"dunlin/shared/apperr"
+	"dunlin/shared/billing"
+	"dunlin/shared/civil"
+	"dunlin/shared/money"
+)
+
+// download is a response that is not JSON: a CSV file or a printable page.
+type download struct {
+	contentType string
+	filename    string // set: offered as a file to save
+	body        []byte
+}
+
+// format picks the response format from ?format= (json, csv, html when
+// allowed), else from the Accept header; JSON by default.
+func format(r *http.Request, allowed ...string) (string, error) {
+	f := strings.ToLower(r.URL.Query().Get("format"))
+	if f == "" {
+		accept := r.Header.Get("Accept")
+		switch {
+		case strings.Contains(accept, "text/csv") && slices.Contains(allowed, "csv"):
+			f = "csv"
+		case strings.Contains(accept, "text/html") && slices.Contains(allowed, "html"):
+			f = "html"
+		default:
+			f = "json"
+		}
+	}
+	if f != "json" && !slices.Contains(allowed, f) {
+		return "", apperr.Field(apperr.BadRequest, "format", "format must be json or %s", strings.Join(allowed, " or "))
+	}
+	return f, nil
+}
+
+func dateParam(r *http.Request, name string) (civil.Date, error) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		return civil.Date{}, nil
+	}
+	d, err := civil.Parse(v)
+	if err != nil {
+		return civil.Date{}, apperr.Field(apperr.BadRequest, name, "%s must be a date, YYYY-MM-DD", name)
+	}
+	return d, nil
+}
+
+// agingJSON is GET /v1/reports/aging.
+type agingJSON struct {
+	AsOf      string            `json:"as_of"`
+	Buckets   []string          `json:"buckets"`
+	Customers []agingRowJSON    `json:"customers"`
+	Totals    []agingAmountJSON `json:"totals"`
+	Invoices  int               `json:"invoices"`
+}
+
+type agingRowJSON struct {
+	CustomerID string  `json:"customer_id"`
+	Name       string  `json:"name"`
+	Currency   string  `json:"currency"`
+	Amounts    []int64 `json:"amounts"`
+	Total      int64   `json:"total"`
+}
+
+type agingAmountJSON struct {
+	Currency string  `json:"currency"`
+	Amounts  []int64 `json:"amounts"`
+	Total    int64   `json:"total"`
+}
+
+func sum(xs []int64) (t int64) {
+	for _, x := range xs {
+		t += x
+	}
+	return t
+}
+
+func (s *Server) agingReport(r *http.Request, _ []byte) (int, any, error) {
+	f, err := format(r, "csv")
+	if err != nil {
+		return 0, nil, err
+	}
+	asOf, err := dateParam(r, "as_of")
+	if err != nil {
+		return 0, nil, err
+	}
+	edges := billing.DefaultAgingEdges
+	if v := r.URL.Query().Get("buckets"); v != "" {
+		edges = nil
+		for _, p := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil {
+				return 0, nil, apperr.Field(apperr.BadRequest, "buckets", "buckets are increasing numbers of days, e.g. 30,60,90")
+			}
+			edges = append(edges, n)
+		}
+	}
+	a, err := s.billing.AgingReport(r.Context(), asOf, edges)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := agingJSON{AsOf: a.AsOf.String(), Buckets: a.Buckets, Customers: []agingRowJSON{}, Totals: []agingAmountJSON{}, Invoices: a.Invoices}
+	for _, c := range a.Customers {
+		for _, cur := range sortedKeys(c.Amounts) {
+			out.Customers = append(out.Customers, agingRowJSON{CustomerID: c.CustomerID, Name: c.Name, Currency: cur, Amounts: c.Amounts[cur], Total: sum(c.Amounts[cur])})
+		}
+	}
+	for _, cur := range sortedKeys(a.Totals) {
+		out.Totals = append(out.Totals, agingAmountJSON{Currency: cur, Amounts: a.Totals[cur], Total: sum(a.Totals[cur])})
+	}
+	if f == "json" {
+		return http.StatusOK, out, nil
+	}
+	// CSV: amounts in major units, one row per customer and currency, then
+	// a TOTAL row per currency.
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write(append(append([]string{"customer_id", "name", "currency"}, a.Buckets...), "total"))
+	row := func(id, name, cur string, amounts []int64) {
+		rec := []string{id, csvSafe(name), cur}
+		for _, v := range amounts {
+			rec = append(rec, money.Decimal(v, cur))
+		}
+		_ = w.Write(append(rec, money.Decimal(sum(amounts), cur)))
+	}
+	for _, c := range out.Customers {
+		row(c.CustomerID, c.Name, c.Currency, c.Amounts)
+	}
+	for _, t := range out.Totals {
+		row("TOTAL", "", t.Currency, t.Amounts)
+	}
+	w.Flush()
+	return http.StatusOK, download{contentType: "text/csv; charset=utf-8", filename: "aging-" + a.AsOf.String() + ".csv", body: buf.Bytes()}, nil
+}
+
+// csvSafe keeps a spreadsheet from running a customer's name as a formula.
+func csvSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// statementJSON is GET /v1/customers/{id}/statement.
+type statementJSON struct {
+	CustomerID string              `json:"customer_id"`
+	Name       string              `json:"name"`
+	Currency   string              `json:"currency"`
+	From       string              `json:"from"`
+	To         string              `json:"to"`
+	Opening    int64               `json:"opening_balance"`
+	Lines      []statementLineJSON `json:"lines"`
+	Debits     int64               `json:"debits"`
+	Credits    int64               `json:"credits"`
+	Closing    int64               `json:"closing_balance"`
+}
+
+type statementLineJSON struct {
+	On          string `json:"on"`
+	Kind        string `json:"kind"`
+	Reference   string `json:"reference"`
+	Description string `json:"description"`
+	Debit       int64  `json:"debit"`
+	Credit      int64  `json:"credit"`
+	Balance     int64  `json:"balance"`
+}
+
+func (s *Server) customerStatement(r *http.Request, _ []byte) (int, any, error) {
+	f, err := format(r, "csv", "html")
+	if err != nil {
+		return 0, nil, err
+	}
+	from, err := dateParam(r, "from")
+	if err != nil {
+		return 0, nil, err
+	}
+	to, err := dateParam(r, "to")
+	if err != nil {
+		return 0, nil, err
+	}
+	st, err := s.billing.CustomerStatement(r.Context(), r.PathValue("id"), from, to, r.URL.Query().Get("currency"))
+	if err != nil {
+		return 0, nil, err
+	}
+	out := statementJSON{CustomerID: st.Customer.ID, Name: st.Customer.Name, Currency: st.Currency, From: st.From.String(), To: st.To.String(),
+		Opening: st.Opening, Lines: []statementLineJSON{}, Debits: st.Debits, Credits: st.Credits, Closing: st.Closing}
+	for _, l := range st.Lines {
+		out.Lines = append(out.Lines, statementLineJSON{On: l.On.String(), Kind: l.Kind, Reference: l.Reference, Description: l.Description, Debit: l.Debit, Credit: l.Credit, Balance: l.Balance})
+	}
+	name := fmt.Sprintf("statement-%s-%s-%s", st.Customer.ID, st.From, st.To)
+	switch f {
+	case "csv":
+		var buf bytes.Buffer
+		w := csv.NewWriter(&buf)
+		dec := func(v int64) string { return money.Decimal(v, st.Currency) }
+		_ = w.Write([]string{"date", "kind", "reference", "description", "debit", "credit", "balance"})
+		_ = w.Write([]string{out.From, "opening_balance", "", "", "", "", dec(st.Opening)})
+		for _, l := range st.Lines {
+			_ = w.Write([]string{l.On.String(), l.Kind, csvSafe(l.Reference), csvSafe(l.Description), dec(l.Debit), dec(l.Credit), dec(l.Balance)})
+		}
+		_ = w.Write([]string{out.To, "closing_balance", "", "", dec(st.Debits), dec(st.Credits), dec(st.Closing)})
+		w.Flush()
+		return http.StatusOK, download{contentType: "text/csv; charset=utf-8", filename: name + ".csv", body: buf.Bytes()}, nil
+	case "html":
+		var buf bytes.Buffer
+		lang := st.Customer.Language
+		if err := statementPage.Execute(&buf, map[string]any{"S": out, "Lang": lang, "Firm": s.firmName,
+			"Money": func(v int64) string { return money.Format(v, st.Currency, lang) }}); err != nil {
+			return 0, nil, fmt.Errorf("render statement: %w", err)
+		}
+		return http.StatusOK, download{contentType: "text/html; charset=utf-8", body: buf.Bytes()}, nil
+	}
+	return http.StatusOK, out, nil
+}
+
+// statementPage is the printable statement of account. html/template
+// escapes every value that comes from the books or the customer.
+var statementPage = template.Must(template.New("statement").Parse(`<!doctype html>
+<html lang="{{.Lang}}"><head><meta charset="utf-8"><title>Statement of account - {{.S.Name}}</title>
+<style>body{font-family:system-ui,sans-serif;color:#1c1917;margin:2em}table{border-collapse:collapse;width:100%}th,td{padding:6px;border-bottom:1px solid #e7e5e4;text-align:left}td.n,th.n{text-align:right;white-space:nowrap}@media print{body{margin:0}}</style>
+</head><body>
+<h1>Statement of account</h1>
+<p>{{if .Firm}}{{.Firm}} - {{end}}{{.S.Name}} ({{.S.CustomerID}})<br>{{.S.From}} to {{.S.To}}, {{.S.Currency}}</p>
+<table>
+<tr><th>Date</th><th>Item</th><th>Reference</th><th>Description</th><th class="n">Debit</th><th class="n">Credit</th><th class="n">Balance</th></tr>
+<tr><td>{{.S.From}}</td><td>Opening balance</td><td></td><td></td><td></td><td></td><td class="n">{{call .Money .S.Opening}}</td></tr>
+{{range .S.Lines}}<tr><td>{{.On}}</td><td>{{.Kind}}</td><td>{{.Reference}}</td><td>{{.Description}}</td><td class="n">{{if .Debit}}{{call $.Money .Debit}}{{end}}</td><td class="n">{{if .Credit}}{{call $.Money .Credit}}{{end}}</td><td class="n">{{call $.Money .Balance}}</td></tr>
+{{end}}<tr><th>{{.S.To}}</th><th>Closing balance</th><th></th><th></th><th class="n">{{call .Money .S.Debits}}</th><th class="n">{{call .Money .S.Credits}}</th><th class="n">{{call .Money .S.Closing}}</th></tr>
+</table>
+</body></html>
+`))

@@ -1,0 +1,140 @@
+package api_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// The aging report, worked by hand. Today is 2026-11-23.
+//
+//	A-1  100.00 EUR due 2026-11-30   not yet due       current
+//	A-2  200.00 EUR due 2026-11-10   13 days, 50 paid  1-30: 150.00
+//	A-3  300.00 EUR due 2026-09-01   83 days           61-90
+//	A-4   50.00 EUR due 2026-07-01  145 days           90+
+//	B-1   70.00 GBP due 2026-10-20   34 days           31-60
+func TestAgingReportBucketsOpenBalances(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.customer(map[string]any{"name": "Alpha GmbH"})
+	b := f.customer(map[string]any{"name": "=HYPERLINK(\"x\")", "currency": "GBP"})
+	f.invoice(a, 10000, map[string]any{"number": "A-1", "issued_on": "2026-11-15", "due_on": "2026-11-30"})
+	a2 := f.invoice(a, 20000, map[string]any{"number": "A-2", "issued_on": "2026-10-11", "due_on": "2026-11-10"})
+	f.invoice(a, 30000, map[string]any{"number": "A-3", "issued_on": "2026-08-02", "due_on": "2026-09-01"})
+	f.invoice(a, 5000, map[string]any{"number": "A-4", "issued_on": "2026-06-01", "due_on": "2026-07-01"})
+	f.invoice(b, 7000, map[string]any{"number": "B-1", "issued_on": "2026-09-20", "due_on": "2026-10-20"})
+	f.mustCreate("/v1/payments", map[string]any{"customer_id": a, "amount": 5000, "allocations": []any{map[string]any{"invoice_id": a2, "amount": 5000}}})
+
+	rep := f.get("/v1/reports/aging")
+	eq(t, "as of", rep["as_of"], "2026-11-23")
+	eq(t, "buckets", rep["buckets"], []any{"current", "1-30", "31-60", "61-90", "90+"})
+	rows := map[string]string{}
+	for _, r := range rep["customers"].([]any) {
+		r := r.(map[string]any)
+		rows[r["currency"].(string)] = fmt.Sprint(r["name"], " ", r["amounts"], " ", r["total"])
+	}
+	eq(t, "EUR row", rows["EUR"], "Alpha GmbH [10000 15000 0 30000 5000] 60000")
+	eq(t, "GBP row", rows["GBP"], `=HYPERLINK("x") [0 0 7000 0 0] 7000`)
+	eq(t, "invoices", rep["invoices"], 5.0)
+	eq(t, "totals", fmt.Sprint(rep["totals"]), "[map[amounts:[10000 15000 0 30000 5000] currency:EUR total:60000] map[amounts:[0 0 7000 0 0] currency:GBP total:7000]]")
+
+	// Other edges, and another day.
+	rep = f.get("/v1/reports/aging?buckets=15,45&as_of=2026-12-31")
+	eq(t, "custom buckets", rep["buckets"], []any{"current", "1-15", "16-45", "45+"})
+	for _, r := range rep["customers"].([]any) {
+		if r := r.(map[string]any); r["currency"] == "EUR" {
+			// On 12-31: A-1 31 days, A-2 51, A-3 121, A-4 183.
+			eq(t, "EUR at year end", fmt.Sprint(r["amounts"]), "[0 0 10000 50000]")
+		}
+	}
+
+	// CSV for spreadsheets: major units, formulas defused.
+	res := f.Do("GET", "/v1/reports/aging?format=csv", nil)
+	lines := strings.Split(strings.TrimSpace(string(res.Body)), "\n")
+	if res.Status != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") || len(lines) != 5 {
+		t.Fatalf("csv: %d %s\n%s", res.Status, res.Header.Get("Content-Type"), res.Body)
+	}
+	eq(t, "csv header", lines[0], "customer_id,name,currency,current,1-30,31-60,61-90,90+,total")
+	body := string(res.Body)
+	if !strings.Contains(body, ",Alpha GmbH,EUR,100.00,150.00,0.00,300.00,50.00,600.00\n") ||
+		!strings.Contains(body, `,"'=HYPERLINK(""x"")",GBP,0.00,0.00,70.00,0.00,0.00,70.00`) ||
+		!strings.Contains(body, "\nTOTAL,,EUR,100.00,150.00,0.00,300.00,50.00,600.00\n") {
+		t.Errorf("csv rows:\n%s", res.Body)
+	}
+	for _, bad := range []string{"buckets=60,30", "buckets=x", "as_of=yesterday", "format=xml"} {
+		if res := f.Do("GET", "/v1/reports/aging?"+bad, nil); res.Status != 400 {
+			t.Errorf("%s = %d", bad, res.Status)
+		}
+	}
+}
+
+// A statement of account: opening balance, the period's movements with a
+// running balance, closing balance; and today's closing balance is what
+// the customer owes less its credit on account, whatever happened.
+func TestStatementOfAccountAddsUp(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	a := f.customer(map[string]any{"name": "Alpha <b>GmbH</b>"})
+	a1 := f.invoice(a, 10000, map[string]any{"number": "A-1", "issued_on": "2026-11-15", "due_on": "2026-11-30"})
+	a2 := f.invoice(a, 20000, map[string]any{"number": "A-2", "issued_on": "2026-10-11", "due_on": "2026-11-10"})
+	f.invoice(a, 30000, map[string]any{"number": "A-3", "issued_on": "2026-08-02", "due_on": "2026-09-01"})
+	f.mustCreate("/v1/payments", map[string]any{"customer_id": a, "amount": 5000, "received_on": "2026-11-20", "reference": "BANK-1",
+		"allocations": []any{map[string]any{"invoice_id": a2, "amount": 5000}}})
+	f.mustCreate("/v1/credit-notes", map[string]any{"invoice_id": a1, "amount": 1000, "reason": "short delivery"})
+
+	st := f.get("/v1/customers/" + a + "/statement?from=2026-11-01&to=2026-11-30")
+	eq(t, "opening", st["opening_balance"], 50000.0) // A-3 and A-2, issued before November
+	var lines []string
+	for _, l := range st["lines"].([]any) {
+		l := l.(map[string]any)
+		ref := l["reference"].(string)
+		if strings.HasPrefix(ref, "cn_") { // a credit note without a number of its own
+			ref = "cn_"
+		}
+		lines = append(lines, fmt.Sprint(l["on"], " ", l["kind"], " ", ref, " ", l["debit"], " ", l["credit"], " ", l["balance"]))
+	}
+	eq(t, "lines", lines, []string{
+		"2026-11-15 invoice A-1 10000 0 60000",
+		"2026-11-20 payment BANK-1 0 5000 55000",
+		"2026-11-23 credit_note cn_ 0 1000 54000",
+	})
+	eq(t, "closing", fmt.Sprint(st["debits"], " ", st["credits"], " ", st["closing_balance"]), "10000 6000 54000")
+
+	owes := func() int64 {
+		b := f.get("/v1/customers/" + a + "/balance")
+		var exposure, credit int64
+		if v, ok := b["exposure"].(map[string]any)["EUR"]; ok {
+			exposure = num(v)
+		}
+		if v, ok := b["credit"].(map[string]any)["EUR"]; ok {
+			credit = num(v)
+		}
+		return exposure - credit
+	}
+	closing := func() int64 { return num(f.get("/v1/customers/" + a + "/statement?from=2026-01-01")["closing_balance"]) }
+	eq(t, "closing = owed", closing(), owes())
+	// Overpaid, then part refunded: still the same.
+	p := f.mustCreate("/v1/payments", map[string]any{"customer_id": a, "amount": 70000})
+	eq(t, "after overpaying", closing(), owes())
+	if res := f.Do("POST", "/v1/payments/"+p["id"].(string)+"/refunds", map[string]any{"amount": 2500, "reason": "returned the excess"}); res.Status != 200 {
+		t.Fatalf("refund = %d %s", res.Status, res.Body)
+	}
+	eq(t, "after a refund", closing(), owes())
+	if closing() >= 0 {
+		t.Errorf("an overpaid customer's statement closes at %d", closing())
+	}
+
+	res := f.Do("GET", "/v1/customers/"+a+"/statement?from=2026-11-01&format=csv", nil)
+	if res.Status != 200 || !strings.HasPrefix(string(res.Body), "date,kind,reference,description,debit,credit,balance\n2026-11-01,opening_balance,,,,,500.00\n") {
+		t.Errorf("csv: %d\n%s", res.Status, res.Body)
+	}
+	res = f.Do("GET", "/v1/customers/"+a+"/statement?format=html", nil)
+	if res.Status != 200 || !strings.Contains(string(res.Body), "Alpha &lt;b&gt;GmbH&lt;/b&gt;") || strings.Contains(string(res.Body), "<b>GmbH") {
+		t.Errorf("html: %d %q\n%s", res.Status, res.Header.Get("Content-Type"), res.Body)
+	}
+	for _, bad := range []string{"from=2026-12-01&to=2026-11-01", "to=soon", "currency=XYZ"} {
+		if res := f.Do("GET", "/v1/customers/"+a+"/statement?"+bad, nil); res.Status != 400 {
+			t.Errorf("%s = %d", bad, res.Status)
+		}
+	}
+}

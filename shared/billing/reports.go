@@ -1,0 +1,265 @@
+package billing
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"dunlin/shared/apperr"
+	"dunlin/shared/civil"
+)
+
+// DefaultAgingEdges are the aging buckets' upper edges in days overdue:
+// current, 1-30, 31-60, 61-90, over 90.
+var DefaultAgingEdges = []int{30, 60, 90}
+
+// Aging is the aged open receivables as at a day.
+type Aging struct {
+	AsOf      civil.Date
+	Buckets   []string           // labels, "current" first
+	Customers []*CustomerAging   // by name
+	Totals    map[string][]int64 // currency -> amount per bucket
+	Invoices  int
+}
+
+// CustomerAging is one customer's line of the aging report.
+type CustomerAging struct {
+	CustomerID string
+	Name       string
+	Amounts    map[string][]int64 // currency -> amount per bucket
+}
+
+// AgingBuckets labels buckets for edges: current, 1-30, 31-60, ..., 90+.
+func AgingBuckets(edges []int) []string {
+	out := []string{"current"}
+	lo := 1
+	for _, e := range edges {
+		out = append(out, fmt.Sprintf("%d-%d", lo, e))
+		lo = e + 1
+	}
+	return append(out, fmt.Sprintf("%d+", lo-1))
+}
+
+// bucketOf is the bucket index for days overdue.
+func bucketOf(days int, edges []int) int {
+	if days <= 0 {
+		return 0
+	}
+	for i, e := range edges {
+		if days <= e {
+			return i + 1
+		}
+	}
+	return len(edges) + 1
+}
+
+// CheckAgingEdges validates bucket edges: 1 to 8 increasing whole days.
+func CheckAgingEdges(edges []int) error {
+	if len(edges) == 0 || len(edges) > 8 {
+		return apperr.Field(apperr.BadRequest, "buckets", "buckets are 1 to 8 increasing numbers of days, e.g. 30,60,90")
+	}
+	for i, e := range edges {
+		if e < 1 || e > 3650 || (i > 0 && e <= edges[i-1]) {
+			return apperr.Field(apperr.BadRequest, "buckets", "buckets are 1 to 8 increasing numbers of days, e.g. 30,60,90")
+		}
+	}
+	return nil
+}
+
+// AgingReport ages the open receivables as at asOf (today in the firm's
+// zone when zero): each open invoice's balance goes in the bucket of its
+// days past due at asOf, per customer and currency, with totals. It reads
+// the open invoices (one key range of an index: its cost follows what is
+// open, never the history) and each customer with something open once.
+func (s *Service) AgingReport(ctx context.Context, asOf civil.Date, edges []int) (*Aging, error) {
+	if asOf.IsZero() {
+		asOf = civil.Today(s.now(), Location(s.firm.Timezone))
+	}
+	if err := CheckAgingEdges(edges); err != nil {
+		return nil, err
+	}
+	a := &Aging{AsOf: asOf, Buckets: AgingBuckets(edges), Totals: map[string][]int64{}}
+	byID := map[string]*CustomerAging{}
+	add := func(m map[string][]int64, cur string, b int, v int64) {
+		if m[cur] == nil {
+			m[cur] = make([]int64, len(a.Buckets))
+		}
+		m[cur][b] += v
+	}
+	err := s.store.ListInvoices(ctx, InvoiceRange{State: StateOpen, PageSize: 1000}, func(inv *Invoice, _ string) bool {
+		if inv.Balance == 0 {
+			return true
+		}
+		b := bucketOf(asOf.DaysSince(inv.DueOn), edges)
+		ca := byID[inv.CustomerID]
+		if ca == nil {
+			ca = &CustomerAging{CustomerID: inv.CustomerID, Amounts: map[string][]int64{}}
+			byID[inv.CustomerID] = ca
+		}
+		add(ca.Amounts, inv.Currency, b, inv.Balance)
+		add(a.Totals, inv.Currency, b, inv.Balance)
+		a.Invoices++
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("aging: %w", err)
+	}
+	for _, ca := range byID {
+		c, err := s.store.GetCustomer(ctx, ca.CustomerID)
+		if err != nil {
+			return nil, fmt.Errorf("aging: customer %s: %w", ca.CustomerID, err)
+		}
+		ca.Name = c.Name
+		a.Customers = append(a.Customers, ca)
+	}
+	slices.SortFunc(a.Customers, func(x, y *CustomerAging) int {
+		return strings.Compare(strings.ToLower(x.Name)+x.CustomerID, strings.ToLower(y.Name)+y.CustomerID)
+	})
+	return a, nil
+}
+
+// Statement is a customer's statement of account in one currency: the
+// balance at the start, every movement in the period with the running
+// balance, and the balance at the end. Debits raise what the customer
+// owes (invoices, late fees, refunds and chargebacks of its payments);
+// credits lower it (payments, credit notes, discounts, voids).
+type Statement struct {
+	Customer *Customer
+	Currency string
+	From, To civil.Date
+	Opening  int64
+	Lines    []StatementLine
+	Debits   int64
+	Credits  int64
+	Closing  int64
+}
+
+// StatementLine is one movement on a statement.
+type StatementLine struct {
+	On          civil.Date
+	Kind        string // invoice, late_fee, payment, refund, chargeback, credit_note, discount, void
+	Reference   string // the invoice number, payment reference or id, credit note number
+	Description string
+	Debit       int64
+	Credit      int64
+	Balance     int64 // running, after this line
+}
+
+// maxStatementDays bounds a statement's period.
+const maxStatementDays = 3660
+
+// CustomerStatement builds a customer's statement of account from from to
+// to (inclusive; to defaults to today in the customer's zone, from to the
+// first of to's month) in currency (the customer's when empty). Its reads
+// follow the customer's own records. Errors: NotFound; BadRequest naming
+// from, to or currency.
+func (s *Service) CustomerStatement(ctx context.Context, customerID string, from, to civil.Date, currency string) (*Statement, error) {
+	c, err := s.GetCustomer(ctx, customerID)
+	if err != nil {
+		return nil, err
+	}
+	if to.IsZero() {
+		to = civil.Today(s.now(), Location(s.CustomerZone(c)))
+	}
+	if from.IsZero() {
+		from = civil.Date{Year: to.Year, Month: to.Month, Day: 1}
+	}
+	switch {
+	case from.After(to):
+		return nil, apperr.Field(apperr.BadRequest, "from", "from %s is after to %s", from, to)
+	case to.DaysSince(from) > maxStatementDays:
+		return nil, apperr.Field(apperr.BadRequest, "from", "a statement covers at most %d days", maxStatementDays)
+	}
+	if currency == "" {
+		currency = c.Currency
+	} else if currency, err = checkCurrency("currency", currency); err != nil {
+		return nil, apperr.Field(apperr.BadRequest, "currency", "currency must be an ISO 4217 code")
+	}
+	var all []StatementLine
+	err = s.store.ListInvoices(ctx, InvoiceRange{CustomerID: c.ID, PageSize: 1000}, func(inv *Invoice, _ string) bool {
+		if inv.Currency != currency {
+			return true
+		}
+		all = append(all, StatementLine{On: inv.IssuedOn, Kind: "invoice", Reference: inv.Number, Description: inv.Description, Debit: inv.Total})
+		fees := int64(0)
+		for _, f := range inv.Fees {
+			if !f.Waived { // a waived fee is as if never charged
+				fees += f.Amount
+				all = append(all, StatementLine{On: f.ChargedOn, Kind: "late_fee", Reference: inv.Number, Description: "late fee, step " + f.StepName, Debit: f.Amount})
+			}
+		}
+		if inv.DiscountTaken > 0 {
+			on := inv.PaidOn
+			if on.IsZero() {
+				on = inv.IssuedOn
+			}
+			all = append(all, StatementLine{On: on, Kind: "discount", Reference: inv.Number, Description: "early-payment discount", Credit: inv.DiscountTaken})
+		}
+		if inv.State == StateVoid && inv.VoidedAt != nil {
+			if left := inv.Total + fees - inv.Paid - inv.Credited - inv.DiscountTaken; left > 0 {
+				all = append(all, StatementLine{On: civil.Today(*inv.VoidedAt, Location(inv.Timezone)), Kind: "void", Reference: inv.Number, Description: inv.VoidReason, Credit: left})
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("statement: invoices: %w", err)
+	}
+	err = s.store.ListPayments(ctx, PaymentRange{CustomerID: c.ID, PageSize: 1000}, func(p *Payment, _ string) bool {
+		if p.Currency != currency || !p.Applied {
+			return true
+		}
+		ref := p.Reference
+		if ref == "" {
+			ref = p.ID
+		}
+		all = append(all, StatementLine{On: p.ReceivedOn, Kind: "payment", Reference: ref, Description: "payment, " + p.Method, Credit: p.Amount})
+		for _, r := range p.Reversals {
+			all = append(all, StatementLine{On: civil.Today(r.At, Location(s.CustomerZone(c))), Kind: r.Kind, Reference: ref, Description: r.Reason, Debit: r.Amount})
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("statement: payments: %w", err)
+	}
+	notes, err := s.store.ListCreditNotes(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	for _, cn := range notes {
+		if cn.Currency == currency {
+			ref := cn.Number
+			if ref == "" {
+				ref = cn.ID
+			}
+			all = append(all, StatementLine{On: cn.IssuedOn, Kind: "credit_note", Reference: ref, Description: cn.Reason, Credit: cn.Amount})
+		}
+	}
+	// Date order; on one day, what was owed, then what paid it, then what
+	// undid a payment.
+	order := map[string]int{"invoice": 0, "late_fee": 1, "payment": 2, "discount": 3, "credit_note": 4, "refund": 5, "chargeback": 5, "void": 6}
+	slices.SortStableFunc(all, func(a, b StatementLine) int {
+		if d := a.On.Compare(b.On); d != 0 {
+			return d
+		}
+		return order[a.Kind] - order[b.Kind]
+	})
+	st := &Statement{Customer: c, Currency: currency, From: from, To: to, Lines: []StatementLine{}}
+	bal := int64(0)
+	for _, l := range all {
+		switch {
+		case l.On.Before(from):
+			st.Opening += l.Debit - l.Credit
+			bal = st.Opening
+		case !l.On.After(to):
+			bal += l.Debit - l.Credit
+			l.Balance = bal
+			st.Debits += l.Debit
+			st.Credits += l.Credit
+			st.Lines = append(st.Lines, l)
+		}
+	}
+	st.Closing = st.Opening + st.Debits - st.Credits
+	return st, nil
+}
