@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"html/template"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -249,3 +250,54 @@ var statementPage = template.Must(template.New("statement").Parse(`<!doctype htm
 </table>
 </body></html>
 `))
+
+// effectivenessJSON is GET /v1/reports/dunning.
+type effectivenessJSON struct {
+	From  string             `json:"from"`
+	To    string             `json:"to"`
+	Steps []effectivenessRow `json:"steps"`
+}
+
+type effectivenessRow struct {
+	Step        string           `json:"step"`
+	Tone        string           `json:"tone"`
+	Language    string           `json:"language"`
+	Kind        string           `json:"kind"`
+	Emails      int              `json:"emails"`
+	Invoices    int              `json:"invoices"`
+	Paid7       int              `json:"paid_within_7_days"`
+	Paid14      int              `json:"paid_within_14_days"`
+	Share7      float64          `json:"share_paid_within_7_days"`
+	Share14     float64          `json:"share_paid_within_14_days"`
+	Collected7  map[string]int64 `json:"collected_within_7_days"`
+	Collected14 map[string]int64 `json:"collected_within_14_days"`
+}
+
+func share(n, of int) float64 {
+	if of == 0 {
+		return 0
+	}
+	return math.Round(float64(n)/float64(of)*1000) / 1000
+}
+
+func (s *Server) dunningEffectiveness(r *http.Request, _ []byte) (int, any, error) {
+	from, err := dateParam(r, "from")
+	if err != nil {
+		return 0, nil, err
+	}
+	to, err := dateParam(r, "to")
+	if err != nil {
+		return 0, nil, err
+	}
+	rep, err := s.billing.DunningEffectiveness(r.Context(), from, to)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := effectivenessJSON{From: rep.From.String(), To: rep.To.String(), Steps: []effectivenessRow{}}
+	for _, e := range rep.Rows {
+		out.Steps = append(out.Steps, effectivenessRow{Step: e.Step, Tone: e.Tone, Language: e.Language, Kind: e.Kind, Emails: e.Emails, Invoices: e.Invoices,
+			Paid7: e.Paid7, Paid14: e.Paid14, Share7: share(e.Paid7, e.Invoices), Share14: share(e.Paid14, e.Invoices),
+			Collected7: e.Collected7, Collected14: e.Collected14})
+	}
+	return http.StatusOK, out, nil
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The aging report, worked by hand. Today is 2026-11-23.
@@ -134,6 +135,31 @@ func TestStatementOfAccountAddsUp(t *testing.T) {
 	}
 	for _, bad := range []string{"from=2026-12-01&to=2026-11-01", "to=soon", "currency=XYZ"} {
 		if res := f.Do("GET", "/v1/customers/"+a+"/statement?"+bad, nil); res.Status != 400 {
+			t.Errorf("%s = %d", bad, res.Status)
+		}
+	}
+}
+
+// The dunning report through the API: its shape, and its period checked.
+func TestDunningReportThroughTheAPI(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid := f.customer(map[string]any{"timezone": "UTC"})
+	f.invoice(cid, 10000, map[string]any{"issued_on": "2026-11-01", "due_on": "2026-11-23"})
+	f.clock.Set(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
+	if _, err := f.server.Sweeper().Run(t.Context(), f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	rep := f.get("/v1/reports/dunning")
+	eq(t, "period", fmt.Sprint(rep["from"], " ", rep["to"]), "2026-08-27 2026-11-24")
+	steps := rep["steps"].([]any)
+	if len(steps) != 1 {
+		t.Fatalf("steps = %v", steps)
+	}
+	row := steps[0].(map[string]any)
+	eq(t, "row", fmt.Sprint(row["step"], " ", row["tone"], " ", row["emails"], " ", row["share_paid_within_7_days"]), "overdue reminder 1 0")
+	for _, bad := range []string{"from=2026-12-01&to=2026-11-01", "from=2025-01-01&to=2026-11-01", "to=today"} {
+		if res := f.Do("GET", "/v1/reports/dunning?"+bad, nil); res.Status != 400 {
 			t.Errorf("%s = %d", bad, res.Status)
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/civil"
+	"dunlin/shared/dunning"
 )
 
 // DefaultAgingEdges are the aging buckets' upper edges in days overdue:
@@ -262,4 +263,106 @@ func (s *Service) CustomerStatement(ctx context.Context, customerID string, from
 	}
 	st.Closing = st.Opening + st.Debits - st.Credits
 	return st, nil
+}
+
+// Effectiveness is how one ladder step, in one template (tone and
+// language), worked over a period: how many emails took it, for how many
+// invoices, and how many of those were paid off, and how much money came
+// in on them, within 7 and 14 days of the email.
+type Effectiveness struct {
+	Step, Tone, Language, Kind string
+	Emails, Invoices           int
+	Paid7, Paid14              int              // invoices paid off within 7 / 14 days
+	Collected7, Collected14    map[string]int64 // currency -> payments and credit notes received within 7 / 14 days
+}
+
+// maxReportDays bounds a report's period.
+const maxReportDays = 366
+
+// DunningEffectiveness reports, for the emails sent on days from to to
+// (customer-local), each ladder step and template's results. Its reads
+// follow the emails of the period: one Query, then each invoice they
+// spoke for once. Errors: BadRequest naming from or to.
+func (s *Service) DunningEffectiveness(ctx context.Context, from, to civil.Date) (*EffectivenessReport, error) {
+	if to.IsZero() {
+		to = civil.Today(s.now(), Location(s.firm.Timezone))
+	}
+	if from.IsZero() {
+		from = to.AddDays(-89)
+	}
+	switch {
+	case from.After(to):
+		return nil, apperr.Field(apperr.BadRequest, "from", "from %s is after to %s", from, to)
+	case to.DaysSince(from) >= maxReportDays:
+		return nil, apperr.Field(apperr.BadRequest, "from", "a report covers at most %d days", maxReportDays)
+	}
+	var sends []*dunning.Send
+	if err := s.store.ListSent(ctx, from, to, func(snd *dunning.Send) bool { sends = append(sends, snd); return true }); err != nil {
+		return nil, fmt.Errorf("dunning effectiveness: %w", err)
+	}
+	invoices := map[string]*Invoice{}
+	rows := map[string]*Effectiveness{}
+	var order []string
+	for _, snd := range sends {
+		counted := map[string]bool{}
+		for _, st := range snd.Steps {
+			k := st.StepName + "|" + string(snd.Tone) + "|" + snd.Language + "|" + string(snd.Kind)
+			row := rows[k]
+			if row == nil {
+				row = &Effectiveness{Step: st.StepName, Tone: string(snd.Tone), Language: snd.Language, Kind: string(snd.Kind),
+					Collected7: map[string]int64{}, Collected14: map[string]int64{}}
+				rows[k] = row
+				order = append(order, k)
+			}
+			if !counted[k] {
+				row.Emails++
+				counted[k] = true
+			}
+			row.Invoices++
+			inv, ok := invoices[st.InvoiceID]
+			if !ok {
+				got, err := s.store.GetInvoice(ctx, st.InvoiceID)
+				if err != nil && !apperr.Is(err, apperr.NotFound) {
+					return nil, err
+				}
+				inv, invoices[st.InvoiceID] = got, got
+			}
+			if inv == nil {
+				continue
+			}
+			if !inv.PaidOn.IsZero() && !inv.PaidOn.Before(snd.Day) {
+				if d := inv.PaidOn.DaysSince(snd.Day); d <= 7 {
+					row.Paid7++
+				}
+				if d := inv.PaidOn.DaysSince(snd.Day); d <= 14 {
+					row.Paid14++
+				}
+			}
+			for _, m := range inv.Movements {
+				if m.Amount >= 0 || m.On.Before(snd.Day) {
+					continue
+				}
+				if d := m.On.DaysSince(snd.Day); d <= 7 {
+					row.Collected7[inv.Currency] -= m.Amount
+				}
+				if d := m.On.DaysSince(snd.Day); d <= 14 {
+					row.Collected14[inv.Currency] -= m.Amount
+				}
+			}
+		}
+	}
+	out := &EffectivenessReport{From: from, To: to}
+	for _, k := range order {
+		out.Rows = append(out.Rows, rows[k])
+	}
+	slices.SortStableFunc(out.Rows, func(a, b *Effectiveness) int {
+		return strings.Compare(a.Kind+"|"+a.Step+"|"+a.Tone+"|"+a.Language, b.Kind+"|"+b.Step+"|"+b.Tone+"|"+b.Language)
+	})
+	return out, nil
+}
+
+// EffectivenessReport is DunningEffectiveness's answer for a period.
+type EffectivenessReport struct {
+	From, To civil.Date
+	Rows     []*Effectiveness
 }

@@ -94,6 +94,9 @@ type Store interface {
 	ListAlerts(ctx context.Context, customerID string) ([]*Alert, error)
 	// SetAlertState changes an alert's state (NotFound if none).
 	SetAlertState(ctx context.Context, id, state string, at time.Time) (*Alert, error)
+	// ListSent calls fn with each email sent on a customer-local day from
+	// from to to, by day, until fn returns false.
+	ListSent(ctx context.Context, from, to civil.Date, fn func(*dunning.Send) bool) error
 	// ListCreditNotes returns a customer's credit notes in order of issue.
 	ListCreditNotes(ctx context.Context, customerID string) ([]*CreditNote, error)
 	// GetScore returns a customer's stored credit score; one with Version

@@ -71,6 +71,8 @@ type Send struct {
 	// Escalated: some invoice in it reached an escalation step (an
 	// internal email can also be a no-response hand-over, which is not).
 	Escalated bool
+	// Language the email was written in (its template is Language+Tone).
+	Language string
 }
 
 // Counts reports whether the send counts against a customer's limits: every

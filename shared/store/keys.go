@@ -70,6 +70,7 @@ const (
 	kindInvoice  = "INVOICE"
 	kindKey      = "KEY"
 	kindDraft    = "DRAFT"
+	kindSent     = "SENT"
 	kindPayment  = "PAYMENT"
 	kindAlert    = "ALERT"
 )

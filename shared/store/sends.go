@@ -36,6 +36,7 @@ type sendItem struct {
 	ClaimedAt  time.Time          `dynamodbav:"claimed_at"`
 	SentAt     *time.Time         `dynamodbav:"sent_at,omitempty"`
 	Escalated  bool               `dynamodbav:"escalated,omitempty"`
+	Language   string             `dynamodbav:"language,omitempty"`
 }
 
 func sendKey(customerID string, day civil.Date, kind dunning.SendKind) key {
@@ -45,19 +46,22 @@ func sendKey(customerID string, day civil.Date, kind dunning.SendKind) key {
 func toSendItem(s *dunning.Send) sendItem {
 	k := sendKey(s.CustomerID, s.Day, s.Kind)
 	var g2pk, g2sk string
-	if s.Status == dunning.Draft {
+	switch s.Status {
+	case dunning.Draft:
 		g2pk, g2sk = kindDraft, s.Day.String()+"#"+s.CustomerID+"#"+string(s.Kind)
+	case dunning.Sent: // by day, for the dunning-effectiveness report
+		g2pk, g2sk = kindSent, s.Day.String()+"#"+s.CustomerID+"#"+string(s.Kind)
 	}
 	return sendItem{PK: k.PK, SK: k.SK, GSI2PK: g2pk, GSI2SK: g2sk, CustomerID: s.CustomerID, Day: s.Day.String(), Kind: string(s.Kind),
 		Status: string(s.Status), Tone: string(s.Tone), Steps: s.Steps, To: s.To, Subject: s.Subject,
-		MessageID: s.MessageID, Error: s.Error, ClaimedAt: s.ClaimedAt, SentAt: s.SentAt, Escalated: s.Escalated}
+		MessageID: s.MessageID, Error: s.Error, ClaimedAt: s.ClaimedAt, SentAt: s.SentAt, Escalated: s.Escalated, Language: s.Language}
 }
 
 func (it *sendItem) send() *dunning.Send {
 	day, _ := civil.Parse(it.Day)
 	return &dunning.Send{CustomerID: it.CustomerID, Day: day, Kind: dunning.SendKind(it.Kind), Status: dunning.SendStatus(it.Status),
 		Tone: dunning.Tone(it.Tone), Steps: it.Steps, To: it.To, Subject: it.Subject, MessageID: it.MessageID,
-		Error: it.Error, ClaimedAt: it.ClaimedAt, SentAt: it.SentAt, Escalated: it.Escalated}
+		Error: it.Error, ClaimedAt: it.ClaimedAt, SentAt: it.SentAt, Escalated: it.Escalated, Language: it.Language}
 }
 
 // ClaimSend reserves the send for its customer, day and kind. When the send
@@ -304,4 +308,13 @@ func (s *Store) DueActions(ctx context.Context, shard int, through civil.Date, f
 	// Keys are "<date>#<invoice id>"; "<date>#~" sorts after every id of that date.
 	q.sk, q.hasSK = expression.Key(attrGSI3SK).LessThanEqual(expression.Value(through.String()+"#~")), true
 	return runTyped(ctx, s, q, "", (*invoiceItem).invoice, func(inv *billing.Invoice, _ string) bool { return fn(inv) })
+}
+
+// ListSent calls fn with every email sent on a customer-local day from
+// from to to (inclusive), by day, until fn returns false. A key range of
+// the sent emails' index: its cost follows the emails in the period.
+func (s *Store) ListSent(ctx context.Context, from, to civil.Date, fn func(*dunning.Send) bool) error {
+	q := newIndexQuery(indexByKind, kindSent, 1000)
+	q.sk, q.hasSK = expression.Key(attrGSI2SK).Between(expression.Value(from.String()), expression.Value(to.String()+"#~")), true
+	return runTyped(ctx, s, q, "", (*sendItem).send, func(snd *dunning.Send, _ string) bool { return fn(snd) })
 }

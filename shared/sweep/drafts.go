@@ -84,7 +84,7 @@ func (s *Sweeper) ApproveDraft(ctx context.Context, now time.Time, customerID st
 	// marked approved; losing either race undoes the other.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
 	defer cancel()
-	snd := &dunning.Send{CustomerID: c.ID, Day: today, Kind: kind, Status: dunning.Claimed, Tone: draft.Tone, Steps: draft.Steps, ClaimedAt: s.stamp(now)}
+	snd := &dunning.Send{CustomerID: c.ID, Day: today, Kind: kind, Status: dunning.Claimed, Tone: draft.Tone, Steps: draft.Steps, ClaimedAt: s.stamp(now), Language: emailLanguage(c, kind)}
 	if draft.Day == today {
 		// Drafted today: the draft holds today's key; it becomes the claim.
 		if err := s.store.UpdateSend(ctx, snd, dunning.Draft); apperr.Is(err, apperr.Conflict) {

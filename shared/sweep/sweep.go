@@ -722,7 +722,7 @@ func (s *Sweeper) settleInDoubt(ctx context.Context, now time.Time, sends []*dun
 // send claims, re-checks, sends and records one email; or, when a step
 // needs approval, stores it as a draft.
 func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *billing.Customer, pol *dunning.Policy, rc *runCache, kind dunning.SendKind, work []due, sum *Summary) error {
-	snd := &dunning.Send{CustomerID: c.ID, Day: today, Kind: kind, Status: dunning.Claimed, ClaimedAt: s.stamp(now)}
+	snd := &dunning.Send{CustomerID: c.ID, Day: today, Kind: kind, Status: dunning.Claimed, ClaimedAt: s.stamp(now), Language: emailLanguage(c, kind)}
 	for _, w := range work {
 		st := pol.Steps[w.step]
 		snd.Steps = append(snd.Steps, dunning.SentStep{InvoiceID: w.inv.ID, Step: w.step, StepName: st.Name})
@@ -995,12 +995,18 @@ func (s *Sweeper) deliver(ctx context.Context, msg mailer.Message) (string, erro
 	return "", err
 }
 
+// emailLanguage is the language an email to c of kind is written in:
+// the customer's, or English for the firm's own (internal) emails.
+func emailLanguage(c *billing.Customer, kind dunning.SendKind) string {
+	if kind == dunning.Internal {
+		return "en"
+	}
+	return c.Language
+}
+
 // compose renders the email for a customer's due invoices.
 func (s *Sweeper) compose(ctx context.Context, rc *runCache, c *billing.Customer, kind dunning.SendKind, tone dunning.Tone, work []due, now time.Time, today civil.Date) (mailer.Message, error) {
-	lang := c.Language
-	if kind == dunning.Internal {
-		lang = "en"
-	}
+	lang := emailLanguage(c, kind)
 	ov, err := s.wording(ctx, rc, lang)
 	if err != nil {
 		return mailer.Message{}, err

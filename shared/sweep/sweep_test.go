@@ -1324,3 +1324,42 @@ func TestOneEmailCoversAtMostFortyInvoices(t *testing.T) {
 		t.Fatalf("emails: %d, subject %q", len(mail), mail[0].Subject)
 	}
 }
+
+// Which reminders work: per ladder step and template, the invoices paid
+// off and the money received within 7 and 14 days of the email.
+func TestDunningEffectivenessPerStep(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	a, b := h.customer("EffA", "UTC", "en"), h.customer("EffB", "UTC", "en")
+	h.invoice(a, "EF-A", "2026-11-01", "2026-12-01") // 1,250.00 each
+	h.invoice(b, "EF-B", "2026-11-01", "2026-12-01")
+	pay := func(c *billing.Customer, day string, amount int64) {
+		t.Helper()
+		h.now = at(day, "UTC")
+		if _, err := h.bill.RecordPayment(ctx, billing.PaymentInput{CustomerID: c.ID, Amount: &amount}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.sweepAt(at("2026-11-28", "UTC")) // "upcoming" to both
+	pay(a, "2026-12-03", 125000)       // A: 5 days after it
+	h.sweepAt(at("2026-12-02", "UTC")) // "overdue" to B only
+	pay(b, "2026-12-10", 62500)        // B: half, 12 days after the first email, 8 after the second
+	pay(b, "2026-12-20", 62500)        // the rest, 22 and 18 days after
+	rep, err := h.bill.DunningEffectiveness(ctx, civil.MustParse("2026-11-01"), civil.MustParse("2026-12-31"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rep.Rows {
+		got = append(got, fmt.Sprintf("%s/%s/%s/%s: %d emails, %d invoices, paid %d in 7 days %d in 14, got %v in 7 days %v in 14",
+			r.Kind, r.Step, r.Tone, r.Language, r.Emails, r.Invoices, r.Paid7, r.Paid14, r.Collected7, r.Collected14))
+	}
+	want := []string{
+		"customer/overdue/reminder/en: 1 emails, 1 invoices, paid 0 in 7 days 0 in 14, got map[] in 7 days map[EUR:62500] in 14",
+		"customer/upcoming/friendly/en: 2 emails, 2 invoices, paid 1 in 7 days 1 in 14, got map[EUR:125000] in 7 days map[EUR:187500] in 14",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("report:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
