@@ -301,3 +301,63 @@ func (s *Server) dunningEffectiveness(r *http.Request, _ []byte) (int, any, erro
 	}
 	return http.StatusOK, out, nil
 }
+
+// promisesReportJSON is GET /v1/reports/promises.
+type promisesReportJSON struct {
+	From       string             `json:"from"`
+	To         string             `json:"to"`
+	Currencies []promiseTallyJSON `json:"currencies"`
+}
+
+type promiseTallyJSON struct {
+	Currency     string  `json:"currency"`
+	Made         int     `json:"made"`
+	Kept         int     `json:"kept"`
+	Broken       int     `json:"broken"`
+	Open         int     `json:"open"`
+	AmountMade   int64   `json:"amount_made"`
+	AmountKept   int64   `json:"amount_kept"`
+	AmountBroken int64   `json:"amount_broken"`
+	KeptRate     float64 `json:"kept_rate"` // kept / (kept + broken)
+}
+
+func (s *Server) promisesReport(r *http.Request, _ []byte) (int, any, error) {
+	from, err := dateParam(r, "from")
+	if err != nil {
+		return 0, nil, err
+	}
+	to, err := dateParam(r, "to")
+	if err != nil {
+		return 0, nil, err
+	}
+	rep, err := s.billing.Promises(r.Context(), from, to)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := promisesReportJSON{From: rep.From.String(), To: rep.To.String(), Currencies: []promiseTallyJSON{}}
+	for _, cur := range sortedKeys(rep.ByCurrency) {
+		t := rep.ByCurrency[cur]
+		out.Currencies = append(out.Currencies, promiseTallyJSON{Currency: cur, Made: t.Made, Kept: t.Kept, Broken: t.Broken, Open: t.Open,
+			AmountMade: t.AmountMade, AmountKept: t.AmountKept, AmountBroken: t.AmountBroken, KeptRate: share(t.Kept, t.Kept+t.Broken)})
+	}
+	return http.StatusOK, out, nil
+}
+
+type reasonRowJSON struct {
+	Reason    string `json:"reason"`
+	Currency  string `json:"currency"`
+	Amount    int64  `json:"amount"`
+	Customers int    `json:"customers"`
+}
+
+func (s *Server) overdueReasons(r *http.Request, _ []byte) (int, any, error) {
+	rows, err := s.billing.OverdueByReason(r.Context())
+	if err != nil {
+		return 0, nil, err
+	}
+	out := []reasonRowJSON{}
+	for _, row := range rows {
+		out = append(out, reasonRowJSON(row))
+	}
+	return http.StatusOK, map[string]any{"data": out}, nil
+}

@@ -164,3 +164,42 @@ func TestDunningReportThroughTheAPI(t *testing.T) {
 		}
 	}
 }
+
+// Overdue money by reason, and promises kept against broken.
+func TestOverdueReasonsAndPromiseReports(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cash := f.customer(map[string]any{"name": "Cash"})
+	quiet := f.customer(map[string]any{"name": "Quiet"})
+	disputing := f.customer(map[string]any{"name": "Disputing"})
+	f.invoice(cash, 10000, map[string]any{"issued_on": "2026-10-01", "due_on": "2026-10-31"})
+	f.invoice(cash, 5000, map[string]any{"issued_on": "2026-11-20", "due_on": "2026-12-20"}) // not overdue
+	f.invoice(quiet, 7000, map[string]any{"issued_on": "2026-10-01", "due_on": "2026-11-01"})
+	d := f.invoice(disputing, 3000, map[string]any{"issued_on": "2026-10-01", "due_on": "2026-11-01"})
+	f.invoice(disputing, 2000, map[string]any{"issued_on": "2026-10-01", "due_on": "2026-11-02"})
+	for cid, reason := range map[string]string{cash: "cash_flow", disputing: "forgot"} {
+		if res := f.Do("POST", "/v1/customers/"+cid+"/contacts", map[string]any{"channel": "phone", "summary": "called", "reason": reason}); res.Status != 201 {
+			t.Fatalf("contact = %d %s", res.Status, res.Body)
+		}
+	}
+	if res := f.Do("POST", "/v1/customers/"+cash+"/contacts", map[string]any{"channel": "email", "summary": "sent a copy"}); res.Status != 201 {
+		t.Fatal(res.Status) // a later contact without a reason keeps the last reason
+	}
+	if res := f.Do("POST", "/v1/invoices/"+d+"/dispute", map[string]any{"reason": "not delivered"}); res.Status != 200 {
+		t.Fatal(res.Status)
+	}
+	var rows []string
+	for _, r := range f.get("/v1/reports/overdue-reasons")["data"].([]any) {
+		r := r.(map[string]any)
+		rows = append(rows, fmt.Sprint(r["reason"], " ", r["currency"], " ", r["amount"], " ", r["customers"]))
+	}
+	eq(t, "reasons", rows, []string{"cash_flow EUR 10000 1", "unknown EUR 7000 1", "dispute EUR 3000 1", "forgot EUR 2000 1"})
+
+	// Promises: one made and left open.
+	f.mustCreate("/v1/customers/"+quiet+"/promises", map[string]any{"amount": 7000, "promised_on": "2026-12-01"})
+	rep := f.get("/v1/reports/promises")
+	eq(t, "promises", fmt.Sprint(rep["currencies"]), "[map[amount_broken:0 amount_kept:0 amount_made:7000 broken:0 currency:EUR kept:0 kept_rate:0 made:1 open:1]]")
+	if res := f.Do("GET", "/v1/reports/promises?from=2026-12-01&to=2026-11-01", nil); res.Status != 400 {
+		t.Errorf("from after to = %d", res.Status)
+	}
+}

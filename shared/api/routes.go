@@ -87,6 +87,8 @@ func (s *Server) routes() []Route {
 		{"GET", "/v1/audit", auditors, s.listAudit, false},
 		{"GET", "/v1/reports/aging", anyRole, s.agingReport, false},
 		{"GET", "/v1/reports/dunning", anyRole, s.dunningEffectiveness, false},
+		{"GET", "/v1/reports/promises", anyRole, s.promisesReport, false},
+		{"GET", "/v1/reports/overdue-reasons", anyRole, s.overdueReasons, false},
 		{"GET", "/v1/customers/{id}/statement", anyRole, s.customerStatement, false},
 
 		{"POST", "/v1/keys", adminOnly, s.createKey, true},

@@ -1,6 +1,7 @@
 package billing
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -284,17 +285,9 @@ const maxReportDays = 366
 // follow the emails of the period: one Query, then each invoice they
 // spoke for once. Errors: BadRequest naming from or to.
 func (s *Service) DunningEffectiveness(ctx context.Context, from, to civil.Date) (*EffectivenessReport, error) {
-	if to.IsZero() {
-		to = civil.Today(s.now(), Location(s.firm.Timezone))
-	}
-	if from.IsZero() {
-		from = to.AddDays(-89)
-	}
-	switch {
-	case from.After(to):
-		return nil, apperr.Field(apperr.BadRequest, "from", "from %s is after to %s", from, to)
-	case to.DaysSince(from) >= maxReportDays:
-		return nil, apperr.Field(apperr.BadRequest, "from", "a report covers at most %d days", maxReportDays)
+	from, to, err := s.period(from, to)
+	if err != nil {
+		return nil, err
 	}
 	var sends []*dunning.Send
 	if err := s.store.ListSent(ctx, from, to, func(snd *dunning.Send) bool { sends = append(sends, snd); return true }); err != nil {
@@ -365,4 +358,165 @@ func (s *Service) DunningEffectiveness(ctx context.Context, from, to civil.Date)
 type EffectivenessReport struct {
 	From, To civil.Date
 	Rows     []*Effectiveness
+}
+
+// PromiseTally counts promises to pay and their amounts, in one currency.
+type PromiseTally struct {
+	Made, Kept, Broken, Open             int
+	AmountMade, AmountKept, AmountBroken int64
+}
+
+// PromiseReport is promises kept against broken, for the promises made in
+// a period, per currency.
+type PromiseReport struct {
+	From, To   civil.Date
+	ByCurrency map[string]*PromiseTally
+}
+
+// Promises reports the promises to pay made on days from from to to
+// (customer-local; the last 90 days by default), per currency: how many
+// and how much were kept, broken, or are still open. Its cost follows the
+// promises of the period. Errors: BadRequest naming from.
+func (s *Service) Promises(ctx context.Context, from, to civil.Date) (*PromiseReport, error) {
+	from, to, err := s.period(from, to)
+	if err != nil {
+		return nil, err
+	}
+	rep := &PromiseReport{From: from, To: to, ByCurrency: map[string]*PromiseTally{}}
+	err = s.store.ListPromisesMade(ctx, from, to, func(p *Promise) bool {
+		t := rep.ByCurrency[p.Currency]
+		if t == nil {
+			t = &PromiseTally{}
+			rep.ByCurrency[p.Currency] = t
+		}
+		t.Made++
+		t.AmountMade += p.Amount
+		switch p.State {
+		case PromiseKept:
+			t.Kept++
+			t.AmountKept += p.Amount
+		case PromiseBroken:
+			t.Broken++
+			t.AmountBroken += p.Amount
+		default:
+			t.Open++
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("promises report: %w", err)
+	}
+	return rep, nil
+}
+
+// period resolves a report's period: to defaults to today in the firm's
+// zone, from to 89 days before it; at most maxReportDays long.
+func (s *Service) period(from, to civil.Date) (civil.Date, civil.Date, error) {
+	if to.IsZero() {
+		to = civil.Today(s.now(), Location(s.firm.Timezone))
+	}
+	if from.IsZero() {
+		from = to.AddDays(-89)
+	}
+	switch {
+	case from.After(to):
+		return from, to, apperr.Field(apperr.BadRequest, "from", "from %s is after to %s", from, to)
+	case to.DaysSince(from) >= maxReportDays:
+		return from, to, apperr.Field(apperr.BadRequest, "from", "a report covers at most %d days", maxReportDays)
+	}
+	return from, to, nil
+}
+
+// ReasonRow is the overdue money that one reason explains, in one currency.
+type ReasonRow struct {
+	Reason    string
+	Currency  string
+	Amount    int64
+	Customers int
+}
+
+// contactsForReason is how far back in a customer's contact log the
+// overdue reason is looked for.
+const contactsForReason = 20
+
+// OverdueByReason splits what is overdue today by why: the reason code of
+// the customer's latest contact that gave one (cash_flow, dispute,
+// missing_paperwork, wrong_contact, forgot, other), "dispute" for invoices
+// under dispute whatever was logged, "unknown" when no contact gave one.
+// Its reads follow the open invoices and the customers with something
+// overdue.
+func (s *Service) OverdueByReason(ctx context.Context) ([]ReasonRow, error) {
+	now := s.now()
+	type owed struct{ disputed, other map[string]int64 }
+	byCustomer := map[string]*owed{}
+	var order []string
+	err := s.store.ListInvoices(ctx, InvoiceRange{State: StateOpen, PageSize: 1000}, func(inv *Invoice, _ string) bool {
+		if inv.Balance <= 0 || inv.Status(now) != StatusOverdue {
+			return true
+		}
+		o := byCustomer[inv.CustomerID]
+		if o == nil {
+			o = &owed{map[string]int64{}, map[string]int64{}}
+			byCustomer[inv.CustomerID] = o
+			order = append(order, inv.CustomerID)
+		}
+		if inv.Disputed {
+			o.disputed[inv.Currency] += inv.Balance
+		} else {
+			o.other[inv.Currency] += inv.Balance
+		}
+		return true
+	})
+	if err != nil {
+		return nil, fmt.Errorf("overdue by reason: %w", err)
+	}
+	rows := map[string]*ReasonRow{}
+	counted := map[string]bool{}
+	add := func(cid, reason, cur string, amount int64) {
+		k := reason + "|" + cur
+		r := rows[k]
+		if r == nil {
+			r = &ReasonRow{Reason: reason, Currency: cur}
+			rows[k] = r
+		}
+		r.Amount += amount
+		if !counted[cid+"|"+k] {
+			counted[cid+"|"+k] = true
+			r.Customers++
+		}
+	}
+	for _, cid := range order {
+		o := byCustomer[cid]
+		for cur, v := range o.disputed {
+			add(cid, "dispute", cur, v)
+		}
+		if len(o.other) == 0 {
+			continue
+		}
+		contacts, err := s.store.ListContacts(ctx, cid, contactsForReason)
+		if err != nil {
+			return nil, err
+		}
+		reason := "unknown"
+		for _, c := range contacts { // newest first
+			if c.Reason != "" {
+				reason = c.Reason
+				break
+			}
+		}
+		for cur, v := range o.other {
+			add(cid, reason, cur, v)
+		}
+	}
+	out := make([]ReasonRow, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, *r)
+	}
+	slices.SortFunc(out, func(a, b ReasonRow) int {
+		if a.Currency != b.Currency {
+			return strings.Compare(a.Currency, b.Currency)
+		}
+		return cmp.Compare(b.Amount, a.Amount)
+	})
+	return out, nil
 }

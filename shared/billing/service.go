@@ -97,6 +97,9 @@ type Store interface {
 	// ListSent calls fn with each email sent on a customer-local day from
 	// from to to, by day, until fn returns false.
 	ListSent(ctx context.Context, from, to civil.Date, fn func(*dunning.Send) bool) error
+	// ListPromisesMade calls fn with each promise made on a day from from
+	// to to, by day, until fn returns false.
+	ListPromisesMade(ctx context.Context, from, to civil.Date, fn func(*Promise) bool) error
 	// ListCreditNotes returns a customer's credit notes in order of issue.
 	ListCreditNotes(ctx context.Context, customerID string) ([]*CreditNote, error)
 	// GetScore returns a customer's stored credit score; one with Version

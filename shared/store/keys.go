@@ -71,6 +71,7 @@ const (
 	kindKey      = "KEY"
 	kindDraft    = "DRAFT"
 	kindSent     = "SENT"
+	kindPromise  = "PROMISE"
 	kindPayment  = "PAYMENT"
 	kindAlert    = "ALERT"
 )

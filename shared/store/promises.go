@@ -20,6 +20,8 @@ import (
 type promiseItem struct {
 	PK         string     `dynamodbav:"PK"`
 	SK         string     `dynamodbav:"SK"`
+	GSI2PK     string     `dynamodbav:"GSI2PK,omitempty"` // PROMISE: every promise by the day it was made
+	GSI2SK     string     `dynamodbav:"GSI2SK,omitempty"` // <made_on>#<id>
 	ID         string     `dynamodbav:"id"`
 	CustomerID string     `dynamodbav:"customer_id"`
 	Amount     int64      `dynamodbav:"amount"`
@@ -43,7 +45,7 @@ func promiseKey(customerID, id string) key {
 
 func toPromiseItem(p *billing.Promise) promiseItem {
 	k := promiseKey(p.CustomerID, p.ID)
-	return promiseItem{PK: k.PK, SK: k.SK, ID: p.ID, CustomerID: p.CustomerID, Amount: p.Amount, Currency: p.Currency,
+	return promiseItem{PK: k.PK, SK: k.SK, GSI2PK: kindPromise, GSI2SK: p.MadeOn.String() + "#" + p.ID, ID: p.ID, CustomerID: p.CustomerID, Amount: p.Amount, Currency: p.Currency,
 		PromisedOn: p.PromisedOn.String(), MadeOn: p.MadeOn.String(), GraceDays: p.GraceDays, InvoiceIDs: p.InvoiceIDs, AtPromise: p.BalanceAtPromise,
 		TakenBy: p.TakenBy, Channel: p.Channel, Note: p.Note, State: string(p.State), CreatedAt: p.CreatedAt, ResolvedAt: p.ResolvedAt}
 }
@@ -202,4 +204,12 @@ func (s *Store) promiseItems(pt *billing.Posting, add func(types.TransactWriteIt
 		add(types.TransactWriteItem{Put: put}, apperr.New(apperr.Conflict, "alert %s already exists", a.ID))
 	}
 	return nil
+}
+
+// ListPromisesMade calls fn with every promise made on a customer-local
+// day from from to to (inclusive), by day, until fn returns false.
+func (s *Store) ListPromisesMade(ctx context.Context, from, to civil.Date, fn func(*billing.Promise) bool) error {
+	q := newIndexQuery(indexByKind, kindPromise, 1000)
+	q.sk, q.hasSK = expression.Key(attrGSI2SK).Between(expression.Value(from.String()), expression.Value(to.String()+"#~")), true
+	return runTyped(ctx, s, q, "", (*promiseItem).promise, func(p *billing.Promise, _ string) bool { return fn(p) })
 }

@@ -842,6 +842,11 @@ func TestABrokenPromiseResumesDunningWithTheBrokenPromiseEmail(t *testing.T) {
 	if open, _ := h.bill.ListAlerts(ctx, billing.AlertOpen, ""); len(open) != len(all)-1 {
 		t.Errorf("%d open alerts after resolving one of %d", len(open), len(all))
 	}
+	// The promises report counts it broken.
+	rep, err := h.bill.Promises(ctx, civil.MustParse("2026-11-01"), civil.MustParse("2026-12-31"))
+	if tally := rep.ByCurrency["EUR"]; err != nil || tally == nil || tally.Made != 1 || tally.Broken != 1 || tally.AmountBroken != p.Amount {
+		t.Errorf("promises report: %+v %v", tally, err)
+	}
 }
 
 // A promise kept (the promised part arrived in time) lets the ladder go
