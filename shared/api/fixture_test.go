@@ -83,7 +83,7 @@ func newFixtureWith(t *testing.T, wrap func(billing.Store) billing.Store) *fixtu
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	sw := sweep.New(st, &mailer.SES{Client: sesClient(t)}, sweep.Settings{
 		FirmName: "Test Firm", FirmTimezone: "Europe/London", From: "ar@firm.example",
-		CollectionsEmail: "collections@firm.example", Window: dunning.DefaultWindow(), Shards: store.QueueShards, Clock: clk.Now,
+		CollectionsEmail: "collections@firm.example", Window: dunning.DefaultWindow(), Shards: store.QueueShards, Clock: clk.Now, Books: bill,
 	}, log)
 	srv := api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st, Sweeper: sw, Log: log, Now: clk.Now, FirmName: "Test Firm"})
 	f := &fixture{server: srv, keys: map[auth.Role]string{}, auth: keys, clock: clk}

@@ -361,3 +361,41 @@ func (s *Server) overdueReasons(r *http.Request, _ []byte) (int, any, error) {
 	}
 	return http.StatusOK, map[string]any{"data": out}, nil
 }
+
+// dsoJSON is GET /v1/reports/dso.
+type dsoJSON struct {
+	From       string         `json:"from"`
+	To         string         `json:"to"`
+	Days       int            `json:"days"`
+	Currencies []dsoFigureRow `json:"currencies"`
+}
+
+type dsoFigureRow struct {
+	Currency   string   `json:"currency"`
+	Sales      int64    `json:"sales"`
+	BeginOpen  int64    `json:"receivables_start"`
+	EndOpen    int64    `json:"receivables_end"`
+	EndCurrent int64    `json:"current_receivables_end"`
+	DSO        *float64 `json:"dso"`
+	CEI        *float64 `json:"cei"`
+}
+
+func (s *Server) dsoReport(r *http.Request, _ []byte) (int, any, error) {
+	from, err := dateParam(r, "from")
+	if err != nil {
+		return 0, nil, err
+	}
+	to, err := dateParam(r, "to")
+	if err != nil {
+		return 0, nil, err
+	}
+	rep, err := s.billing.DSO(r.Context(), from, to)
+	if err != nil {
+		return 0, nil, err
+	}
+	out := dsoJSON{From: rep.From.String(), To: rep.To.String(), Days: rep.Days, Currencies: []dsoFigureRow{}}
+	for _, f := range rep.Figures {
+		out.Currencies = append(out.Currencies, dsoFigureRow{Currency: f.Currency, Sales: f.Sales, BeginOpen: f.BeginOpen, EndOpen: f.EndOpen, EndCurrent: f.EndCurrent, DSO: f.DSO, CEI: f.CEI})
+	}
+	return http.StatusOK, out, nil
+}

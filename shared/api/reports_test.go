@@ -203,3 +203,22 @@ func TestOverdueReasonsAndPromiseReports(t *testing.T) {
 		t.Errorf("from after to = %d", res.Status)
 	}
 }
+
+// DSO through the API: a period before any snapshot is refused, naming it.
+func TestDSOReportNeedsSnapshots(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	res := f.Do("GET", "/v1/reports/dso?from=2026-11-01&to=2026-11-22", nil)
+	if _, field := res.ErrorField(t); res.Status != 422 || field != "from" {
+		t.Errorf("no snapshot = %d %s", res.Status, field)
+	}
+	f.invoice(f.customer(nil), 10000, nil)
+	if _, err := f.server.Sweeper().Run(t.Context(), f.clock.Now()); err != nil { // takes today's snapshot
+		t.Fatal(err)
+	}
+	rep := f.get("/v1/reports/dso?from=2026-11-23&to=2026-11-23")
+	eq(t, "today", fmt.Sprint(rep["currencies"]), "[map[cei:100 currency:EUR current_receivables_end:10000 dso:1 receivables_end:10000 receivables_start:10000 sales:10000]]")
+	if res := f.Do("GET", "/v1/reports/dso?to=2026-12-01", nil); res.Status != 400 {
+		t.Errorf("to in the future = %d", res.Status)
+	}
+}

@@ -88,6 +88,7 @@ func (s *Server) routes() []Route {
 		{"GET", "/v1/reports/aging", anyRole, s.agingReport, false},
 		{"GET", "/v1/reports/dunning", anyRole, s.dunningEffectiveness, false},
 		{"GET", "/v1/reports/promises", anyRole, s.promisesReport, false},
+		{"GET", "/v1/reports/dso", anyRole, s.dsoReport, false},
 		{"GET", "/v1/reports/overdue-reasons", anyRole, s.overdueReasons, false},
 		{"GET", "/v1/customers/{id}/statement", anyRole, s.customerStatement, false},
 

@@ -100,6 +100,10 @@ type Store interface {
 	// ListPromisesMade calls fn with each promise made on a day from from
 	// to to, by day, until fn returns false.
 	ListPromisesMade(ctx context.Context, from, to civil.Date, fn func(*Promise) bool) error
+	// PutSnapshot stores a day's receivables snapshot unless the day has
+	// one (false then); GetSnapshot reads one (NotFound if none).
+	PutSnapshot(ctx context.Context, snap *Snapshot) (bool, error)
+	GetSnapshot(ctx context.Context, day civil.Date) (*Snapshot, error)
 	// ListCreditNotes returns a customer's credit notes in order of issue.
 	ListCreditNotes(ctx context.Context, customerID string) ([]*CreditNote, error)
 	// GetScore returns a customer's stored credit score; one with Version

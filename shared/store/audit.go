@@ -162,6 +162,8 @@ func entityOf(pk, sk string) (kind, id string, ok bool) {
 		return "key", cut(prefixKey), true
 	case sk == "POLICY":
 		return "policy", cut(prefixPolicy), true
+	case strings.HasPrefix(pk, prefixSnapshot):
+		return "snapshot", cut(prefixSnapshot), true
 	case strings.HasPrefix(pk, prefixDigest):
 		return "digest", cut(prefixDigest), true
 	case strings.HasPrefix(pk, prefixTemplate):

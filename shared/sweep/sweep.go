@@ -165,6 +165,8 @@ type Books interface {
 	// NoteBadAddress records that the customer's address was refused, and
 	// alerts the firm the first time.
 	NoteBadAddress(ctx context.Context, c *billing.Customer, reason string) error
+	// TakeSnapshot stores the day's receivables snapshot once (for DSO).
+	TakeSnapshot(ctx context.Context, now time.Time) (bool, error)
 }
 
 // Sweeper runs sweeps.
@@ -239,6 +241,12 @@ func (s *Sweeper) Run(ctx context.Context, now time.Time) (Summary, error) {
 		return sum, err
 	}
 	actx := audit.Begin(ctx, "system:sweep", "sweep", "")
+	// The day's receivables snapshot, once (DSO and CEI read them).
+	if s.settings.Books != nil {
+		if _, err := s.settings.Books.TakeSnapshot(actx, now); err != nil {
+			s.log.ErrorContext(ctx, "receivables snapshot", "error", err.Error())
+		}
+	}
 	// The firm's digest next: quick, once a day, and, once begun, not cut
 	// short between SES and its record (as a send is not).
 	if deadline, ok := ctx.Deadline(); !ok || time.Until(deadline) > sendTimeout {

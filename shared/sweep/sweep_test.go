@@ -1368,3 +1368,52 @@ func TestDunningEffectivenessPerStep(t *testing.T) {
 		t.Errorf("report:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// DSO and CEI over November, worked by hand from the receivables
+// snapshots the sweep takes on the first run of each day:
+//
+//	1 Nov  open 1,000.00 (I-1, due 31 Oct: overdue)
+//	10 Nov I-2 issued, 600.00, due 10 Dec     sales 600.00
+//	20 Nov 700.00 paid on I-1
+//	1 Dec  open 300.00 + 600.00 = 900.00, of which 600.00 not yet due
+//
+//	DSO = 900 / 600 x 30 days = 45.0
+//	CEI = (1000 + 600 - 900) / (1000 + 600 - 600) x 100 = 70.0
+func TestDSOAndCEIFromDailySnapshots(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	c := h.customer("Dso", "Europe/London", "en")
+	amt := func(v int64) *int64 { return &v }
+	h.now = at("2026-10-01", "Europe/London")
+	if _, err := h.bill.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Number: "I-1", Total: amt(100000), IssuedOn: "2026-10-01", DueOn: "2026-10-31"}); err != nil {
+		t.Fatal(err)
+	}
+	h.sweepAt(at("2026-11-01", "Europe/London"))
+	h.sweepAt(at("2026-11-01", "Europe/London").Add(time.Hour)) // a second run takes no second snapshot
+	h.now = at("2026-11-10", "Europe/London")
+	if _, err := h.bill.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Number: "I-2", Total: amt(60000), IssuedOn: "2026-11-10", DueOn: "2026-12-10"}); err != nil {
+		t.Fatal(err)
+	}
+	h.now = at("2026-11-20", "Europe/London")
+	if _, err := h.bill.RecordPayment(ctx, billing.PaymentInput{CustomerID: c.ID, Amount: amt(70000)}); err != nil {
+		t.Fatal(err)
+	}
+	h.sweepAt(at("2026-12-01", "Europe/London"))
+	h.now = at("2026-12-01", "Europe/London")
+	rep, err := h.bill.DSO(ctx, civil.MustParse("2026-11-01"), civil.MustParse("2026-11-30"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Figures) != 1 || rep.Days != 30 {
+		t.Fatalf("report %+v", rep)
+	}
+	f := rep.Figures[0]
+	got := fmt.Sprintf("%s sales %d, open %d -> %d (%d current), DSO %v, CEI %v", f.Currency, f.Sales, f.BeginOpen, f.EndOpen, f.EndCurrent, *f.DSO, *f.CEI)
+	if want := "EUR sales 60000, open 100000 -> 90000 (60000 current), DSO 45, CEI 70"; got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if _, err := h.bill.DSO(ctx, civil.MustParse("2026-10-15"), civil.MustParse("2026-11-30")); !apperr.Is(err, apperr.Invalid) {
+		t.Errorf("a period before the first snapshot: %v", err)
+	}
+}
