@@ -79,6 +79,8 @@ func TestEveryWriteRouteLeavesAnAuditRecord(t *testing.T) {
 		"POST /v1/customers/{id}/hold":                               {"/v1/customers/" + cid + "/hold", map[string]any{"reason": "over limit"}, fixed(cid)},
 		"POST /v1/customers/{id}/release":                            {"/v1/customers/" + cid + "/release", nil, fixed(cid)},
 		"POST /v1/alerts/{id}/acknowledge":                           {"/v1/alerts/" + alert + "/acknowledge", nil, fixed(alert)},
+		"POST /v1/customers/{id}/hand-off":                           {"/v1/customers/" + cid + "/hand-off", map[string]any{"to": "Smith & Partners"}, fixed(cid)},
+		"POST /v1/customers/{id}/take-back":                          {"/v1/customers/" + cid + "/take-back", nil, fixed(cid)},
 		"POST /v1/alerts/{id}/resolve":                               {"/v1/alerts/" + alert + "/resolve", nil, fixed(alert)},
 		"POST /v1/customers/{id}/pause":                              {"/v1/customers/" + cid + "/pause", map[string]any{"until": "2026-12-10", "reason": "on holiday"}, fixed(cid)},
 		"POST /v1/customers/{id}/resume":                             {"/v1/customers/" + cid + "/resume", nil, fixed(cid)},

@@ -186,6 +186,15 @@ type statementLineJSON struct {
 	Balance     int64  `json:"balance"`
 }
 
+func toStatementJSON(st *billing.Statement) statementJSON {
+	out := statementJSON{CustomerID: st.Customer.ID, Name: st.Customer.Name, Currency: st.Currency, From: st.From.String(), To: st.To.String(),
+		Opening: st.Opening, Lines: []statementLineJSON{}, Debits: st.Debits, Credits: st.Credits, Closing: st.Closing}
+	for _, l := range st.Lines {
+		out.Lines = append(out.Lines, statementLineJSON{On: l.On.String(), Kind: l.Kind, Reference: l.Reference, Description: l.Description, Debit: l.Debit, Credit: l.Credit, Balance: l.Balance})
+	}
+	return out
+}
+
 func (s *Server) customerStatement(r *http.Request, _ []byte) (int, any, error) {
 	f, err := format(r, "csv", "html")
 	if err != nil {
@@ -203,11 +212,7 @@ func (s *Server) customerStatement(r *http.Request, _ []byte) (int, any, error) 
 	if err != nil {
 		return 0, nil, err
 	}
-	out := statementJSON{CustomerID: st.Customer.ID, Name: st.Customer.Name, Currency: st.Currency, From: st.From.String(), To: st.To.String(),
-		Opening: st.Opening, Lines: []statementLineJSON{}, Debits: st.Debits, Credits: st.Credits, Closing: st.Closing}
-	for _, l := range st.Lines {
-		out.Lines = append(out.Lines, statementLineJSON{On: l.On.String(), Kind: l.Kind, Reference: l.Reference, Description: l.Description, Debit: l.Debit, Credit: l.Credit, Balance: l.Balance})
-	}
+	out := toStatementJSON(st)
 	name := fmt.Sprintf("statement-%s-%s-%s", st.Customer.ID, st.From, st.To)
 	switch f {
 	case "csv":

@@ -222,3 +222,55 @@ func TestDSOReportNeedsSnapshots(t *testing.T) {
 		t.Errorf("to in the future = %d", res.Status)
 	}
 }
+
+// Handing a customer off stops its emails; the case file has what the
+// lawyer needs, in either language.
+func TestHandOffAndCaseFile(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cid := f.customer(map[string]any{"name": "Late <i>Ltd</i>", "timezone": "UTC"})
+	inv := f.invoice(cid, 10000, map[string]any{"number": "L-1", "issued_on": "2026-10-01", "due_on": "2026-11-23"})
+	f.mustCreate("/v1/customers/"+cid+"/contacts", map[string]any{"channel": "phone", "summary": "promised next week", "reason": "cash_flow"})
+	f.clock.Set(time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC))
+	if sum, err := f.server.Sweeper().Run(t.Context(), f.clock.Now()); err != nil || sum.Sent != 1 {
+		t.Fatalf("first sweep: %+v %v", sum, err)
+	}
+	c := f.Do("POST", "/v1/customers/"+cid+"/hand-off", map[string]any{"to": "Smith & Partners"}).Map(t)
+	eq(t, "handed off", c["handed_off_to"], "Smith & Partners")
+	if res := f.Do("POST", "/v1/customers/"+cid+"/hand-off", map[string]any{"to": " "}); res.Status != 422 {
+		t.Errorf("hand-off to nobody = %d", res.Status)
+	}
+	f.clock.Set(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	if sum, err := f.server.Sweeper().Run(t.Context(), f.clock.Now()); err != nil || sum.Sent != 0 || sum.Skipped["handed_off"] != 1 {
+		t.Errorf("after the hand-off: %+v %v", sum, err)
+	}
+
+	cf := f.get("/v1/customers/" + cid + "/case-file")
+	invs := cf["invoices"].([]any)
+	if len(invs) != 1 {
+		t.Fatalf("invoices = %v", invs)
+	}
+	first := invs[0].(map[string]any)
+	eq(t, "invoice", first["invoice"].(map[string]any)["id"], inv)
+	emails := first["emails"].([]any)
+	if len(emails) != 1 || emails[0].(map[string]any)["step"] != "overdue" || emails[0].(map[string]any)["status"] != "sent" {
+		t.Errorf("emails = %v", emails)
+	}
+	eq(t, "principal", fmt.Sprint(first["principal"]), "[map[balance:10000 from:2026-11-23]]")
+	eq(t, "closing", cf["statement"].(map[string]any)["closing_balance"], 10000.0)
+	eq(t, "contacts", len(cf["contacts"].([]any)) >= 1, true)
+
+	for lang, word := range map[string]string{"en": "Case file", "zh-CN": "催收案卷"} {
+		res := f.Do("GET", "/v1/customers/"+cid+"/case-file?format=html&lang="+lang, nil)
+		body := string(res.Body)
+		if res.Status != 200 || !strings.Contains(body, word) || !strings.Contains(body, "Late &lt;i&gt;Ltd&lt;/i&gt;") || !strings.Contains(body, "Smith &amp; Partners") || !strings.Contains(body, "cash_flow") {
+			t.Errorf("%s page: %d\n%s", lang, res.Status, body)
+		}
+	}
+	if res := f.Do("GET", "/v1/customers/"+cid+"/case-file?lang=fr", nil); res.Status != 400 {
+		t.Errorf("lang=fr = %d", res.Status)
+	}
+	if c := f.Do("POST", "/v1/customers/"+cid+"/take-back", nil).Map(t); c["handed_off_to"] != nil {
+		t.Errorf("taken back: %v", c["handed_off_to"])
+	}
+}

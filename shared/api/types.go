@@ -32,6 +32,8 @@ type customerJSON struct {
 	FollowUpOn       *string    `json:"follow_up_on"`
 	CreditHold       bool       `json:"credit_hold"`
 	HoldReason       *string    `json:"hold_reason"`
+	HandedOffTo      *string    `json:"handed_off_to"`
+	HandedOffAt      *time.Time `json:"handed_off_at"`
 	Grade            *string    `json:"grade"`
 	Score            *int       `json:"score"`
 	EmailError       *string    `json:"email_error"`
@@ -62,7 +64,7 @@ func toCustomerJSON(c *billing.Customer) customerJSON {
 		PaymentTermsDays: c.PaymentTermsDays, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 		Policy: policyName(c.Policy), Paused: c.Paused || len(c.DisputeHolds) > 0, PauseReason: nullable(pauseReason(c)), PausedUntil: nullable(c.PausedUntil.String()),
 		Owner: nullable(c.Owner), FollowUpOn: nullable(c.FollowUpOn.String()),
-		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason), Grade: nullable(c.Grade), Score: c.Score, EmailError: nullable(c.EmailError), EmailErrorAt: c.EmailErrorAt, LastResponseAt: c.LastResponseAt,
+		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason), Grade: nullable(c.Grade), Score: c.Score, HandedOffTo: nullable(c.HandedOffTo), HandedOffAt: c.HandedOffAt, EmailError: nullable(c.EmailError), EmailErrorAt: c.EmailErrorAt, LastResponseAt: c.LastResponseAt,
 	}
 }
 

@@ -55,6 +55,10 @@ type Customer struct {
 	// CreditHold: no more goods or services on credit until cleared.
 	CreditHold bool
 	HoldReason string
+	// HandedOffTo, once set, names who collects the debt now (a lawyer,
+	// an agency); Dunlin sends the customer nothing more (HandedOffAt).
+	HandedOffTo string
+	HandedOffAt *time.Time
 	// Grade and Score are the stored credit score (see CreditScore), kept
 	// here too so that reading a customer shows them; "" and nil until the
 	// customer is first scored.

@@ -104,6 +104,8 @@ type Store interface {
 	// one (false then); GetSnapshot reads one (NotFound if none).
 	PutSnapshot(ctx context.Context, snap *Snapshot) (bool, error)
 	GetSnapshot(ctx context.Context, day civil.Date) (*Snapshot, error)
+	// SendsSince returns a customer's dunning email records from a day on.
+	SendsSince(ctx context.Context, customerID string, from civil.Date) ([]*dunning.Send, error)
 	// ListCreditNotes returns a customer's credit notes in order of issue.
 	ListCreditNotes(ctx context.Context, customerID string) ([]*CreditNote, error)
 	// GetScore returns a customer's stored credit score; one with Version
@@ -324,7 +326,9 @@ func (s *Service) changeCustomer(ctx context.Context, id string, change func(*Cu
 			return nil, err
 		}
 		c := *cur
-		if err := change(&c); err != nil {
+		if err := change(&c); errors.Is(err, errUnchanged) {
+			return cur, nil
+		} else if err != nil {
 			return nil, err
 		}
 		c.UpdatedAt, c.Version = s.now().UTC(), cur.Version+1
@@ -473,6 +477,45 @@ func (s *Service) PutOnHold(ctx context.Context, id string, in HoldInput) (*Cust
 	}
 	return s.changeCustomer(ctx, id, func(c *Customer) error {
 		c.CreditHold, c.HoldReason = true, strings.TrimSpace(in.Reason)
+		return nil
+	})
+}
+
+// HandOffInput is the body of POST /v1/customers/{id}/hand-off.
+type HandOffInput struct {
+	To string `json:"to"` // who collects now: a lawyer, an agency
+}
+
+// HandOff records that a customer's debt is handed to a lawyer or a
+// collection agency: from then on Dunlin sends it no dunning email (the
+// case file, GET /v1/customers/{id}/case-file, goes with the hand-off).
+// Handing off again changes whom to. Errors: NotFound, Invalid (to).
+func (s *Service) HandOff(ctx context.Context, id string, in HandOffInput) (*Customer, error) {
+	to := strings.TrimSpace(in.To)
+	if to == "" {
+		return nil, apperr.Invalidf("to", "to is required: who collects the debt now?")
+	}
+	if err := checkText("to", to, maxName, false); err != nil {
+		return nil, err
+	}
+	return s.changeCustomer(ctx, id, func(c *Customer) error {
+		if c.HandedOffTo == to {
+			return errUnchanged
+		}
+		now := s.now().UTC()
+		c.HandedOffTo, c.HandedOffAt = to, &now
+		return nil
+	})
+}
+
+// TakeBack ends a hand-off: dunning resumes at each invoice's next
+// scheduled action. Errors: NotFound.
+func (s *Service) TakeBack(ctx context.Context, id string) (*Customer, error) {
+	return s.changeCustomer(ctx, id, func(c *Customer) error {
+		if c.HandedOffTo == "" {
+			return errUnchanged
+		}
+		c.HandedOffTo, c.HandedOffAt = "", nil
 		return nil
 	})
 }

@@ -48,6 +48,8 @@ type customerItem struct {
 	LastResponseAt   *time.Time `dynamodbav:"last_response_at,omitempty"`
 	CreditHold       bool       `dynamodbav:"credit_hold,omitempty"`
 	HoldReason       string     `dynamodbav:"hold_reason,omitempty"`
+	HandedOffTo      string     `dynamodbav:"handed_off_to,omitempty"`
+	HandedOffAt      *time.Time `dynamodbav:"handed_off_at,omitempty"`
 	Grade            string     `dynamodbav:"grade,omitempty"`
 	Score            *int       `dynamodbav:"score,omitempty"`
 	CreatedAt        time.Time  `dynamodbav:"created_at"`
@@ -73,7 +75,7 @@ func toCustomerItem(c *billing.Customer) customerItem {
 		CreditLimit: c.CreditLimit, PaymentTermsDays: c.PaymentTermsDays,
 		Policy: c.Policy, Paused: c.Paused, PauseReason: c.PauseReason, PausedUntil: c.PausedUntil.String(), DisputeHolds: c.DisputeHolds, DisputesReleased: c.DisputesReleased,
 		CreditHold: c.CreditHold, HoldReason: c.HoldReason, EmailError: c.EmailError, EmailErrorAt: c.EmailErrorAt,
-		LastResponseAt: c.LastResponseAt, Grade: c.Grade, Score: c.Score,
+		LastResponseAt: c.LastResponseAt, Grade: c.Grade, Score: c.Score, HandedOffTo: c.HandedOffTo, HandedOffAt: c.HandedOffAt,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 	}
 }
@@ -85,7 +87,7 @@ func (it *customerItem) customer() *billing.Customer {
 		Owner: it.Owner, FollowUpOn: follow,
 		Policy: it.Policy, Paused: it.Paused, PauseReason: it.PauseReason, PausedUntil: until, DisputeHolds: it.DisputeHolds, DisputesReleased: it.DisputesReleased,
 		CreditHold: it.CreditHold, HoldReason: it.HoldReason, EmailError: it.EmailError, EmailErrorAt: it.EmailErrorAt, LastResponseAt: it.LastResponseAt,
-		Grade: it.Grade, Score: it.Score,
+		Grade: it.Grade, Score: it.Score, HandedOffTo: it.HandedOffTo, HandedOffAt: it.HandedOffAt,
 		ID: it.ID, ExternalID: it.ExternalID, Name: it.Name, Email: it.Email, CC: it.CC,
 		Language: it.Language, Timezone: it.Timezone, Currency: it.Currency,
 		CreditLimit: it.CreditLimit, PaymentTermsDays: it.PaymentTermsDays,

@@ -454,6 +454,10 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 			return err
 		}
 	}
+	if c.HandedOffTo != "" {
+		sum.skip("handed_off", len(work)) // a lawyer or an agency collects now
+		return nil
+	}
 	if c.PausedOn(today) {
 		sum.skip("customer_paused", len(work))
 		return nil
