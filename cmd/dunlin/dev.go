@@ -84,6 +84,13 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if cfg.Webhooks.GenericSecrets == "" && cfg.Webhooks.GenericParam == "" {
 		cfg.Webhooks.GenericSecrets = devGenericSecret
 	}
+	// Customers' statement pages, linked from the emails, on this address.
+	if cfg.LinkSecrets == "" && cfg.LinkSecretsParam == "" {
+		cfg.LinkSecrets = devLinkSecret
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = "http://" + *addr
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	a, err := app.New(ctx, cfg, log, time.Now)
 	if err != nil {
@@ -241,6 +248,7 @@ func envInt(name string, def int) int {
 const (
 	devStripeSecret  = "whsec_dunlin_local_dev"
 	devGenericSecret = "dunlin_local_generic_dev"
+	devLinkSecret    = "dunlin_local_link_dev" // signs links to statement pages (DUNLIN_LINK_SECRETS)
 )
 
 func accessLog(next http.Handler, w io.Writer) http.Handler {

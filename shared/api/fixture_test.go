@@ -17,7 +17,9 @@ import (
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
 	"dunlin/shared/dunning"
+	"dunlin/shared/links"
 	"dunlin/shared/mailer"
+	"dunlin/shared/secrets"
 	"dunlin/shared/store"
 	"dunlin/shared/sweep"
 	"dunlin/shared/testenv"
@@ -60,6 +62,7 @@ type fixture struct {
 	keys   map[auth.Role]string // a live key per role
 	auth   *auth.Service
 	clock  *clock
+	links  *links.Signer
 }
 
 // newFixture wires the API on its own table, with one key per role and a
@@ -85,8 +88,9 @@ func newFixtureWith(t *testing.T, wrap func(billing.Store) billing.Store) *fixtu
 		FirmName: "Test Firm", FirmTimezone: "Europe/London", From: "ar@firm.example",
 		CollectionsEmail: "collections@firm.example", Window: dunning.DefaultWindow(), Shards: store.QueueShards, Clock: clk.Now, Books: bill,
 	}, log)
-	srv := api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st, Sweeper: sw, Log: log, Now: clk.Now, FirmName: "Test Firm"})
-	f := &fixture{server: srv, keys: map[auth.Role]string{}, auth: keys, clock: clk}
+	signer := &links.Signer{Secrets: secrets.Static{"test-link-secret"}, BaseURL: "https://dunlin.test"}
+	srv := api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st, Sweeper: sw, Log: log, Now: clk.Now, FirmName: "Test Firm", Links: signer})
+	f := &fixture{server: srv, keys: map[auth.Role]string{}, auth: keys, clock: clk, links: signer}
 	for _, r := range auth.Roles {
 		token, _, err := keys.Create(context.Background(), "test "+string(r), r)
 		if err != nil {

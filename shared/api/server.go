@@ -21,6 +21,7 @@ import (
 	"dunlin/shared/dunning"
 	"dunlin/shared/emails"
 	"dunlin/shared/idempotency"
+	"dunlin/shared/links"
 	"dunlin/shared/sweep"
 )
 
@@ -46,6 +47,9 @@ type Deps struct {
 	Log         *slog.Logger
 	Now         func() time.Time
 	FirmName    string // on printable pages
+	// Links checks the signed links of customers' statement pages (/s/);
+	// nil serves no such page.
+	Links *links.Signer
 }
 
 // Server holds the services the API calls.
@@ -59,11 +63,13 @@ type Server struct {
 	now      func() time.Time
 	mux      *http.ServeMux
 	firmName string
+	links    *links.Signer
 }
 
 // New returns the API server.
 func New(d Deps) *Server {
-	s := &Server{billing: d.Billing, keys: d.Keys, idem: d.Idempotency, policies: d.Policies, sweeper: d.Sweeper, log: d.Log, now: d.Now, mux: http.NewServeMux(), firmName: d.FirmName}
+	s := &Server{billing: d.Billing, keys: d.Keys, idem: d.Idempotency, policies: d.Policies, sweeper: d.Sweeper, log: d.Log, now: d.Now, mux: http.NewServeMux(), firmName: d.FirmName, links: d.Links}
+	s.registerCustomerPage()
 	patterns := map[string]bool{}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))

@@ -18,6 +18,7 @@ import (
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
 	"dunlin/shared/config"
+	"dunlin/shared/links"
 	"dunlin/shared/mailer"
 	"dunlin/shared/secrets"
 	"dunlin/shared/store"
@@ -53,10 +54,14 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		bill.SetIndexLag(0) // DynamoDB Local's indexes are never behind
 	}
 	keys := auth.NewService(st, now)
+	var signer *links.Signer
+	if cfg.LinkSecretsParam != "" || cfg.LinkSecrets != "" {
+		signer = &links.Signer{Secrets: webhookSecrets(awsCfg, cfg.LinkSecretsParam, cfg.LinkSecrets), BaseURL: cfg.PublicURL}
+	}
 	sw := sweep.New(st, &mailer.SES{Client: cfg.SES(awsCfg)}, sweep.Settings{
 		FirmName: cfg.FirmName, FirmTimezone: cfg.Firm.Timezone, From: cfg.Sender, ReplyTo: cfg.ReplyTo,
 		CollectionsEmail: cfg.CollectionsEmail, Window: cfg.Window, Shards: store.QueueShards, Books: bill,
-		Digest: cfg.DigestHour >= 0, DigestHour: max(cfg.DigestHour, 0),
+		Digest: cfg.DigestHour >= 0, DigestHour: max(cfg.DigestHour, 0), Links: signer,
 	}, log)
 	return &App{
 		aws:     awsCfg,
@@ -67,7 +72,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		Billing: bill,
 		Keys:    keys,
 		API: api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st,
-			Sweeper: sw, Log: log, Now: now, FirmName: cfg.FirmName}),
+			Sweeper: sw, Log: log, Now: now, FirmName: cfg.FirmName, Links: signer}),
 	}, nil
 }
 
@@ -80,8 +85,9 @@ func (a *App) Webhooks() *webhooks.Handler {
 		webhookSecrets(a.aws, cfg.GenericParam, cfg.GenericSecrets), a.log)
 }
 
-// webhookSecrets reads secrets from the SSM parameter when one is named
-// (as deployed), else takes them as given (the local stack).
+// webhookSecrets reads secrets (webhook signing, statement links) from the
+// SSM parameter when one is named (as deployed), else takes them as given
+// (the local stack).
 func webhookSecrets(awsCfg aws.Config, param, list string) webhooks.Secrets {
 	if param != "" {
 		return &secrets.SSM{Client: ssm.NewFromConfig(awsCfg), Name: param}

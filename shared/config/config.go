@@ -51,6 +51,13 @@ type Config struct {
 		StripeParam, GenericParam     string
 		StripeSecrets, GenericSecrets string
 	}
+	// Customers' statement pages: PublicURL (DUNLIN_PUBLIC_URL) is where
+	// the API answers, for the links in emails; the links are signed with
+	// the secrets in the SSM parameter DUNLIN_LINK_SECRETS_PARAM (deployed)
+	// or DUNLIN_LINK_SECRETS (local). Without secrets there are no pages;
+	// without a URL, emails carry no link.
+	PublicURL                     string
+	LinkSecretsParam, LinkSecrets string
 }
 
 // Defaults are the values used when a variable is unset.
@@ -95,6 +102,9 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	str("DUNLIN_GENERIC_WEBHOOK_SECRETS_PARAM", &c.Webhooks.GenericParam)
 	str("DUNLIN_STRIPE_WEBHOOK_SECRETS", &c.Webhooks.StripeSecrets)
 	str("DUNLIN_GENERIC_WEBHOOK_SECRETS", &c.Webhooks.GenericSecrets)
+	str("DUNLIN_PUBLIC_URL", &c.PublicURL)
+	str("DUNLIN_LINK_SECRETS_PARAM", &c.LinkSecretsParam)
+	str("DUNLIN_LINK_SECRETS", &c.LinkSecrets)
 	w, err := parseWindow(lookup)
 	if err != nil {
 		return Config{}, err

@@ -53,6 +53,10 @@ type Data struct {
 	// BrokenPromise, when set, is a promise to pay the customer broke;
 	// the email says so before its usual text.
 	BrokenPromise *Promise
+	// StatementURL, when set, is the customer's statement page (signed,
+	// for a limited time): open invoices, pay buttons, "I have paid",
+	// "I dispute this".
+	StatementURL string
 }
 
 // Promise is a promise to pay as an email mentions it.
@@ -249,7 +253,7 @@ func RenderWith(lang string, tone dunning.Tone, d Data, ov Overrides) (*Email, e
 		}
 		return b.String(), nil
 	}
-	view := map[string]any{"Lang": lang, "Lines": d.Lines, "Totals": d.Totals, "Accent": accents[tone]}
+	view := map[string]any{"Lang": lang, "Lines": d.Lines, "Totals": d.Totals, "Accent": accents[tone], "StatementURL": d.StatementURL}
 	labels := map[string]string{}
 	for k := range c.words[lang]["labels"] {
 		if labels[k], err = say("labels", k); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/billing"
+	"dunlin/shared/ids"
 	"dunlin/shared/civil"
 )
 
@@ -47,11 +48,13 @@ func (s *Store) ListContacts(ctx context.Context, customerID string, limit int) 
 // the customer with its new LastResponseAt (conditional on its version), in
 // one transaction.
 func (s *Store) AddContact(ctx context.Context, customerID string, c billing.Contact, responded *billing.Customer) error {
+	// The id keeps two entries logged in the same instant apart; the log
+	// is append-only.
 	cp, err := s.put(contactItem{
-		PK: prefixCustomer + customerID, SK: prefixContact + c.At.UTC().Format(time.RFC3339Nano) + "#" + c.Channel,
+		PK: prefixCustomer + customerID, SK: prefixContact + c.At.UTC().Format(time.RFC3339Nano) + "#" + c.Channel + "#" + ids.New("", c.At),
 		CustomerID: customerID, At: c.At, Channel: c.Channel, Summary: c.Summary, Ref: c.Ref,
 		Direction: c.Direction, Outcome: c.Outcome, Reason: c.Reason, FollowUpOn: c.FollowUpOn.String(),
-	}, nil)
+	}, notExists())
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,7 @@ import (
 	"dunlin/shared/civil"
 	"dunlin/shared/dunning"
 	"dunlin/shared/emails"
+	"dunlin/shared/links"
 	"dunlin/shared/mailer"
 	"dunlin/shared/money"
 )
@@ -133,6 +134,9 @@ type Settings struct {
 	// scheduled time, which a retried run may be far behind; claims are
 	// stamped, and judged stale, by the later of the two.
 	Clock func() time.Time
+	// Links, when set, puts a signed link to the customer's statement page
+	// in each email to a customer.
+	Links *links.Signer
 	// Digest, when set, emails CollectionsEmail a digest of the day's new
 	// alerts once a day, with the first run at or after DigestHour (0-23)
 	// in FirmTimezone.
@@ -1024,6 +1028,15 @@ func (s *Sweeper) compose(ctx context.Context, rc *runCache, c *billing.Customer
 		return mailer.Message{}, err
 	}
 	d := emails.Data{FirmName: s.settings.FirmName, CustomerName: c.Name, CustomerEmail: c.Email}
+	if kind == dunning.ToCustomer && s.settings.Links != nil {
+		// A link is a help, not a condition: without its secret the email
+		// goes without it.
+		if u, err := s.settings.Links.URL(ctx, c.ID, now); err != nil {
+			s.log.WarnContext(ctx, "statement link", "customer_id", c.ID, "error", err.Error())
+		} else {
+			d.StatementURL = u
+		}
+	}
 	totals := map[string]int64{}
 	sort.Slice(work, func(i, j int) bool { return work[i].inv.DunningDueOn().Before(work[j].inv.DunningDueOn()) })
 	for _, w := range work {

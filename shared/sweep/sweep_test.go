@@ -18,7 +18,9 @@ import (
 	"dunlin/shared/billing"
 	"dunlin/shared/civil"
 	"dunlin/shared/dunning"
+	"dunlin/shared/links"
 	"dunlin/shared/mailer"
+	"dunlin/shared/secrets"
 	"dunlin/shared/sweep"
 	"dunlin/shared/testenv"
 )
@@ -1415,5 +1417,30 @@ func TestDSOAndCEIFromDailySnapshots(t *testing.T) {
 	}
 	if _, err := h.bill.DSO(ctx, civil.MustParse("2026-10-15"), civil.MustParse("2026-11-30")); !apperr.Is(err, apperr.Invalid) {
 		t.Errorf("a period before the first snapshot: %v", err)
+	}
+}
+
+// With links configured, each email to a customer carries its signed
+// statement-page link; the firm's own emails do not.
+func TestEmailsLinkTheCustomersStatementPage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	signer := &links.Signer{Secrets: secrets.Static{"s3cret"}, BaseURL: "https://dunlin.test"}
+	h.settings.Links = signer
+	h.sweeper = sweep.New(h.store, h.mailer, h.settings, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c := h.customer("Linked", "UTC", "zh-CN")
+	h.invoice(c, "LK-1", "2026-11-01", "2026-12-01")
+	h.sweepAt(at("2026-11-28", "UTC"))
+	mail := h.mail()
+	if len(mail) != 1 {
+		t.Fatalf("%d emails", len(mail))
+	}
+	i := strings.Index(mail[0].Body.Text, "https://dunlin.test/s/")
+	if i < 0 || !strings.Contains(mail[0].Body.Text, "查看对账单") || !strings.Contains(mail[0].Body.HTML, "https://dunlin.test/s/"+c.ID+".") {
+		t.Fatalf("no link:\n%s", mail[0].Body.Text)
+	}
+	tok := strings.Fields(mail[0].Body.Text[i+len("https://dunlin.test/s/"):])[0]
+	if got, err := signer.Check(context.Background(), tok, at("2026-11-28", "UTC")); err != nil || got != c.ID {
+		t.Errorf("the link opens %q, %v", got, err)
 	}
 }
