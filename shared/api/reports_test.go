@@ -112,7 +112,9 @@ func TestStatementOfAccountAddsUp(t *testing.T) {
 		}
 		return exposure - credit
 	}
-	closing := func() int64 { return num(f.get("/v1/customers/" + a + "/statement?from=2026-01-01")["closing_balance"]) }
+	closing := func() int64 {
+		return num(f.get("/v1/customers/" + a + "/statement?from=2026-01-01")["closing_balance"])
+	}
 	eq(t, "closing = owed", closing(), owes())
 	// Overpaid, then part refunded: still the same.
 	p := f.mustCreate("/v1/payments", map[string]any{"customer_id": a, "amount": 70000})

@@ -11,8 +11,8 @@ import (
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/billing"
-	"dunlin/shared/ids"
 	"dunlin/shared/civil"
+	"dunlin/shared/ids"
 )
 
 // ListContacts returns a customer's contact log, newest first, up to limit.
