@@ -70,7 +70,21 @@ func (s *Server) pageCustomer(w http.ResponseWriter, r *http.Request) (string, b
 func (s *Server) pageError(w http.ResponseWriter, status int, msg string) {
 	pageHeaders(w)
 	w.WriteHeader(status)
-	_ = customerPageTmpl.Execute(w, map[string]any{"Error": msg})
+	_ = customerPageTmpl.Execute(w, map[string]any{"Error": msg, "L": pageLabels["en"]})
+}
+
+// pageLabels are the page's words in the customer's language.
+var pageLabels = map[string]map[string]string{
+	"en": {"title": "your statement", "for": "statement for", "invoice": "Invoice", "due": "Due", "amount": "Amount due",
+		"pay": "Pay now", "disputed": "Under dispute", "how": "how and when", "paid": "I have paid", "what": "what is wrong",
+		"dispute": "I dispute this", "total": "Total outstanding", "nothing": "Nothing is outstanding. Thank you.",
+		"done_paid": "Thank you: we have noted that you have paid, and will check our account.",
+		"done_disputed": "Thank you: we have noted your dispute, and stopped reminders for that invoice while we look into it."},
+	"zh-CN": {"title": "您的对账单", "for": "对账单：", "invoice": "发票号", "due": "到期日", "amount": "应付金额",
+		"pay": "立即付款", "disputed": "争议处理中", "how": "付款方式和日期", "paid": "我已付款", "what": "有何问题",
+		"dispute": "我有异议", "total": "未付合计", "nothing": "目前没有未付款项。谢谢。",
+		"done_paid": "谢谢：我们已记录您已付款，将核对到账情况。",
+		"done_disputed": "谢谢：我们已记录您的异议，并在核查期间暂停该发票的催款提醒。"},
 }
 
 type pageLine struct {
@@ -104,8 +118,12 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 		total = append(total, money.Format(totals[cur], cur, c.Language))
 	}
 	pageHeaders(w)
+	labels, ok := pageLabels[c.Language]
+	if !ok {
+		labels = pageLabels["en"]
+	}
 	_ = customerPageTmpl.Execute(w, map[string]any{"Firm": s.firmName, "Name": c.Name, "Lines": lines, "Total": total,
-		"Token": r.PathValue("token"), "Done": r.URL.Query().Get("done")})
+		"Token": r.PathValue("token"), "Done": r.URL.Query().Get("done"), "L": labels, "Lang": c.Language})
 }
 
 // safeURL keeps only http(s) payment links.
@@ -143,22 +161,22 @@ func (s *Server) customerSays(record func(r *http.Request, cid, inv, note string
 }
 
 var customerPageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex">
-<title>{{if .Firm}}{{.Firm}}: {{end}}your statement</title>
+<html lang="{{or .Lang "en"}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex">
+<title>{{if .Firm}}{{.Firm}}: {{end}}{{.L.title}}</title>
 <style>body{font-family:system-ui,sans-serif;color:#1c1917;max-width:48em;margin:2em auto;padding:0 1em}table{border-collapse:collapse;width:100%}td,th{padding:6px;border-bottom:1px solid #e7e5e4;text-align:left;vertical-align:top}.n{text-align:right;white-space:nowrap}.late{color:#b91c1c}form{display:inline}input[type=text]{width:12em}.done{background:#ecfccb;padding:.5em}</style>
 </head><body>
 {{if .Error}}<p>{{.Error}}</p>{{else}}
-<h1>{{if .Firm}}{{.Firm}}: {{end}}statement for {{.Name}}</h1>
-{{if eq .Done "paid"}}<p class="done">Thank you: we have noted that you have paid, and will check our account.</p>{{end}}
-{{if eq .Done "disputed"}}<p class="done">Thank you: we have noted your dispute, and stopped reminders for that invoice while we look into it.</p>{{end}}
-{{if .Lines}}<table><tr><th>Invoice</th><th>Due</th><th class="n">Amount due</th><th></th></tr>
+<h1>{{if .Firm}}{{.Firm}}: {{end}}{{.L.for}} {{.Name}}</h1>
+{{if eq .Done "paid"}}<p class="done">{{.L.done_paid}}</p>{{end}}
+{{if eq .Done "disputed"}}<p class="done">{{.L.done_disputed}}</p>{{end}}
+{{if .Lines}}<table><tr><th>{{.L.invoice}}</th><th>{{.L.due}}</th><th class="n">{{.L.amount}}</th><th></th></tr>
 {{range .Lines}}<tr><td>{{.Number}}</td><td{{if .Overdue}} class="late"{{end}}>{{.DueOn}}</td><td class="n">{{.Amount}}</td><td>
-{{if .PayURL}}<a href="{{.PayURL}}" rel="noreferrer">Pay now</a><br>{{end}}
-{{if .Disputed}}Under dispute{{else}}<form method="post" action="/s/{{$.Token}}/paid"><input type="hidden" name="invoice_id" value="{{.ID}}"><input type="text" name="note" maxlength="1000" placeholder="how and when"><button>I have paid</button></form><br>
-<form method="post" action="/s/{{$.Token}}/dispute"><input type="hidden" name="invoice_id" value="{{.ID}}"><input type="text" name="note" maxlength="1000" placeholder="what is wrong"><button>I dispute this</button></form>{{end}}
+{{if .PayURL}}<a href="{{.PayURL}}" rel="noreferrer">{{$.L.pay}}</a><br>{{end}}
+{{if .Disputed}}{{$.L.disputed}}{{else}}<form method="post" action="/s/{{$.Token}}/paid"><input type="hidden" name="invoice_id" value="{{.ID}}"><input type="text" name="note" maxlength="1000" placeholder="{{$.L.how}}"><button>{{$.L.paid}}</button></form><br>
+<form method="post" action="/s/{{$.Token}}/dispute"><input type="hidden" name="invoice_id" value="{{.ID}}"><input type="text" name="note" maxlength="1000" placeholder="{{$.L.what}}"><button>{{$.L.dispute}}</button></form>{{end}}
 </td></tr>{{end}}</table>
-<p>Total outstanding: {{range $i, $t := .Total}}{{if $i}}, {{end}}{{$t}}{{end}}</p>
-{{else}}<p>Nothing is outstanding. Thank you.</p>{{end}}
+<p>{{.L.total}}: {{range $i, $t := .Total}}{{if $i}}, {{end}}{{$t}}{{end}}</p>
+{{else}}<p>{{.L.nothing}}</p>{{end}}
 {{end}}
 </body></html>
 `))

@@ -86,6 +86,13 @@ func TestCustomerStatementPage(t *testing.T) {
 			t.Errorf("%s: %d", name, res.Status)
 		}
 	}
+	// In the customer's language.
+	zh := f.customer(map[string]any{"name": "华信", "language": "zh-CN"})
+	f.invoice(zh, 8800, map[string]any{"number": "Z-1"})
+	ztok, _ := f.links.Token(t.Context(), zh, f.clock.Now())
+	if res := anon.Do("GET", "/s/"+ztok, nil); !strings.Contains(string(res.Body), "我已付款") || !strings.Contains(string(res.Body), `lang="zh-CN"`) {
+		t.Errorf("zh page:\n%s", res.Body)
+	}
 	f.clock.Set(f.clock.Now().Add(31 * 24 * time.Hour))
 	if res := anon.Do("GET", "/s/"+tok, nil); res.Status != 410 {
 		t.Errorf("an expired link = %d", res.Status)
