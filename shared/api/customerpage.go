@@ -78,12 +78,12 @@ var pageLabels = map[string]map[string]string{
 	"en": {"title": "your statement", "for": "statement for", "invoice": "Invoice", "due": "Due", "amount": "Amount due",
 		"pay": "Pay now", "disputed": "Under dispute", "how": "how and when", "paid": "I have paid", "what": "what is wrong",
 		"dispute": "I dispute this", "total": "Total outstanding", "nothing": "Nothing is outstanding. Thank you.",
-		"done_paid": "Thank you: we have noted that you have paid, and will check our account.",
+		"done_paid":     "Thank you: we have noted that you have paid, and will check our account.",
 		"done_disputed": "Thank you: we have noted your dispute, and stopped reminders for that invoice while we look into it."},
 	"zh-CN": {"title": "您的对账单", "for": "对账单：", "invoice": "发票号", "due": "到期日", "amount": "应付金额",
 		"pay": "立即付款", "disputed": "争议处理中", "how": "付款方式和日期", "paid": "我已付款", "what": "有何问题",
 		"dispute": "我有异议", "total": "未付合计", "nothing": "目前没有未付款项。谢谢。",
-		"done_paid": "谢谢：我们已记录您已付款，将核对到账情况。",
+		"done_paid":     "谢谢：我们已记录您已付款，将核对到账情况。",
 		"done_disputed": "谢谢：我们已记录您的异议，并在核查期间暂停该发票的催款提醒。"},
 }
 
