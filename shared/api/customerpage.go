@@ -7,6 +7,7 @@ import (
 	"net/url"
 
 	"dunlin/shared/apperr"
+	"dunlin/shared/audit"
 	"dunlin/shared/billing"
 	"dunlin/shared/civil"
 	"dunlin/shared/links"
@@ -109,7 +110,7 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 	for _, inv := range invs {
 		today := civil.Today(now, billing.Location(inv.Timezone))
 		due := inv.AmountDue(today)
-		totals[inv.Currency] += inv.Balance
+		totals[inv.Currency] += due // what the lines ask for (an installment, not the whole plan)
 		lines = append(lines, pageLine{ID: inv.ID, Number: inv.Number, DueOn: inv.DunningDueOn().String(), Amount: money.Format(due, inv.Currency, c.Language),
 			PayURL: safeURL(inv.PaymentURL), Overdue: inv.Status(now) == billing.StatusOverdue, Disputed: inv.Disputed})
 	}
@@ -146,6 +147,12 @@ func (s *Server) customerSays(record func(r *http.Request, cid, inv, note string
 			s.pageError(w, http.StatusBadRequest, "That did not arrive whole; please try again.")
 			return
 		}
+		// Recorded in the audit trail as the customer's own doing.
+		action := "paid"
+		if done == "disputed" {
+			action = "dispute"
+		}
+		r = r.WithContext(audit.Begin(r.Context(), "customer:"+cid, "POST /s/{token}/"+action, requestID(r.Context())))
 		err := record(r, cid, r.PostForm.Get("invoice_id"), r.PostForm.Get("note"))
 		if e, isApp := apperr.As(err); isApp && (e.Code == apperr.Invalid || e.Code == apperr.Conflict || e.Code == apperr.NotFound) {
 			s.pageError(w, http.StatusUnprocessableEntity, "We could not record that: "+e.Message)

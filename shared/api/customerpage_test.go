@@ -48,6 +48,9 @@ func TestCustomerStatementPage(t *testing.T) {
 	if st := post("/s/"+tok+"/dispute", form(disputed, "never delivered")); st != 303 {
 		t.Errorf("dispute = %d", st)
 	}
+	if st := post("/s/"+tok+"/dispute", form(disputed, "again")); st != 422 {
+		t.Errorf("a replayed dispute = %d", st)
+	}
 	if st := post("/s/"+tok+"/dispute", form(theirs, "")); st != 422 {
 		t.Errorf("another customer's invoice = %d", st)
 	}
@@ -72,8 +75,17 @@ func TestCustomerStatementPage(t *testing.T) {
 	for _, a := range alerts {
 		found = found || a.(map[string]any)["kind"] == "customer_dispute" && a.(map[string]any)["ref"] == disputed
 	}
-	if !found {
-		t.Errorf("no customer_dispute alert in %v", alerts)
+	if !found || len(alerts) != 1 {
+		t.Errorf("want one customer_dispute alert: %v", alerts)
+	}
+	// The audit trail says the customer did it, through its page.
+	byCustomer := false
+	for _, r := range f.get("/v1/audit?entity=" + disputed)["data"].([]any) {
+		r := r.(map[string]any)
+		byCustomer = byCustomer || r["actor"] == "customer:"+cid && r["via"] == "POST /s/{token}/dispute"
+	}
+	if !byCustomer {
+		t.Error("the dispute is not in the audit trail as the customer's")
 	}
 
 	parts := strings.Split(tok, ".")

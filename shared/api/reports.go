@@ -145,9 +145,10 @@ func (s *Server) agingReport(r *http.Request, _ []byte) (int, any, error) {
 	return http.StatusOK, download{contentType: "text/csv; charset=utf-8", filename: "aging-" + a.AsOf.String() + ".csv", body: buf.Bytes()}, nil
 }
 
-// csvSafe keeps a spreadsheet from running a customer's name as a formula.
+// csvSafe keeps a spreadsheet from running a customer's name as a formula
+// (spreadsheets skip leading spaces before one).
 func csvSafe(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	if t := strings.TrimLeft(s, " "); t != "" && strings.ContainsRune("=+-@\t\r", rune(t[0])) {
 		return "'" + s
 	}
 	return s

@@ -37,6 +37,9 @@ func (s *Service) CustomerDisputes(ctx context.Context, customerID, invoiceID, n
 	if err != nil {
 		return err
 	}
+	if inv.Disputed { // once is enough: a replayed form neither alerts again nor rewrites the reason
+		return apperr.New(apperr.Conflict, "invoice %s is already under dispute", inv.Number)
+	}
 	why := "disputed by the customer on its statement page"
 	if n := strings.TrimSpace(note); n != "" {
 		why += ": " + n

@@ -22,7 +22,8 @@ type Snapshot struct {
 }
 
 // receivables sums the open balances now, and the part not yet due on
-// day (in each invoice's zone), per currency: one key range of an index.
+// day (the firm's day, not each invoice's own), per currency: one key
+// range of an index.
 func (s *Service) receivables(ctx context.Context, day civil.Date) (open, current map[string]int64, err error) {
 	open, current = map[string]int64{}, map[string]int64{}
 	err = s.store.ListInvoices(ctx, InvoiceRange{State: StateOpen, PageSize: 1000}, func(inv *Invoice, _ string) bool {
