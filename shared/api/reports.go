@@ -57,6 +57,15 @@ func dateParam(r *http.Request, name string) (civil.Date, error) {
 	return d, nil
 }
 
+// periodParams reads ?from= and ?to= (zero when absent).
+func periodParams(r *http.Request) (from, to civil.Date, err error) {
+	if from, err = dateParam(r, "from"); err != nil {
+		return from, to, err
+	}
+	to, err = dateParam(r, "to")
+	return from, to, err
+}
+
 // agingJSON is GET /v1/reports/aging.
 type agingJSON struct {
 	AsOf      string            `json:"as_of"`
@@ -201,11 +210,7 @@ func (s *Server) customerStatement(r *http.Request, _ []byte) (int, any, error) 
 	if err != nil {
 		return 0, nil, err
 	}
-	from, err := dateParam(r, "from")
-	if err != nil {
-		return 0, nil, err
-	}
-	to, err := dateParam(r, "to")
+	from, to, err := periodParams(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -287,11 +292,7 @@ func share(n, of int) float64 {
 }
 
 func (s *Server) dunningEffectiveness(r *http.Request, _ []byte) (int, any, error) {
-	from, err := dateParam(r, "from")
-	if err != nil {
-		return 0, nil, err
-	}
-	to, err := dateParam(r, "to")
+	from, to, err := periodParams(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -328,11 +329,7 @@ type promiseTallyJSON struct {
 }
 
 func (s *Server) promisesReport(r *http.Request, _ []byte) (int, any, error) {
-	from, err := dateParam(r, "from")
-	if err != nil {
-		return 0, nil, err
-	}
-	to, err := dateParam(r, "to")
+	from, to, err := periodParams(r)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -387,11 +384,7 @@ type dsoFigureRow struct {
 }
 
 func (s *Server) dsoReport(r *http.Request, _ []byte) (int, any, error) {
-	from, err := dateParam(r, "from")
-	if err != nil {
-		return 0, nil, err
-	}
-	to, err := dateParam(r, "to")
+	from, to, err := periodParams(r)
 	if err != nil {
 		return 0, nil, err
 	}
