@@ -3,8 +3,10 @@ package api
 import (
 	"errors"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/audit"
@@ -115,7 +117,7 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 			PayURL: safeURL(inv.PaymentURL), Overdue: inv.Status(now) == billing.StatusOverdue, Disputed: inv.Disputed})
 	}
 	var total []string
-	for _, cur := range sortedKeys(totals) {
+	for _, cur := range slices.Sorted(maps.Keys(totals)) {
 		total = append(total, money.Format(totals[cur], cur, c.Language))
 	}
 	pageHeaders(w)

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"html/template"
+	"maps"
 	"math"
 	"net/http"
 	"slices"
@@ -122,11 +123,11 @@ func (s *Server) agingReport(r *http.Request, _ []byte) (int, any, error) {
 	}
 	out := agingJSON{AsOf: a.AsOf.String(), Buckets: a.Buckets, Customers: []agingRowJSON{}, Totals: []agingAmountJSON{}, Invoices: a.Invoices}
 	for _, c := range a.Customers {
-		for _, cur := range sortedKeys(c.Amounts) {
+		for _, cur := range slices.Sorted(maps.Keys(c.Amounts)) {
 			out.Customers = append(out.Customers, agingRowJSON{CustomerID: c.CustomerID, Name: c.Name, Currency: cur, Amounts: c.Amounts[cur], Total: sum(c.Amounts[cur])})
 		}
 	}
-	for _, cur := range sortedKeys(a.Totals) {
+	for _, cur := range slices.Sorted(maps.Keys(a.Totals)) {
 		out.Totals = append(out.Totals, agingAmountJSON{Currency: cur, Amounts: a.Totals[cur], Total: sum(a.Totals[cur])})
 	}
 	if f == "json" {
@@ -161,15 +162,6 @@ func csvSafe(s string) string {
 		return "'" + s
 	}
 	return s
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	slices.Sort(ks)
-	return ks
 }
 
 // statementJSON is GET /v1/customers/{id}/statement.
@@ -338,7 +330,7 @@ func (s *Server) promisesReport(r *http.Request, _ []byte) (int, any, error) {
 		return 0, nil, err
 	}
 	out := promisesReportJSON{From: rep.From.String(), To: rep.To.String(), Currencies: []promiseTallyJSON{}}
-	for _, cur := range sortedKeys(rep.ByCurrency) {
+	for _, cur := range slices.Sorted(maps.Keys(rep.ByCurrency)) {
 		t := rep.ByCurrency[cur]
 		out.Currencies = append(out.Currencies, promiseTallyJSON{Currency: cur, Made: t.Made, Kept: t.Kept, Broken: t.Broken, Open: t.Open,
 			AmountMade: t.AmountMade, AmountKept: t.AmountKept, AmountBroken: t.AmountBroken, KeptRate: share(t.Kept, t.Kept+t.Broken)})

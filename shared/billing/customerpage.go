@@ -71,21 +71,16 @@ func (s *Service) portalContact(ctx context.Context, customerID, summary, outcom
 	if n := strings.TrimSpace(note); n != "" {
 		summary += ": " + n
 	}
-	return retryRaces2(ctx, func() error {
+	_, err := retryRaces(ctx, func() (struct{}, error) {
 		c, err := s.store.GetCustomer(ctx, customerID)
 		if err != nil {
-			return err
+			return struct{}{}, err
 		}
 		now := s.now().UTC()
 		cp := *c
 		cp.LastResponseAt, cp.UpdatedAt, cp.Version = &now, now, c.Version+1
-		return s.store.AddContact(ctx, c.ID, Contact{At: now, Channel: "portal", Summary: summary, Direction: "inbound", Outcome: outcome}, &cp)
+		return struct{}{}, s.store.AddContact(ctx, c.ID, Contact{At: now, Channel: "portal", Summary: summary, Direction: "inbound", Outcome: outcome}, &cp)
 	})
-}
-
-// retryRaces2 is retryRaces for work without a result.
-func retryRaces2(ctx context.Context, try func() error) error {
-	_, err := retryRaces(ctx, func() (struct{}, error) { return struct{}{}, try() })
 	return err
 }
 

@@ -3,6 +3,8 @@ package billing
 import (
 	"context"
 	"fmt"
+	"maps"
+	"math"
 	"slices"
 	"time"
 
@@ -132,7 +134,7 @@ func (s *Service) DSO(ctx context.Context, from, to civil.Date) (*DSOReport, err
 			currencies[cur] = true
 		}
 	}
-	for _, cur := range sortedCurrencies(currencies) {
+	for _, cur := range slices.Sorted(maps.Keys(currencies)) {
 		f := DSOFigures{Currency: cur, Sales: sales[cur], BeginOpen: begin.Open[cur], EndOpen: endOpen[cur], EndCurrent: endCurrent[cur]}
 		if f.Sales > 0 {
 			v := round1(float64(f.EndOpen) / float64(f.Sales) * float64(rep.Days))
@@ -147,13 +149,4 @@ func (s *Service) DSO(ctx context.Context, from, to civil.Date) (*DSOReport, err
 	return rep, nil
 }
 
-func round1(v float64) float64 { return float64(int64(v*10+0.5)) / 10 }
-
-func sortedCurrencies(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
