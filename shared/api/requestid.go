@@ -14,6 +14,7 @@ type ctxKey int
 const (
 	requestIDKey ctxKey = iota
 	principalKey
+	signedInKey // a key the dashboard's session already stands for
 )
 
 func requestID(ctx context.Context) string {

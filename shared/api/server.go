@@ -115,5 +115,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	})).ServeHTTP(w, r)
 }
 
+// Mount serves h under a path prefix ending in "/" (the dashboard's
+// /app/), inside the API's request ids and panic recovery.
+func (s *Server) Mount(prefix string, h http.Handler) { s.mux.Handle(prefix, h) }
+
+// ServeAs serves r as a request made with key, which the caller has
+// already checked: the dashboard's session stands for a key, and its
+// actions and downloads go through the same routes, role checks, validation
+// and audit trail as the API's. Only code in this process can set it; no
+// header or cookie reaches it.
+func (s *Server) ServeAs(key *auth.Key, w http.ResponseWriter, r *http.Request) {
+	s.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), signedInKey, key)))
+}
+
 // Sweeper returns the sweeper the API previews with, for tests and tools.
 func (s *Server) Sweeper() *sweep.Sweeper { return s.sweeper }

@@ -18,6 +18,7 @@ import (
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
 	"dunlin/shared/config"
+	"dunlin/shared/dashboard"
 	"dunlin/shared/links"
 	"dunlin/shared/mailer"
 	"dunlin/shared/secrets"
@@ -54,15 +55,22 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		bill.SetIndexLag(0) // DynamoDB Local's indexes are never behind
 	}
 	keys := auth.NewService(st, now)
+	// One secret signs customers' statement links and the dashboard's
+	// sessions (each under its own label).
+	linkSecrets := webhookSecrets(awsCfg, cfg.LinkSecretsParam, cfg.LinkSecrets)
 	var signer *links.Signer
 	if cfg.LinkSecretsParam != "" || cfg.LinkSecrets != "" {
-		signer = &links.Signer{Secrets: webhookSecrets(awsCfg, cfg.LinkSecretsParam, cfg.LinkSecrets), BaseURL: cfg.PublicURL}
+		signer = &links.Signer{Secrets: linkSecrets, BaseURL: cfg.PublicURL}
 	}
 	sw := sweep.New(st, &mailer.SES{Client: cfg.SES(awsCfg)}, sweep.Settings{
 		FirmName: cfg.FirmName, FirmTimezone: cfg.Firm.Timezone, From: cfg.Sender, ReplyTo: cfg.ReplyTo,
 		CollectionsEmail: cfg.CollectionsEmail, Window: cfg.Window, Shards: store.QueueShards, Books: bill,
 		Digest: cfg.DigestHour >= 0, DigestHour: max(cfg.DigestHour, 0), Links: signer,
 	}, log)
+	srv := api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st,
+		Sweeper: sw, Log: log, Now: now, FirmName: cfg.FirmName, Links: signer})
+	srv.Mount(dashboard.Prefix, dashboard.New(dashboard.Deps{Billing: bill, Keys: keys, Policies: st, Sweeper: sw, API: srv,
+		Secrets: linkSecrets, Log: log, Now: now, FirmName: cfg.FirmName}))
 	return &App{
 		aws:     awsCfg,
 		log:     log,
@@ -71,8 +79,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		Store:   st,
 		Billing: bill,
 		Keys:    keys,
-		API: api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st,
-			Sweeper: sw, Log: log, Now: now, FirmName: cfg.FirmName, Links: signer}),
+		API:     srv,
 	}, nil
 }
 

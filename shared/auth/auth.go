@@ -164,6 +164,20 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Key, error) 
 	return k, nil
 }
 
+// Live returns the key with id if it exists and is not revoked: a session
+// that stands for a key checks it on every request. Errors: Unauthorized.
+func (s *Service) Live(ctx context.Context, id string) (*Key, error) {
+	denied := apperr.New(apperr.Unauthorized, "the key this session stands for is no longer valid")
+	if !ids.Valid("key_", id) {
+		return nil, denied
+	}
+	k, err := s.store.GetKey(ctx, id)
+	if apperr.Is(err, apperr.NotFound) || err == nil && k.RevokedAt != nil {
+		return nil, denied
+	}
+	return k, err
+}
+
 // List returns every key, revoked ones included.
 func (s *Service) List(ctx context.Context) ([]*Key, error) { return s.store.ListKeys(ctx) }
 

@@ -166,6 +166,9 @@ func (s *Service) SetIndexLag(d time.Duration) { s.indexLag = d }
 // Now returns the service clock's current instant.
 func (s *Service) Now() time.Time { return s.now() }
 
+// Firm returns the firm's settings.
+func (s *Service) Firm() Firm { return s.firm }
+
 // CustomerZone is the zone that decides a customer's dates.
 func (s *Service) CustomerZone(c *Customer) string {
 	if c.Timezone != "" {

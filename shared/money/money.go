@@ -75,3 +75,21 @@ func Decimal(minor int64, code string) string {
 	}
 	return a.Number()
 }
+
+// Parse reads a plain decimal in major units, as people type it into a
+// form ("1234.56"), as minor units. More decimals than the currency has
+// are refused, not rounded away.
+func Parse(s, code string) (int64, error) {
+	a, err := currency.NewAmount(strings.TrimSpace(s), code)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not an amount of %s", s, code)
+	}
+	if !a.Round().Equal(a) {
+		return 0, fmt.Errorf("%s has %d decimals at most", code, Digits(code))
+	}
+	minor, err := a.Int64()
+	if err != nil {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return minor, nil
+}

@@ -62,3 +62,28 @@ func TestDecimalKeepsTheCurrencysDigits(t *testing.T) {
 		}
 	}
 }
+
+func TestParse(t *testing.T) {
+	for _, c := range []struct {
+		in, code string
+		want     int64
+		ok       bool
+	}{
+		{"1234.56", "EUR", 123456, true},
+		{" 12 ", "EUR", 1200, true},
+		{"0.5", "EUR", 50, true},
+		{"1200", "JPY", 1200, true},
+		{"1.005", "KWD", 1005, true},
+		{"1.005", "EUR", 0, false},
+		{"1.5", "JPY", 0, false},
+		{"1,200.00", "EUR", 0, false},
+		{"abc", "EUR", 0, false},
+		{"", "EUR", 0, false},
+		{"99999999999999999999999", "EUR", 0, false},
+	} {
+		got, err := Parse(c.in, c.code)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("Parse(%q, %s) = %d, %v; want %d, ok=%v", c.in, c.code, got, err, c.want, c.ok)
+		}
+	}
+}
