@@ -14,8 +14,8 @@ import (
 )
 
 // runWithServers starts one in-memory DynamoDB Local and one SES local on
-// free ports, runs the command with their endpoints in the environment, and
-// stops them. `make test` uses it so the whole test run shares one of each.
+// free ports, runs the command with their endpoints (and Chromium, for the
+// browser tests) in the environment, and stops them. `make test` uses it so the whole test run shares one of each.
 func runWithServers(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
@@ -28,6 +28,10 @@ func runWithServers(ctx context.Context, args []string, stderr io.Writer) error 
 		return err
 	}
 	if err := localstack.Install(ctx, home, stderr); err != nil {
+		return err
+	}
+	chromium, err := localstack.Chromium(ctx, stderr)
+	if err != nil {
 		return err
 	}
 	ddb, ses, err := localstack.StartFresh(ctx, home)
@@ -46,7 +50,8 @@ func runWithServers(ctx context.Context, args []string, stderr io.Writer) error 
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = 10 * time.Second
-	cmd.Env = append(os.Environ(), localstack.EnvTestDynamoDB+"="+ddb.Endpoint, localstack.EnvTestSES+"="+ses.Endpoint)
+	cmd.Env = append(os.Environ(), localstack.EnvTestDynamoDB+"="+ddb.Endpoint, localstack.EnvTestSES+"="+ses.Endpoint,
+		localstack.EnvTestChromium+"="+chromium)
 	err = cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {

@@ -47,7 +47,30 @@ type fixture struct {
 
 const evilName = `Acme <script>alert("x")</script> & Sons`
 
+// newFixture is newDunlin with a customer whose name is an attack.
 func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	f := newDunlin(t)
+	c, err := f.app.Billing.CreateCustomer(context.Background(), billing.CustomerCreate{Name: evilName, Email: "ap@acme.example", Currency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inv := range []struct {
+		number, issued, due string
+		total               int64
+	}{{"INV-1", "2026-09-01", "2026-10-01", 120000}, {"INV-2", "2026-11-01", "2026-12-01", 30000}} {
+		total := inv.total
+		if _, err := f.app.Billing.CreateInvoice(context.Background(), billing.InvoiceCreate{CustomerID: c.ID, Number: inv.number, Total: &total, IssuedOn: inv.issued, DueOn: inv.due}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.customer = c
+	return f
+}
+
+// newDunlin wires Dunlin from environment variables, as the API function
+// does, behind a TLS test server.
+func newDunlin(t *testing.T) *fixture {
 	t.Helper()
 	_, table := testenv.NewTable(t)
 	env := map[string]string{
@@ -66,21 +89,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	srv := httptest.NewTLSServer(a.API)
 	t.Cleanup(srv.Close)
-	ctx := context.Background()
-	c, err := a.Billing.CreateCustomer(ctx, billing.CustomerCreate{Name: evilName, Email: "ap@acme.example", Currency: "EUR"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, inv := range []struct {
-		number, issued, due string
-		total               int64
-	}{{"INV-1", "2026-09-01", "2026-10-01", 120000}, {"INV-2", "2026-11-01", "2026-12-01", 30000}} {
-		total := inv.total
-		if _, err := a.Billing.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Number: inv.number, Total: &total, IssuedOn: inv.issued, DueOn: inv.due}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return &fixture{t: t, app: a, srv: srv, clock: clk, customer: c}
+	return &fixture{t: t, app: a, srv: srv, clock: clk}
 }
 
 // key issues an API key with role.

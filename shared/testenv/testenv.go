@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
+	"os/exec"
 	"sync"
 	"testing"
 	"time"
@@ -79,6 +80,21 @@ func SESEndpoint(t testing.TB) string {
 		t.Fatalf("local servers: %v", err)
 	}
 	return ep
+}
+
+// Chromium returns the Chromium the browser tests drive: the one `dunlin
+// with-servers` found or installed, else chromium on the PATH. Without one
+// the test fails: a browser test that skips proves nothing.
+func Chromium(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv(localstack.EnvTestChromium); p != "" {
+		return p
+	}
+	p, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatalf("no chromium: run the tests with make test, which installs it, or apt-get install chromium")
+	}
+	return p
 }
 
 // NewTable creates a table named for the test from template.yaml's
