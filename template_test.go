@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"dunlin"
+	"dunlin/shared/api"
 	"dunlin/shared/cfntemplate"
 	"dunlin/shared/store"
 )
@@ -192,5 +193,108 @@ func TestTemplateKeepsCloudFormationTags(t *testing.T) {
 	api, ok := tpl.Resource("HttpApi")
 	if !ok || cfntemplate.Get(api, "Type").Value != "AWS::Serverless::HttpApi" {
 		t.Error("no HTTP API resource")
+	}
+}
+
+// httpRoute is an HttpApi event: a route of API Gateway to a function.
+type httpRoute struct {
+	function, method, path string
+}
+
+func httpRoutes(t *testing.T) []httpRoute {
+	t.Helper()
+	tpl := parseTemplate(t)
+	var out []httpRoute
+	for _, id := range tpl.ResourcesOfType("AWS::Serverless::Function") {
+		res, _ := tpl.Resource(id)
+		ev := cfntemplate.Get(res, "Properties", "Events")
+		if ev == nil {
+			continue
+		}
+		var events map[string]struct {
+			Type       string `yaml:"Type"`
+			Properties struct {
+				Method string `yaml:"Method"`
+				Path   string `yaml:"Path"`
+			} `yaml:"Properties"`
+		}
+		if err := ev.Decode(&events); err != nil {
+			t.Fatalf("%s events: %v", id, err)
+		}
+		for _, e := range events {
+			if e.Type == "HttpApi" {
+				out = append(out, httpRoute{id, e.Properties.Method, e.Properties.Path})
+			}
+		}
+	}
+	return out
+}
+
+// gatewayMatch reports how specifically an API Gateway route path matches
+// a request path (0: not at all): literal segments count most, a {var}
+// less, a greedy {proxy+} least, as API Gateway picks the most specific.
+func gatewayMatch(route, path string) int {
+	rs, ps := strings.Split(strings.Trim(route, "/"), "/"), strings.Split(strings.Trim(path, "/"), "/")
+	score := 1
+	for i, r := range rs {
+		if strings.HasSuffix(r, "+}") {
+			if len(ps) <= i || ps[i] == "" {
+				return 0
+			}
+			return score
+		}
+		if i >= len(ps) {
+			return 0
+		}
+		switch {
+		case strings.HasPrefix(r, "{"):
+			score += 10
+		case r == ps[i]:
+			score += 100
+		default:
+			return 0
+		}
+	}
+	if len(ps) != len(rs) {
+		return 0
+	}
+	return score
+}
+
+// TestEveryPathReachesItsFunction: every API route, every public page and
+// the dashboard's pages are routed by API Gateway to the function that
+// serves them, and nothing else is.
+func TestEveryPathReachesItsFunction(t *testing.T) {
+	routes := httpRoutes(t)
+	want := map[string]string{ // method and path -> function
+		"GET /app":          "ApiFunction",
+		"GET /app/overview": "ApiFunction",
+		"POST /app/login":   "ApiFunction",
+		"GET /app/customers/cus_1/case-file.html": "ApiFunction",
+		"POST /v1/webhooks/stripe":                "WebhooksFunction",
+		"POST /v1/webhooks/generic":               "WebhooksFunction",
+	}
+	example := strings.NewReplacer("{id}", "x1", "{name}", "n", "{language}", "en", "{tone}", "firm", "{step}", "s",
+		"{customer_id}", "c1", "{day}", "2026-01-01", "{kind}", "customer", "{token}", "t.1.s")
+	for _, rt := range api.New(api.Deps{}).Routes() {
+		want[rt.Method+" "+example.Replace(rt.Pattern)] = "ApiFunction"
+	}
+	for _, p := range api.PublicPages() {
+		want[example.Replace(p)] = "ApiFunction"
+	}
+	for req, fn := range want {
+		method, path, _ := strings.Cut(req, " ")
+		best, got := 0, "nothing"
+		for _, r := range routes {
+			if r.method != "ANY" && r.method != method {
+				continue
+			}
+			if s := gatewayMatch(r.path, path); s > best {
+				best, got = s, r.function
+			}
+		}
+		if got != fn {
+			t.Errorf("%s reaches %s, want %s", req, got, fn)
+		}
 	}
 }

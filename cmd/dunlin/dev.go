@@ -134,6 +134,7 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, `
 Dunlin is running locally.
 
+  Dashboard      %s/app/  (sign in with the admin API key below)
   API            %s/v1/  (OpenAPI: %s/v1/openapi.json)
   DynamoDB Local %s%s, table %q, %s
   SES local      %s%s  (sent mail: open it in a browser)
@@ -146,7 +147,7 @@ Try:
   curl -H "Authorization: Bearer %s" %s/v1/customers
 
 Press Ctrl-C to stop.
-`, base, base, ddb.Endpoint, reused(ddb), *table, dataNote(ddb, *dataDir), ses.Endpoint, reused(ses), sweepNote(*every, cfg.Window.String()), key,
+`, base, base, base, ddb.Endpoint, reused(ddb), *table, dataNote(ddb, *dataDir), ses.Endpoint, reused(ses), sweepNote(*every, cfg.Window.String()), key,
 		base, cfg.Webhooks.StripeSecrets, base, cfg.Webhooks.GenericSecrets, key, base)
 
 	select {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -135,8 +136,19 @@ func TestDevRunsTheStackAndStopsWhatItStarted(t *testing.T) {
 	if _, got := getJSON(t, base+"/v1/invoices/"+inv["id"].(string), key); got["status"] != "paid" {
 		t.Errorf("after the webhook the invoice is %v", got["status"])
 	}
+	// The dashboard signs in with the printed key.
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.PostForm(base+"/app/login", url.Values{"key": {key}})
+	if err != nil || res.StatusCode != http.StatusSeeOther || len(res.Cookies()) == 0 {
+		t.Fatalf("dashboard sign-in: %v %v", res, err)
+	}
+	req, _ = http.NewRequest("GET", base+"/app/overview", nil)
+	req.AddCookie(res.Cookies()[0])
+	if res, err := noRedirect.Do(req); err != nil || res.StatusCode != http.StatusOK {
+		t.Errorf("dashboard overview: %v %v", res, err)
+	}
 	out := stop()
-	for _, want := range []string{base + "/v1/webhooks/stripe", base + "/v1/", fmt.Sprintf("http://127.0.0.1:%d", ddbPort), fmt.Sprintf("http://127.0.0.1:%d", sesPort)} {
+	for _, want := range []string{base + "/app/", base + "/v1/webhooks/stripe", base + "/v1/", fmt.Sprintf("http://127.0.0.1:%d", ddbPort), fmt.Sprintf("http://127.0.0.1:%d", sesPort)} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output does not say where %s is:\n%s", want, out)
 		}

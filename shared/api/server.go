@@ -13,6 +13,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"dunlin/shared/audit"
@@ -116,8 +117,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // Mount serves h under a path prefix ending in "/" (the dashboard's
-// /app/), inside the API's request ids and panic recovery.
-func (s *Server) Mount(prefix string, h http.Handler) { s.mux.Handle(prefix, h) }
+// /app/), inside the API's request ids and panic recovery; the prefix
+// without its slash is sent to home.
+func (s *Server) Mount(prefix, home string, h http.Handler) {
+	s.mux.Handle(prefix, h)
+	s.mux.Handle(strings.TrimSuffix(prefix, "/"), http.RedirectHandler(home, http.StatusSeeOther))
+}
 
 // ServeAs serves r as a request made with key, which the caller has
 // already checked: the dashboard's session stands for a key, and its

@@ -69,7 +69,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	}, log)
 	srv := api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st,
 		Sweeper: sw, Log: log, Now: now, FirmName: cfg.FirmName, Links: signer})
-	srv.Mount(dashboard.Prefix, dashboard.New(dashboard.Deps{Billing: bill, Keys: keys, Policies: st, Sweeper: sw, API: srv,
+	srv.Mount(dashboard.Prefix, dashboard.Home, dashboard.New(dashboard.Deps{Billing: bill, Keys: keys, Policies: st, Sweeper: sw, API: srv,
 		Secrets: linkSecrets, Log: log, Now: now, FirmName: cfg.FirmName}))
 	return &App{
 		aws:     awsCfg,

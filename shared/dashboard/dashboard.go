@@ -31,8 +31,13 @@ import (
 	"dunlin/shared/sweep"
 )
 
-// Prefix is where the dashboard is served.
-const Prefix = "/app/"
+// Prefix is where the dashboard is served, and Home its first page. Every
+// page has a path below the prefix: API Gateway's /app/{proxy+} route
+// needs at least one segment after it.
+const (
+	Prefix = "/app/"
+	Home   = "/app/overview"
+)
 
 const (
 	sessionCookie = "dunlin_session"
@@ -92,7 +97,8 @@ func New(d Deps) *Dashboard {
 	db.mux.HandleFunc("POST /app/login", db.login)
 	db.mux.HandleFunc("GET /app/lang/{lang}", db.setLanguage)
 	db.mux.Handle("POST /app/logout", db.signed(db.logout))
-	db.mux.Handle("GET /app/{$}", db.signed(db.overview))
+	db.mux.Handle("GET /app/overview", db.signed(db.overview))
+	db.mux.Handle("GET /app/{$}", http.RedirectHandler(Home, http.StatusSeeOther))
 	db.mux.Handle("GET /app/customers", db.signed(db.customers))
 	db.mux.Handle("GET /app/customers/{id}", db.signed(db.customer))
 	db.mux.Handle("POST /app/customers/{id}/promises", db.signed(db.recordPromise))
@@ -237,7 +243,7 @@ func language(r *http.Request) string {
 // cannot send a signed-in reader elsewhere.
 func localPath(p string) string {
 	if !strings.HasPrefix(p, Prefix) || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
-		return Prefix
+		return Home
 	}
 	return p
 }

@@ -148,8 +148,8 @@ func (f *fixture) get(c *http.Client, path string) page { return f.do(c, "GET", 
 // signIn signs c in with token.
 func (f *fixture) signIn(c *http.Client, token string) {
 	f.t.Helper()
-	p := f.do(c, "POST", "/app/login", url.Values{"key": {token}, "next": {"/app/"}})
-	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/app/" {
+	p := f.do(c, "POST", "/app/login", url.Values{"key": {token}, "next": {"/app/overview"}})
+	if p.status != http.StatusSeeOther || p.header.Get("Location") != "/app/overview" {
 		f.t.Fatalf("sign in: %d %s\n%s", p.status, p.header.Get("Location"), p.body)
 	}
 }
@@ -244,13 +244,13 @@ func TestRevokingTheKeyEndsItsSessions(t *testing.T) {
 	token, k := f.key(auth.Admin)
 	c := f.browser()
 	f.signIn(c, token)
-	if p := f.get(c, "/app/"); p.status != http.StatusOK {
+	if p := f.get(c, "/app/overview"); p.status != http.StatusOK {
 		t.Fatalf("overview: %d", p.status)
 	}
 	if _, err := f.app.Keys.Revoke(context.Background(), k.ID); err != nil {
 		t.Fatal(err)
 	}
-	if p := f.get(c, "/app/"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/app/login") {
+	if p := f.get(c, "/app/overview"); p.status != http.StatusSeeOther || !strings.HasPrefix(p.header.Get("Location"), "/app/login") {
 		t.Errorf("after revoking the key: %d to %q, want 303 to sign in", p.status, p.header.Get("Location"))
 	}
 }
@@ -261,8 +261,8 @@ func TestSignInOnlyReturnsInsideTheDashboard(t *testing.T) {
 	token, _ := f.key(auth.Viewer)
 	for _, next := range []string{"https://evil.example/", "//evil.example/app/", "/v1/keys", "/app/\\evil", ""} {
 		p := f.do(f.browser(), "POST", "/app/login", url.Values{"key": {token}, "next": {next}})
-		if p.status != http.StatusSeeOther || p.header.Get("Location") != "/app/" {
-			t.Errorf("next=%q: %d to %q, want /app/", next, p.status, p.header.Get("Location"))
+		if p.status != http.StatusSeeOther || p.header.Get("Location") != "/app/overview" {
+			t.Errorf("next=%q: %d to %q, want /app/overview", next, p.status, p.header.Get("Location"))
 		}
 	}
 }
@@ -385,7 +385,7 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 		if p := f.get(c, "/app/lang/"+lang.code+"?back=/app/customers"); p.status != http.StatusSeeOther || p.header.Get("Location") != "/app/customers" {
 			t.Fatalf("switch to %s: %d to %q", lang.code, p.status, p.header.Get("Location"))
 		}
-		for _, path := range []string{"/app/", "/app/customers", "/app/customers/" + cid, "/app/dunning", "/app/alerts", "/app/policies", "/app/policies?lang=zh-CN&tone=final"} {
+		for _, path := range []string{"/app/overview", "/app/customers", "/app/customers/" + cid, "/app/dunning", "/app/alerts", "/app/policies", "/app/policies?lang=zh-CN&tone=final"} {
 			p := f.get(c, path)
 			if p.status != http.StatusOK || !strings.Contains(p.body, lang.word) || !strings.Contains(p.body, `<html lang="`+lang.code+`"`) {
 				t.Errorf("%s in %s: %d, want 200 with %q", path, lang.code, p.status, lang.word)
@@ -395,7 +395,7 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 			}
 		}
 	}
-	overview := f.get(c, "/app/").body
+	overview := f.get(c, "/app/overview").body
 	for _, want := range []string{"<svg", "€1,500.00", "€1,200.00"} {
 		if !strings.Contains(overview, want) {
 			t.Errorf("the overview lacks %q", want)

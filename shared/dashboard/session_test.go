@@ -55,12 +55,12 @@ func TestCSRFTokensAreBoundToTheSession(t *testing.T) {
 func TestReturnAddressesStayInside(t *testing.T) {
 	for in, want := range map[string]string{
 		"/app/customers?x=1":   "/app/customers?x=1",
-		"https://evil.example": "/app/",
-		"//evil.example/app/":  "/app/",
-		"/app/\\evil":          "/app/",
-		"/v1/keys":             "/app/",
-		"":                     "/app/",
-		"/app/\r\nSet-Cookie:": "/app/",
+		"https://evil.example": "/app/overview",
+		"//evil.example/app/":  "/app/overview",
+		"/app/\\evil":          "/app/overview",
+		"/v1/keys":             "/app/overview",
+		"":                     "/app/overview",
+		"/app/\r\nSet-Cookie:": "/app/overview",
 	} {
 		if got := localPath(in); got != want {
 			t.Errorf("localPath(%q) = %q, want %q", in, got, want)

@@ -7,7 +7,7 @@ var words = map[string]map[string]string{
 	"en": {
 		"nav_overview": "Overview", "nav_customers": "Customers", "nav_dunning": "Today's dunning", "nav_alerts": "Alerts", "nav_policies": "Policies and templates",
 		"sign_in": "Sign in", "sign_out": "Sign out", "api_key": "API key", "back": "Back to the overview",
-		"sign_in_hint": "Use an API key (dun_…). The dashboard keeps a signed session for 8 hours and never stores the key; revoking the key ends its sessions.",
+		"sign_in_hint": "Use an API key (dk_…). The dashboard keeps a signed session for 8 hours and never stores the key; revoking the key ends its sessions.",
 		"bad_key":      "That key is not valid, or has been revoked.",
 		"as_of":        "As of", "no_receivables": "Nothing is owed to the firm.", "receivables": "Receivables", "overdue": "Overdue",
 		"customers_behind": "customers behind", "aging": "Aging", "current": "current", "download_csv": "Download as CSV",
