@@ -29,30 +29,33 @@ func (s *Service) CustomerSaysPaid(ctx context.Context, customerID, invoiceID, n
 }
 
 // CustomerDisputes records, from the customer's statement page, that it
-// disputes an invoice: the invoice is disputed (its dunning pauses), the
-// contact log says so, and the firm gets a customer_dispute alert.
-// Errors: NotFound, Invalid (invoice_id, note).
+// disputes an invoice: the invoice is disputed (its dunning pauses) and the
+// firm gets a customer_dispute alert, in one transaction, so there is never
+// a dispute nobody was told of; then the contact log says so. Errors:
+// NotFound, Invalid (invoice_id, note), Conflict (already disputed).
 func (s *Service) CustomerDisputes(ctx context.Context, customerID, invoiceID, note string) error {
-	inv, err := s.customersOpenInvoice(ctx, customerID, invoiceID, note)
-	if err != nil {
-		return err
-	}
-	if inv.Disputed { // once is enough: a replayed form neither alerts again nor rewrites the reason
-		return apperr.New(apperr.Conflict, "invoice %s is already under dispute", inv.Number)
-	}
 	why := "disputed by the customer on its statement page"
 	if n := strings.TrimSpace(note); n != "" {
 		why += ": " + n
 	}
-	if _, err := s.DisputeInvoice(ctx, inv.ID, why); err != nil {
+	inv, err := retryRaces(ctx, func() (*Invoice, error) {
+		inv, err := s.customersOpenInvoice(ctx, customerID, invoiceID, note)
+		if err != nil {
+			return nil, err
+		}
+		if inv.Disputed { // once is enough: a replayed form neither alerts again nor rewrites the reason
+			return nil, apperr.New(apperr.Conflict, "invoice %s is already under dispute", inv.Number)
+		}
+		now := s.now().UTC()
+		inv.Disputed, inv.DisputeReason, inv.UpdatedAt, inv.Version = true, why, now, inv.Version+1
+		alert := &Alert{ID: ids.New("alr_", now), CustomerID: customerID, Kind: AlertCustomerDispute, State: AlertOpen, Ref: inv.ID,
+			CreatedAt: now, UpdatedAt: now, Message: fmt.Sprintf("invoice %s disputed on the statement page: %s", inv.Number, strings.TrimSpace(note))}
+		return inv, s.store.Post(ctx, &Posting{Rewritten: []*Invoice{inv}, Alerts: []*Alert{alert}, CustomerID: customerID, RespondedAt: &now})
+	})
+	if err != nil {
 		return err
 	}
-	if err := s.portalContact(ctx, customerID, "disputes invoice "+inv.Number, "disputes", note); err != nil {
-		return err
-	}
-	now := s.now().UTC()
-	return s.store.Post(ctx, &Posting{Alerts: []*Alert{{ID: ids.New("alr_", now), CustomerID: customerID, Kind: AlertCustomerDispute,
-		State: AlertOpen, Ref: inv.ID, CreatedAt: now, UpdatedAt: now, Message: fmt.Sprintf("invoice %s disputed on the statement page: %s", inv.Number, strings.TrimSpace(note))}}})
+	return s.portalContact(ctx, customerID, "disputes invoice "+inv.Number, "disputes", note)
 }
 
 func (s *Service) customersOpenInvoice(ctx context.Context, customerID, invoiceID, note string) (*Invoice, error) {
