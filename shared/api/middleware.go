@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -112,9 +113,11 @@ const pendingLease = time.Minute
 //
 // A claim is released, so the retry runs afresh, only when the request
 // certainly wrote nothing: DynamoDB throttled it (503) or it lost an
-// optimistic-locking race (409 without a field). Any other server error may
-// have come after the write committed, so its response is kept like any
-// other: a retry must not write a second time.
+// optimistic-locking race (409 without a field). A write DynamoDB never
+// answered (503, in doubt) leaves the claim pending: within the lease a
+// retry hears "in progress", after it "outcome unknown". Any other server
+// error may have come after the write committed, so its response is kept
+// like any other: a retry must not write a second time.
 func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, rt Route, body []byte) {
 	k := r.Header.Get("Idempotency-Key")
 	if len(k) > 255 {
@@ -126,7 +129,7 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, rt Route, bo
 	h.Write(body)
 	now := s.now().UTC()
 	rec := &idempotency.Record{
-		Scope: principal(r.Context()).ID, Key: k, RequestHash: hex.EncodeToString(h.Sum(nil)),
+		Scope: principal(r.Context()).ID, Key: k, RequestHash: hex.EncodeToString(h.Sum(nil)), Claimant: requestID(r.Context()),
 		CreatedAt: now, ExpiresAt: now.Add(idempotency.TTL),
 	}
 	prev, claimed, err := s.idem.Claim(r.Context(), rec)
@@ -155,6 +158,11 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, rt Route, bo
 	// A panic leaves the claim pending: after the lease it reads as "outcome
 	// unknown", which is the truth.
 	handlerErr := s.serve(rw, r, rt, body)
+	if errors.Is(handlerErr, apperr.ErrInDoubt) {
+		// The write may have been made: the claim stays pending, so a retry
+		// is told the outcome is unknown, never given a second write.
+		return
+	}
 	if e, ok := apperr.As(handlerErr); ok && (e.Code == apperr.Unavailable || e.Code == apperr.Conflict && e.Field == "") {
 		if err := s.idem.Release(ctx, rec.Scope, rec.Key); err != nil {
 			s.log.ErrorContext(r.Context(), "release idempotency key", "error", err.Error(), "request_id", requestID(r.Context()))

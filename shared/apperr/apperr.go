@@ -33,6 +33,11 @@ const (
 // invoice that cannot be voided).
 var ErrLostRace = errors.New("lost an optimistic-locking race")
 
+// ErrInDoubt marks an Unavailable error from a write whose outcome is
+// unknown: the request left, no answer came back, so the change may or may
+// not have been made. Unlike a throttle it must not be retried blindly.
+var ErrInDoubt = errors.New("the write's outcome is unknown")
+
 // Race returns a Conflict marked with ErrLostRace.
 func Race(format string, args ...any) *Error {
 	return &Error{Code: Conflict, Message: fmt.Sprintf(format, args...), Err: ErrLostRace}

@@ -18,6 +18,9 @@ type Record struct {
 	Scope       string // the API key id: keys are per client, never shared
 	Key         string // the client's Idempotency-Key (hashed by the store)
 	RequestHash string // method, path and body digest
+	// Claimant is the request that claimed the key (its request id): a
+	// claim whose answer was lost and retried finds its own record.
+	Claimant string
 	Done        bool   // false while the first request is still being served
 	Status      int
 	Body        []byte

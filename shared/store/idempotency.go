@@ -24,6 +24,7 @@ type idemItem struct {
 	PK          string    `dynamodbav:"PK"`
 	SK          string    `dynamodbav:"SK"`
 	RequestHash string    `dynamodbav:"request_hash"`
+	Claimant    string    `dynamodbav:"claimant,omitempty"`
 	Done        bool      `dynamodbav:"done"`
 	Status      int       `dynamodbav:"status,omitempty"`
 	Body        []byte    `dynamodbav:"body,omitempty"`
@@ -41,7 +42,7 @@ func idemKey(scope, k string) key {
 
 func toIdemItem(r *idempotency.Record) idemItem {
 	k := idemKey(r.Scope, r.Key)
-	return idemItem{PK: k.PK, SK: k.SK, RequestHash: r.RequestHash, Done: r.Done, Status: r.Status, Body: r.Body,
+	return idemItem{PK: k.PK, SK: k.SK, RequestHash: r.RequestHash, Claimant: r.Claimant, Done: r.Done, Status: r.Status, Body: r.Body,
 		ContentType: r.ContentType, CreatedAt: r.CreatedAt, ExpiresAt: r.ExpiresAt.Unix()}
 }
 
@@ -68,6 +69,10 @@ func (i Idempotency) Claim(ctx context.Context, r *idempotency.Record) (*idempot
 	}
 	if !found { // released between our write and read: let the client retry
 		return nil, false, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is in progress; retry")
+	}
+	if r.Claimant != "" && it.Claimant == r.Claimant && !it.Done {
+		// Our own claim: the SDK retried a put whose answer was lost.
+		return nil, true, nil
 	}
 	return &idempotency.Record{Scope: r.Scope, Key: r.Key, RequestHash: it.RequestHash, Done: it.Done, Status: it.Status,
 		Body: it.Body, ContentType: it.ContentType, CreatedAt: it.CreatedAt, ExpiresAt: time.Unix(it.ExpiresAt, 0)}, false, nil

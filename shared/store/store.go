@@ -11,6 +11,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
@@ -18,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"dunlin/shared/apperr"
 )
@@ -90,7 +96,44 @@ func wrap(err error) error {
 			return &apperr.Error{Code: apperr.Unavailable, Message: "the database is busy; retry shortly", Err: err}
 		}
 	}
+	if unanswered(err) {
+		return &apperr.Error{Code: apperr.Unavailable, Message: "the database did not answer; retry shortly", Err: err}
+	}
 	return err
+}
+
+// noteSilence sets silence when any attempt of the call (the SDK retries)
+// got no usable answer.
+func noteSilence(silence *atomic.Bool) func(*dynamodb.Options) {
+	return func(o *dynamodb.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("NoteSilence",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					out, md, err := next.HandleFinalize(ctx, in)
+					if err != nil && unanswered(err) {
+						silence.Store(true)
+					}
+					return out, md, err
+				}), "Retry", middleware.After)
+		})
+	}
+}
+
+// unanswered reports whether err means DynamoDB gave no usable answer, even
+// after the SDK's retries: the connection failed or dropped, the call timed
+// out, or the service failed (5xx).
+func unanswered(err error) bool {
+	var re *smithyhttp.ResponseError
+	if errors.As(err, &re) && re.HTTPStatusCode() >= 500 {
+		return true
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) {
+		return false // an answer: a refusal, not silence
+	}
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // writeTx runs a transaction. When a condition fails, conflicts[i] (if set)
@@ -108,7 +151,8 @@ func (s *Store) writeNoted(ctx context.Context, items []types.TransactWriteItem,
 	if err != nil {
 		return err
 	}
-	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: all})
+	var silence atomic.Bool
+	_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: all}, noteSilence(&silence))
 	if err == nil {
 		rememberWritten(ctx, items)
 		return nil
@@ -135,6 +179,14 @@ func (s *Store) writeNoted(ctx context.Context, items []types.TransactWriteItem,
 				return &apperr.Error{Code: apperr.Unavailable, Message: "a concurrent change is in progress; retry shortly", Err: fmt.Errorf("%w: %w", apperr.ErrLostRace, err)}
 			}
 		}
+	}
+	if unanswered(err) || silence.Load() {
+		// The transaction may have committed: an attempt went unanswered.
+		// The SDK's retries carry its idempotency token, so they cannot
+		// apply it twice, but none brought back an answer to trust (a
+		// throttled retry says nothing of the attempt before it).
+		return &apperr.Error{Code: apperr.Unavailable, Message: "the database did not answer; the change may or may not have been made",
+			Err: fmt.Errorf("%w: %w", apperr.ErrInDoubt, err)}
 	}
 	return wrap(err)
 }
