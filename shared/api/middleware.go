@@ -54,7 +54,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 }
 
 func (s *Server) authenticate(r *http.Request) (*auth.Key, error) {
-	if k, ok := r.Context().Value(signedInKey).(*auth.Key); ok {
+	if k, ok := r.Context().Value(signedInKey).(*auth.Key); ok && k != nil {
 		return k, nil
 	}
 	h := r.Header.Get("Authorization")

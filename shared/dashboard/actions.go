@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"dunlin/shared/apperr"
+	"dunlin/shared/auth"
 	"dunlin/shared/billing"
 	"dunlin/shared/dunning"
 	"dunlin/shared/emails"
@@ -42,6 +43,11 @@ func (db *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	if apperr.Is(err, apperr.Unauthorized) {
 		db.render(w, r, nil, http.StatusUnauthorized, "login", view{Error: words[language(r)]["bad_key"], Data: map[string]string{"Next": next}})
 		return
+	} else if err == nil && k.Role == auth.Integration {
+		// Integration keys belong to programs (the firm's books, its ERP):
+		// a person signs in with a key of their own.
+		db.render(w, r, nil, http.StatusForbidden, "login", view{Error: words[language(r)]["integration_key"], Data: map[string]string{"Next": next}})
+		return
 	} else if err != nil {
 		db.unavailable(w, r, nil, err)
 		return
@@ -50,7 +56,19 @@ func (db *Dashboard) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-func (db *Dashboard) logout(w http.ResponseWriter, r *http.Request, _ *session) {
+// logout clears the session cookie. It asks only for the form's token, not
+// for a live key, so a session whose key was revoked can still sign out.
+func (db *Dashboard) logout(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	c, err := r.Cookie(sessionCookie)
+	if err == nil && r.ParseForm() == nil {
+		if secrets, err := db.Secrets.Secrets(r.Context()); err == nil && !csrfValid(secrets, c.Value, r.PostForm.Get("csrf")) {
+			if _, live := checkSession(secrets, c.Value, db.Now()); live == nil {
+				db.errorPage(w, r, nil, http.StatusForbidden, "csrf")
+				return
+			}
+		}
+	}
 	db.setCookie(w, sessionCookie, "", 0)
 	http.Redirect(w, r, "/app/login", http.StatusSeeOther)
 }
@@ -103,7 +121,10 @@ func (db *Dashboard) callAPI(r *http.Request, s *session, method, path string, b
 func (db *Dashboard) recordPromise(w http.ResponseWriter, r *http.Request, s *session) {
 	id := r.PathValue("id")
 	form := promiseForm{Amount: r.PostForm.Get("amount"), Currency: strings.ToUpper(strings.TrimSpace(r.PostForm.Get("currency"))),
-		PromisedOn: r.PostForm.Get("promised_on"), Note: r.PostForm.Get("note")}
+		PromisedOn: r.PostForm.Get("promised_on"), Note: r.PostForm.Get("note"), Nonce: r.PostForm.Get("nonce")}
+	if len(form.Nonce) != 32 {
+		form.Nonce = nonce()
+	}
 	fail := func(status int, msg string) {
 		db.customerPage(w, r, s, status, view{Error: msg}, form)
 	}
@@ -119,8 +140,12 @@ func (db *Dashboard) recordPromise(w http.ResponseWriter, r *http.Request, s *se
 	}
 	in := billing.PromiseInput{Amount: &amount, PromisedOn: form.PromisedOn, Currency: cur, Note: form.Note,
 		Channel: r.PostForm.Get("channel"), TakenBy: s.Key.Name}
-	status, msg := db.callAPI(r, s, http.MethodPost, "/v1/customers/"+url.PathEscape(id)+"/promises", in, "dashboard-"+r.PostForm.Get("nonce"))
-	if msg != "" {
+	status, msg := db.callAPI(r, s, http.MethodPost, "/v1/customers/"+url.PathEscape(id)+"/promises", in, "dashboard-"+form.Nonce)
+	switch {
+	case status == http.StatusConflict && strings.Contains(msg, "still in progress"):
+		// The same form sent twice (a double click): the first is being
+		// recorded, so this one is done too.
+	case msg != "":
 		fail(status, msg)
 		return
 	}
@@ -136,7 +161,7 @@ func (db *Dashboard) alertAction(w http.ResponseWriter, r *http.Request, s *sess
 	}
 	status, msg := db.callAPI(r, s, http.MethodPost, "/v1/alerts/"+url.PathEscape(r.PathValue("id"))+"/"+action, nil, "")
 	if msg != "" {
-		db.render(w, r, s, status, "error", view{Error: msg, Status: status})
+		db.render(w, r, s, status, "error", view{Title: http.StatusText(status), Error: msg, Status: status})
 		return
 	}
 	http.Redirect(w, r, "/app/alerts", http.StatusSeeOther)
@@ -146,8 +171,8 @@ func (db *Dashboard) alertAction(w http.ResponseWriter, r *http.Request, s *sess
 var downloads = map[string]string{
 	"case-file.html": "/v1/customers/{id}/case-file?format=html&lang={lang}",
 	"case-file.json": "/v1/customers/{id}/case-file?format=json",
-	"statement.html": "/v1/customers/{id}/statement?format=html",
-	"statement.csv":  "/v1/customers/{id}/statement?format=csv",
+	"statement.html": "/v1/customers/{id}/statement?format=html&currency={currency}",
+	"statement.csv":  "/v1/customers/{id}/statement?format=csv&currency={currency}",
 	"aging.csv":      "/v1/reports/aging?format=csv",
 }
 
@@ -161,6 +186,7 @@ func (db *Dashboard) reportFile(w http.ResponseWriter, r *http.Request, s *sessi
 
 // download serves a file from its API route, as the session's key.
 func (db *Dashboard) download(w http.ResponseWriter, r *http.Request, s *session, file, id string) {
+	var err error
 	route, ok := downloads[file]
 	if !ok || strings.Contains(route, "{id}") != (id != "") {
 		db.errorPage(w, r, s, http.StatusNotFound, "")
@@ -170,7 +196,14 @@ func (db *Dashboard) download(w http.ResponseWriter, r *http.Request, s *session
 	if words[lang] == nil {
 		lang = s.Lang
 	}
-	target := strings.NewReplacer("{id}", url.PathEscape(id), "{lang}", lang).Replace(route)
+	cur := ""
+	if c := r.URL.Query().Get("currency"); c != "" {
+		if cur, err = money.NormalizeCurrency(c); err != nil {
+			db.errorPage(w, r, s, http.StatusBadRequest, "")
+			return
+		}
+	}
+	target := strings.NewReplacer("{id}", url.PathEscape(id), "{lang}", lang, "{currency}", cur).Replace(route)
 	req, err := http.NewRequestWithContext(r.Context(), http.MethodGet, target, nil)
 	if err != nil {
 		db.errorPage(w, r, s, http.StatusBadRequest, "")
@@ -185,9 +218,12 @@ func (db *Dashboard) download(w http.ResponseWriter, r *http.Request, s *session
 // styles, no script (sandbox), nothing fetched.
 const emailCSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'self'; sandbox"
 
-func writeEmail(w http.ResponseWriter, html string) {
+// writeEmail answers a frame: an email, or a short note of why there is
+// none, always under the email CSP so the dashboard's page may frame it.
+func writeEmail(w http.ResponseWriter, status int, html string) {
 	w.Header().Set("Content-Security-Policy", emailCSP)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
 	_, _ = w.Write([]byte(html))
 }
 
@@ -209,11 +245,11 @@ func (db *Dashboard) plannedEmail(w http.ResponseWriter, r *http.Request, s *ses
 	}
 	for _, p := range planned {
 		if p.CustomerID == r.PathValue("customer") && string(p.Kind) == r.PathValue("kind") {
-			writeEmail(w, p.HTML)
+			writeEmail(w, http.StatusOK, p.HTML)
 			return
 		}
 	}
-	db.errorPage(w, r, s, http.StatusNotFound, "not_planned")
+	writeEmail(w, http.StatusNotFound, "<p>"+html.EscapeString(words[s.Lang]["not_planned"])+"</p>")
 }
 
 type templateData struct {
@@ -306,9 +342,8 @@ func (db *Dashboard) templatePreview(w http.ResponseWriter, r *http.Request, s *
 	}
 	q := r.URL.Query()
 	draft := emails.Phrases{Subject: q.Get("subject"), Intro: q.Get("intro"), Closing: q.Get("closing")}
-	if field, err := emails.CheckOverride(lang, draft); err != nil {
-		w.WriteHeader(http.StatusUnprocessableEntity)
-		writeEmail(w, "<p>"+html.EscapeString(field+": "+err.Error())+"</p>")
+	if _, err := emails.CheckOverride(lang, draft); err != nil {
+		writeEmail(w, http.StatusUnprocessableEntity, "<p>"+html.EscapeString(err.Error())+"</p>")
 		return
 	}
 	if ov == nil {
@@ -317,11 +352,10 @@ func (db *Dashboard) templatePreview(w http.ResponseWriter, r *http.Request, s *
 	ov[tone] = draft
 	e, err := emails.RenderWith(lang, tone, emails.Sample(lang), ov)
 	if err != nil {
-		w.WriteHeader(http.StatusUnprocessableEntity)
-		writeEmail(w, "<p>"+html.EscapeString(err.Error())+"</p>")
+		writeEmail(w, http.StatusUnprocessableEntity, "<p>"+html.EscapeString(err.Error())+"</p>")
 		return
 	}
-	writeEmail(w, "<p><b>"+html.EscapeString(e.Subject)+"</b></p>"+e.HTML)
+	writeEmail(w, http.StatusOK, "<p><b>"+html.EscapeString(e.Subject)+"</b></p>"+e.HTML)
 }
 
 // saveTemplate saves the firm's wording for a tone, through the API.

@@ -96,7 +96,7 @@ func New(d Deps) *Dashboard {
 	db.mux.HandleFunc("GET /app/login", db.loginPage)
 	db.mux.HandleFunc("POST /app/login", db.login)
 	db.mux.HandleFunc("GET /app/lang/{lang}", db.setLanguage)
-	db.mux.Handle("POST /app/logout", db.signed(db.logout))
+	db.mux.HandleFunc("POST /app/logout", db.logout)
 	db.mux.Handle("GET /app/overview", db.signed(db.overview))
 	db.mux.Handle("GET /app/{$}", http.RedirectHandler(Home, http.StatusSeeOther))
 	db.mux.Handle("GET /app/customers", db.signed(db.customers))
@@ -221,9 +221,15 @@ func (db *Dashboard) unavailable(w http.ResponseWriter, r *http.Request, s *sess
 // fail answers a page whose read failed: a 404 for what does not exist, a
 // 503 for anything else (logged).
 func (db *Dashboard) fail(w http.ResponseWriter, r *http.Request, s *session, err error) {
-	if apperr.Is(err, apperr.NotFound) {
-		db.errorPage(w, r, s, http.StatusNotFound, "")
-		return
+	if e, ok := apperr.As(err); ok {
+		switch e.Code {
+		case apperr.NotFound:
+			db.errorPage(w, r, s, http.StatusNotFound, "")
+			return
+		case apperr.BadRequest, apperr.Invalid:
+			db.render(w, r, s, http.StatusBadRequest, "error", view{Title: http.StatusText(http.StatusBadRequest), Error: e.Message, Status: http.StatusBadRequest})
+			return
+		}
 	}
 	db.unavailable(w, r, s, err)
 }
@@ -315,6 +321,7 @@ type view struct {
 	Error    string // what went wrong, in the API's words
 	Status   int
 	CanWrite map[string]bool
+	Zone     string // the firm's time zone, in which times are shown
 }
 
 func (db *Dashboard) render(w http.ResponseWriter, r *http.Request, s *session, status int, page string, v view) {
@@ -325,6 +332,7 @@ func (db *Dashboard) render(w http.ResponseWriter, r *http.Request, s *session, 
 		lang = language(r)
 	}
 	v.Page, v.Firm, v.L, v.Lang, v.Path, v.S = page, db.FirmName, words[lang], lang, r.URL.RequestURI(), s
+	v.Zone = billing.Location(db.Billing.Firm().Timezone).String()
 	if v.Title == "" {
 		v.Title = words[lang]["nav_"+page]
 	}

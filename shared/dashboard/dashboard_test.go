@@ -438,8 +438,17 @@ func TestTheWordingPreviewRendersTheDraft(t *testing.T) {
 	if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "sandbox") || !strings.Contains(csp, "frame-ancestors 'self'") {
 		t.Errorf("preview CSP %q: want a sandbox framed only by the dashboard", csp)
 	}
-	if p := f.get(c, "/app/templates/en/firm/preview?subject="+url.QueryEscape("{{.Nope}}")); p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "subject") {
+	p = f.get(c, "/app/templates/en/firm/preview?subject="+url.QueryEscape("{{.Nope}}"))
+	if p.status != http.StatusUnprocessableEntity || !strings.Contains(p.body, "subject") {
 		t.Errorf("a broken draft: %d, want 422 naming subject\n%s", p.status, p.body)
+	}
+	if csp := p.header.Get("Content-Security-Policy"); !strings.Contains(csp, "frame-ancestors 'self'") {
+		t.Errorf("a broken draft's answer cannot be shown in the editor's frame: CSP %q", csp)
+	}
+	// A draft that would cost without bound is refused before it runs.
+	nested := strings.Repeat("{{range $.Lines}}", 30) + "x" + strings.Repeat("{{end}}", 30)
+	if p := f.get(c, "/app/templates/en/firm/preview?intro="+url.QueryEscape(nested)); p.status != http.StatusUnprocessableEntity {
+		t.Errorf("nested loops: %d, want 422", p.status)
 	}
 
 	csrf := field(t, csrfRE, f.get(c, "/app/policies?lang=en&tone=firm").body)

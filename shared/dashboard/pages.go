@@ -42,8 +42,6 @@ func (db *Dashboard) overview(w http.ResponseWriter, r *http.Request, s *session
 	}
 	m := func(v int64, cur string) string { return money.Format(v, cur, s.Lang) }
 	var rows []amountRow
-	main := db.Billing.Firm().DefaultCurrency
-	var mainTotal int64 = -1
 	for _, cur := range slices.Sorted(maps.Keys(a.Totals)) {
 		amounts := a.Totals[cur]
 		total := sum(amounts)
@@ -60,10 +58,8 @@ func (db *Dashboard) overview(w http.ResponseWriter, r *http.Request, s *session
 		}
 		rows = append(rows, amountRow{Currency: cur, Total: m(total, cur), Overdue: m(overdue, cur), OverdueNonZero: overdue > 0,
 			Chart: charts.Bars(fmt.Sprintf("%s (%s)", words[s.Lang]["aging"], cur), bars), TotalMinor: total, OverdueMinor: overdue, CustomersBehind: behind})
-		if total > mainTotal {
-			main, mainTotal = cur, total
-		}
 	}
+	main := mainCurrency(a, db.Billing.Firm().DefaultCurrency)
 	var top []overdueRow
 	for _, c := range a.Customers {
 		for cur, amounts := range c.Amounts {
@@ -72,7 +68,17 @@ func (db *Dashboard) overview(w http.ResponseWriter, r *http.Request, s *session
 			}
 		}
 	}
-	slices.SortFunc(top, func(x, y overdueRow) int { return cmp.Or(cmp.Compare(y.minor, x.minor), cmp.Compare(x.Name, y.Name)) })
+	// Largest first within a currency, the main currency first: amounts in
+	// different currencies do not compare.
+	slices.SortFunc(top, func(x, y overdueRow) int {
+		rank := func(r overdueRow) int {
+			if r.Currency == main {
+				return 0
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(rank(x), rank(y)), cmp.Compare(x.Currency, y.Currency), cmp.Compare(y.minor, x.minor), cmp.Compare(x.Name, y.Name))
+	})
 	top = top[:min(len(top), 10)]
 
 	trend, err := db.dsoTrend(r, main)
@@ -116,6 +122,28 @@ func (db *Dashboard) dsoTrend(r *http.Request, currency string) (dsoTrend, error
 		pts = append(pts, d)
 	}
 	return dsoTrend{chart: charts.Line("DSO ("+currency+")", pts), known: known}, nil
+}
+
+// mainCurrency is the currency the overview's trend follows: the firm's own
+// when it is owed any, else the one the most customers owe in (amounts in
+// different currencies do not compare).
+func mainCurrency(a *billing.Aging, firm string) string {
+	if _, owed := a.Totals[firm]; owed || len(a.Totals) == 0 {
+		return firm
+	}
+	count := map[string]int{}
+	for _, c := range a.Customers {
+		for cur := range c.Amounts {
+			count[cur]++
+		}
+	}
+	best := ""
+	for _, cur := range slices.Sorted(maps.Keys(count)) {
+		if best == "" || count[cur] > count[best] {
+			best = cur
+		}
+	}
+	return best
 }
 
 func sum(xs []int64) (t int64) {
@@ -187,13 +215,27 @@ type customerData struct {
 	Invoices []invoiceRow
 	Payments []paymentRow
 	Promises []promiseRow
-	Contacts []billing.Contact
+	Contacts []contactRow
 	Timeline []event
 	Exposure []string
 	Overdue  []string
-	Limit    string
-	Form     promiseForm
-	Nonce    string
+	Credit   []string // credit on account
+	// Currencies are those the customer has open invoices in, for its
+	// statements.
+	Currencies []string
+	Limit      string
+	Form       promiseForm
+	Nonce      string
+}
+
+type contactRow struct {
+	billing.Contact
+	When string // in the firm's zone
+}
+
+// when writes an instant as the firm's local time, which the page says.
+func (db *Dashboard) when(t time.Time) string {
+	return t.In(billing.Location(db.Billing.Firm().Timezone)).Format("2006-01-02 15:04")
 }
 
 type invoiceRow struct {
@@ -203,7 +245,35 @@ type invoiceRow struct {
 
 type paymentRow struct {
 	*billing.Payment
-	Amount string
+	Amount   string
+	Returned string // refunded or charged back, when any
+}
+
+// shownPayments is how many of a customer's payments its page lists.
+const shownPayments = 50
+
+// recentPayments reads a customer's booked payments of the last year,
+// newest first, at most shownPayments.
+func (db *Dashboard) recentPayments(r *http.Request, customerID string) ([]*billing.Payment, error) {
+	from := civil.Today(db.Now(), time.UTC).AddDays(-366)
+	q := billing.PaymentRange{CustomerID: customerID, ReceivedFrom: from, PageSize: 100}
+	var out []*billing.Payment
+	for range 20 { // 2,000 payments in a year is more than a page should read
+		page, err := db.Billing.ListPayments(r.Context(), q, 100)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range page.Items {
+			if p.Applied {
+				out = append(out, p)
+			}
+		}
+		if q.Cursor = page.NextCursor; q.Cursor == "" {
+			break
+		}
+	}
+	slices.Reverse(out) // the index keeps them oldest first
+	return out[:min(len(out), shownPayments)], nil
 }
 
 type promiseRow struct {
@@ -215,6 +285,7 @@ type promiseRow struct {
 // again with the error.
 type promiseForm struct {
 	Amount, Currency, PromisedOn, Note string
+	Nonce                              string // the form's Idempotency-Key, kept when it is shown again
 }
 
 func (db *Dashboard) customer(w http.ResponseWriter, r *http.Request, s *session) {
@@ -241,12 +312,24 @@ func (db *Dashboard) customerPage(w http.ResponseWriter, r *http.Request, s *ses
 	}
 	c := f.Customer
 	m := func(v int64, cur string) string { return money.Format(v, cur, s.Lang) }
-	d := customerData{File: f, C: c, Form: form, Nonce: nonce()}
+	d := customerData{File: f, C: c, Form: form, Nonce: form.Nonce}
+	if d.Nonce == "" {
+		d.Nonce = nonce()
+	}
 	if d.Form.Currency == "" {
 		d.Form.Currency = c.Currency
 	}
 	for _, cur := range slices.Sorted(maps.Keys(f.Balance.Exposure)) {
 		d.Exposure = append(d.Exposure, m(f.Balance.Exposure[cur], cur))
+		d.Currencies = append(d.Currencies, cur)
+	}
+	if len(d.Currencies) == 0 {
+		d.Currencies = []string{c.Currency}
+	}
+	for _, cur := range slices.Sorted(maps.Keys(f.Balance.Credit)) {
+		if f.Balance.Credit[cur] > 0 {
+			d.Credit = append(d.Credit, m(f.Balance.Credit[cur], cur))
+		}
 	}
 	for _, cur := range slices.Sorted(maps.Keys(f.Balance.Overdue)) {
 		if f.Balance.Overdue[cur] > 0 {
@@ -266,13 +349,17 @@ func (db *Dashboard) customerPage(w http.ResponseWriter, r *http.Request, s *ses
 		d.Invoices = append(d.Invoices, invoiceRow{Invoice: inv, Total: m(inv.Total, inv.Currency), Balance: m(inv.Balance, inv.Currency), Status: string(inv.Status(now))})
 		d.Timeline = append(d.Timeline, event{At: dayTime(inv.IssuedOn), Day: inv.IssuedOn.String(), Kind: "ev_invoice", Text: inv.Number, Amount: m(inv.Total, inv.Currency)})
 	}
-	pays, err := db.Billing.ListPayments(ctx, billing.PaymentRange{CustomerID: id, PageSize: 50}, 50)
+	pays, err := db.recentPayments(r, id)
 	if err != nil {
 		db.fail(w, r, s, err)
 		return
 	}
-	for _, p := range pays.Items {
-		d.Payments = append(d.Payments, paymentRow{Payment: p, Amount: m(p.Amount, p.Currency)})
+	for _, p := range pays {
+		row := paymentRow{Payment: p, Amount: m(p.Amount, p.Currency)}
+		if p.Refunded+p.ChargedBack > 0 {
+			row.Returned = m(p.Refunded+p.ChargedBack, p.Currency)
+		}
+		d.Payments = append(d.Payments, row)
 		d.Timeline = append(d.Timeline, event{At: dayTime(p.ReceivedOn), Day: p.ReceivedOn.String(), Kind: "ev_payment", Text: p.Reference, Amount: m(p.Amount, p.Currency)})
 	}
 	proms, err := db.Billing.ListPromises(ctx, id)
@@ -289,11 +376,13 @@ func (db *Dashboard) customerPage(w http.ResponseWriter, r *http.Request, s *ses
 		d.Timeline = append(d.Timeline, event{At: p.CreatedAt, Day: p.CreatedAt.In(billing.Location(db.Billing.CustomerZone(c))).Format(time.DateOnly),
 			Kind: "ev_promise_" + string(p.State), Text: text, Amount: m(p.Amount, p.Currency)})
 	}
-	if d.Contacts, err = db.Policies.ListContacts(ctx, id, 50); err != nil {
+	contacts, err := db.Policies.ListContacts(ctx, id, 50)
+	if err != nil {
 		db.fail(w, r, s, err)
 		return
 	}
-	for _, ct := range d.Contacts {
+	for _, ct := range contacts {
+		d.Contacts = append(d.Contacts, contactRow{Contact: ct, When: db.when(ct.At)})
 		d.Timeline = append(d.Timeline, event{At: ct.At, Day: ct.At.In(billing.Location(db.Billing.CustomerZone(c))).Format(time.DateOnly), Kind: "ev_contact_" + ct.Channel, Text: ct.Summary})
 	}
 	alerts, err := db.Billing.ListAlerts(ctx, "", id)
@@ -323,5 +412,23 @@ func (db *Dashboard) alerts(w http.ResponseWriter, r *http.Request, s *session) 
 		db.fail(w, r, s, err)
 		return
 	}
-	db.render(w, r, s, http.StatusOK, "alerts", view{Data: map[string]any{"Alerts": list, "State": state}})
+	names := map[string]string{}
+	var rows []alertRow
+	for _, a := range list[:min(len(list), 200)] {
+		if _, known := names[a.CustomerID]; a.CustomerID != "" && !known {
+			if c, err := db.Billing.GetCustomer(r.Context(), a.CustomerID); err == nil {
+				names[a.CustomerID] = c.Name
+			} else if !apperr.Is(err, apperr.NotFound) {
+				db.fail(w, r, s, err)
+				return
+			}
+		}
+		rows = append(rows, alertRow{Alert: a, When: db.when(a.CreatedAt), Customer: names[a.CustomerID]})
+	}
+	db.render(w, r, s, http.StatusOK, "alerts", view{Data: map[string]any{"Alerts": rows, "State": state}})
+}
+
+type alertRow struct {
+	*billing.Alert
+	When, Customer string
 }

@@ -13,10 +13,10 @@ import (
 	"embed"
 	"fmt"
 	htmltemplate "html/template"
-	"io"
 	"strings"
 	"sync"
 	texttemplate "text/template"
+	"text/template/parse"
 
 	"go.yaml.in/yaml/v3"
 
@@ -215,11 +215,64 @@ func CheckOverride(lang string, p Phrases) (field string, err error) {
 		if err != nil {
 			return k, fmt.Errorf("%s does not parse: %v", k, err)
 		}
-		if err := t.Execute(io.Discard, Sample(lang)); err != nil {
+		if err := simple(t.Root, 0); err != nil {
+			return k, fmt.Errorf("%s: %v", k, err)
+		}
+		if err := t.Execute(&capped{left: maxPhraseOutput}, Sample(lang)); err != nil {
 			return k, fmt.Errorf("%s does not render: %v", k, err)
 		}
 	}
 	return "", nil
+}
+
+// maxPhraseOutput bounds what one phrase may render to: a sentence or a
+// paragraph, never a page.
+const maxPhraseOutput = 16 << 10
+
+// capped is a writer that fails once it has taken its fill.
+type capped struct{ left int }
+
+func (c *capped) Write(p []byte) (int, error) {
+	if c.left -= len(p); c.left < 0 {
+		return 0, fmt.Errorf("it renders to more than %d bytes", maxPhraseOutput)
+	}
+	return len(p), nil
+}
+
+// simple refuses what a phrase has no need of and could make rendering
+// cost without bound: a loop inside a loop (each level multiplies the
+// work), and calls of other templates (recursion).
+func simple(n parse.Node, loops int) error {
+	switch n := n.(type) {
+	case *parse.ListNode:
+		if n == nil {
+			return nil
+		}
+		for _, c := range n.Nodes {
+			if err := simple(c, loops); err != nil {
+				return err
+			}
+		}
+	case *parse.RangeNode:
+		if loops > 0 {
+			return fmt.Errorf("a range inside a range is not allowed")
+		}
+		return branches(&n.BranchNode, loops+1)
+	case *parse.IfNode:
+		return branches(&n.BranchNode, loops)
+	case *parse.WithNode:
+		return branches(&n.BranchNode, loops)
+	case *parse.TemplateNode:
+		return fmt.Errorf("calling another template is not allowed")
+	}
+	return nil
+}
+
+func branches(b *parse.BranchNode, loops int) error {
+	if err := simple(b.List, loops); err != nil {
+		return err
+	}
+	return simple(b.ElseList, loops)
 }
 
 // Render writes the email for a tone in a language ("en" when unknown).

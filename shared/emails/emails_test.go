@@ -107,3 +107,30 @@ func TestCheckRefusesIncompleteOrBrokenWording(t *testing.T) {
 		t.Error("a template that does not parse was accepted")
 	}
 }
+
+// TestOverridesCannotMakeRenderingCostWithoutBound: a firm's phrase may
+// branch and loop once, but not loop inside a loop (each level multiplies
+// the work), call templates (recursion) or render a page of output.
+func TestOverridesCannotMakeRenderingCostWithoutBound(t *testing.T) {
+	nested := strings.Repeat("{{range $.Lines}}", 20) + "x" + strings.Repeat("{{end}}", 20)
+	for name, c := range map[string]struct {
+		p    Phrases
+		want string // "" when accepted
+	}{
+		"a loop":             {Phrases{Intro: "{{range .Lines}}{{.Number}} {{end}}"}, ""},
+		"branches":           {Phrases{Subject: "{{if .Single}}a{{else}}b{{end}} {{with .BrokenPromise}}{{.Amount}}{{end}}"}, ""},
+		"a loop in a branch": {Phrases{Closing: "{{if .Single}}{{range .Lines}}x{{end}}{{end}}"}, ""},
+		"nested loops":       {Phrases{Intro: nested}, "intro: a range inside a range"},
+		"a loop in an else":  {Phrases{Intro: "{{range .Lines}}{{else}}{{range .Lines}}{{end}}{{end}}"}, "intro: a range inside a range"},
+		"recursion":          {Phrases{Closing: `{{define "a"}}{{template "a"}}{{end}}{{template "a"}}`}, "closing: calling another template"},
+		"a huge width":       {Phrases{Subject: `{{printf "%900000d" 1}}`}, "subject does not render"},
+	} {
+		field, err := CheckOverride("en", c.p)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s: refused (%s): %v", name, field, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s: %v, want an error containing %q", name, err, c.want)
+		}
+	}
+}

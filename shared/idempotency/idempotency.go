@@ -20,8 +20,8 @@ type Record struct {
 	RequestHash string // method, path and body digest
 	// Claimant is the request that claimed the key (its request id): a
 	// claim whose answer was lost and retried finds its own record.
-	Claimant string
-	Done        bool   // false while the first request is still being served
+	Claimant    string
+	Done        bool // false while the first request is still being served
 	Status      int
 	Body        []byte
 	ContentType string

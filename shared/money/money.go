@@ -9,6 +9,7 @@ package money
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/bojanz/currency"
@@ -76,11 +77,18 @@ func Decimal(minor int64, code string) string {
 	return a.Number()
 }
 
+// plainDecimal is what Parse takes: no sign, exponent, separators or words.
+var plainDecimal = regexp.MustCompile(`^[0-9]{1,20}(\.[0-9]{1,20})?$`)
+
 // Parse reads a plain decimal in major units, as people type it into a
 // form ("1234.56"), as minor units. More decimals than the currency has
 // are refused, not rounded away.
 func Parse(s, code string) (int64, error) {
-	a, err := currency.NewAmount(strings.TrimSpace(s), code)
+	s = strings.TrimSpace(s)
+	if !plainDecimal.MatchString(s) {
+		return 0, fmt.Errorf("%q is not an amount of %s: write digits, with a point before any decimals", s, code)
+	}
+	a, err := currency.NewAmount(s, code)
 	if err != nil {
 		return 0, fmt.Errorf("%q is not an amount of %s", s, code)
 	}

@@ -80,6 +80,13 @@ func TestParse(t *testing.T) {
 		{"abc", "EUR", 0, false},
 		{"", "EUR", 0, false},
 		{"99999999999999999999999", "EUR", 0, false},
+		{"1e3", "EUR", 0, false},
+		{"+5", "EUR", 0, false},
+		{"-5", "EUR", 0, false},
+		{"NaN", "EUR", 0, false},
+		{"Infinity", "EUR", 0, false},
+		{".5", "EUR", 0, false},
+		{"5.", "EUR", 0, false},
 	} {
 		got, err := Parse(c.in, c.code)
 		if (err == nil) != c.ok || got != c.want {
