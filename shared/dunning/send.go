@@ -73,6 +73,9 @@ type Send struct {
 	Escalated bool
 	// Language the email was written in (its template is Language+Tone).
 	Language string
+	// Claimant is the run that claimed the send (a random token): a claim
+	// whose answer was lost, and that the SDK retried, finds it is its own.
+	Claimant string
 }
 
 // Counts reports whether the send counts against a customer's limits: every

@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/smithy-go"
@@ -63,19 +64,33 @@ func (s *SES) Send(ctx context.Context, m Message) (string, error) {
 	if s.ConfigurationSet != "" {
 		in.ConfigurationSetName = aws.String(s.ConfigurationSet)
 	}
-	out, err := s.Client.SendEmail(ctx, in)
+	out, err := s.Client.SendEmail(ctx, in, retryOnlyRefusals)
 	if err != nil {
 		return "", classify(err)
 	}
 	return aws.ToString(out.MessageId), nil
 }
 
+// throttles are SES's answers that it sent nothing for now.
+var throttles = map[string]struct{}{"TooManyRequestsException": {}, "LimitExceededException": {}, "Throttling": {}, "ThrottlingException": {}}
+
+// retryOnlyRefusals lets the SDK retry a send only when SES said it sent
+// nothing (a throttle). SendEmail is not idempotent: after a dropped
+// connection, a timeout or a 5xx the email may have gone, and a retry would
+// send it twice; the sweep reports such a send in doubt instead.
+func retryOnlyRefusals(o *sesv2.Options) {
+	o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+		so.Retryables = []retry.IsErrorRetryable{retry.RetryableErrorCode{Codes: throttles}}
+	})
+}
+
 func classify(err error) error {
 	var api smithy.APIError
 	if errors.As(err, &api) {
-		switch api.ErrorCode() {
-		case "TooManyRequestsException", "LimitExceededException", "Throttling", "ThrottlingException":
+		if _, ok := throttles[api.ErrorCode()]; ok {
 			return fmt.Errorf("%w: %v", ErrThrottled, err)
+		}
+		switch api.ErrorCode() {
 		case "MessageRejected", "MailFromDomainNotVerifiedException", "AccountSuspendedException",
 			"SendingPausedException", "BadRequestException", "NotFoundException":
 			return fmt.Errorf("%w: %v", ErrRejected, err)

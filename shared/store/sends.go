@@ -37,6 +37,7 @@ type sendItem struct {
 	SentAt     *time.Time         `dynamodbav:"sent_at,omitempty"`
 	Escalated  bool               `dynamodbav:"escalated,omitempty"`
 	Language   string             `dynamodbav:"language,omitempty"`
+	Claimant   string             `dynamodbav:"claimant,omitempty"`
 }
 
 func sendKey(customerID string, day civil.Date, kind dunning.SendKind) key {
@@ -54,14 +55,14 @@ func toSendItem(s *dunning.Send) sendItem {
 	}
 	return sendItem{PK: k.PK, SK: k.SK, GSI2PK: g2pk, GSI2SK: g2sk, CustomerID: s.CustomerID, Day: s.Day.String(), Kind: string(s.Kind),
 		Status: string(s.Status), Tone: string(s.Tone), Steps: s.Steps, To: s.To, Subject: s.Subject,
-		MessageID: s.MessageID, Error: s.Error, ClaimedAt: s.ClaimedAt, SentAt: s.SentAt, Escalated: s.Escalated, Language: s.Language}
+		MessageID: s.MessageID, Error: s.Error, ClaimedAt: s.ClaimedAt, SentAt: s.SentAt, Escalated: s.Escalated, Language: s.Language, Claimant: s.Claimant}
 }
 
 func (it *sendItem) send() *dunning.Send {
 	day, _ := civil.Parse(it.Day)
 	return &dunning.Send{CustomerID: it.CustomerID, Day: day, Kind: dunning.SendKind(it.Kind), Status: dunning.SendStatus(it.Status),
 		Tone: dunning.Tone(it.Tone), Steps: it.Steps, To: it.To, Subject: it.Subject, MessageID: it.MessageID,
-		Error: it.Error, ClaimedAt: it.ClaimedAt, SentAt: it.SentAt, Escalated: it.Escalated, Language: it.Language}
+		Error: it.Error, ClaimedAt: it.ClaimedAt, SentAt: it.SentAt, Escalated: it.Escalated, Language: it.Language, Claimant: it.Claimant}
 }
 
 // ClaimSend reserves the send for its customer, day and kind. When the send
@@ -82,6 +83,9 @@ func (s *Store) ClaimSend(ctx context.Context, snd *dunning.Send) (*dunning.Send
 	found, err := s.getItem(ctx, sendKey(snd.CustomerID, snd.Day, snd.Kind), &it)
 	if err != nil || !found {
 		return nil, false, fmt.Errorf("read existing send: %v (found=%v)", err, found)
+	}
+	if snd.Claimant != "" && it.Claimant == snd.Claimant && it.Status == string(dunning.Claimed) {
+		return nil, true, nil // ours: the SDK retried a put whose answer was lost
 	}
 	return it.send(), false, nil
 }

@@ -31,6 +31,7 @@ import (
 	"dunlin/shared/civil"
 	"dunlin/shared/dunning"
 	"dunlin/shared/emails"
+	"dunlin/shared/ids"
 	"dunlin/shared/links"
 	"dunlin/shared/mailer"
 	"dunlin/shared/money"
@@ -738,7 +739,8 @@ func (s *Sweeper) settleInDoubt(ctx context.Context, now time.Time, sends []*dun
 // send claims, re-checks, sends and records one email; or, when a step
 // needs approval, stores it as a draft.
 func (s *Sweeper) send(ctx context.Context, now time.Time, today civil.Date, c *billing.Customer, pol *dunning.Policy, rc *runCache, kind dunning.SendKind, work []due, sum *Summary) error {
-	snd := &dunning.Send{CustomerID: c.ID, Day: today, Kind: kind, Status: dunning.Claimed, ClaimedAt: s.stamp(now), Language: emailLanguage(c, kind)}
+	snd := &dunning.Send{CustomerID: c.ID, Day: today, Kind: kind, Status: dunning.Claimed, ClaimedAt: s.stamp(now), Language: emailLanguage(c, kind),
+		Claimant: ids.New("clm_", now)}
 	for _, w := range work {
 		st := pol.Steps[w.step]
 		snd.Steps = append(snd.Steps, dunning.SentStep{InvoiceID: w.inv.ID, Step: w.step, StepName: st.Name})
