@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stripe/stripe-go/v85/webhook"
+
 	"dunlin/shared/app"
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
@@ -59,10 +61,18 @@ func (l *lockedBuffer) Write(p []byte) (int, error) {
 
 func newFaultyApp(t *testing.T, seed uint64) *faultyApp {
 	t.Helper()
+	return newFaultyAppWith(t, seed, nil)
+}
+
+func newFaultyAppWith(t *testing.T, seed uint64, extra map[string]string) *faultyApp {
+	t.Helper()
 	_, table := testenv.NewTable(t)
 	proxy := testenv.NewFaultProxy(t, testenv.DynamoDBEndpoint(t), seed)
 	env := map[string]string{"DUNLIN_TABLE": table, "DUNLIN_DYNAMODB_ENDPOINT": proxy.URL, "DUNLIN_SES_ENDPOINT": testenv.SESEndpoint(t),
 		"DUNLIN_FIRM_TIMEZONE": "Europe/Dublin", "DUNLIN_DEFAULT_CURRENCY": "EUR", "DUNLIN_SENDER": "ar@firm.example"}
+	for k, v := range extra {
+		env[k] = v
+	}
 	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
@@ -227,5 +237,142 @@ func TestTheAPIUnderDatabaseFaults(t *testing.T) {
 	}
 	if strings.Contains(f.logs.String(), `"panic"`) {
 		t.Errorf("a handler panicked:\n%s", f.logs)
+	}
+}
+
+// TestWebhooksUnderDatabaseFaults: payment events delivered while DynamoDB
+// misbehaves get a non-2xx answer whenever they were not applied, so the
+// provider retries; retried until accepted, each pays its invoice exactly
+// once.
+func TestWebhooksUnderDatabaseFaults(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec_faults"
+	f := newFaultyAppWith(t, 9, map[string]string{"DUNLIN_GENERIC_WEBHOOK_SECRETS": secret})
+	ctx := context.Background()
+	c, err := f.app.Billing.CreateCustomer(ctx, billing.CustomerCreate{Name: "Hooked", Email: "ap@hooked.example", Currency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 30
+	for i := range n {
+		total := int64(5000 + i)
+		if _, err := f.app.Billing.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Number: fmt.Sprintf("WH-%02d", i), Total: &total, IssuedOn: "2026-11-01", DueOn: "2026-11-15"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hooks := httptest.NewServer(f.app.Webhooks())
+	t.Cleanup(hooks.Close)
+	deliver := func(i int) int {
+		event, _ := json.Marshal(map[string]any{"id": fmt.Sprintf("evt-%02d", i), "type": "payment.succeeded", "payment": map[string]any{
+			"id": fmt.Sprintf("txn-%02d", i), "amount": 5000 + i, "currency": "EUR", "received_on": "2026-11-20", "reference": fmt.Sprintf("WH-%02d", i)}})
+		req, _ := http.NewRequest("POST", hooks.URL+"/v1/webhooks/generic", bytes.NewReader(event))
+		req.Header.Set("Dunlin-Signature", webhook.GenerateTestSignedPayload(&webhook.UnsignedPayload{Payload: event, Secret: secret}).Header)
+		res, err := hooks.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.StatusCode
+	}
+	f.proxy.Set(testenv.Faults{Throttle: 0.15, Reset: 0.1, ResetAfter: 0.1})
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for w := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 6 {
+				statuses[i] = deliver(i)
+			}
+		}()
+	}
+	wg.Wait()
+	refused := 0
+	for i, st := range statuses {
+		switch {
+		case st == http.StatusOK:
+		case st >= 500:
+			refused++
+		default:
+			t.Errorf("event %d under faults: %d, want 200 or a 5xx the provider retries", i, st)
+		}
+	}
+	f.proxy.Set(testenv.Faults{})
+	// The provider retries each refused event (and, being at-least-once,
+	// sometimes one that was accepted).
+	for i := range n {
+		if st := deliver(i); st != http.StatusOK {
+			t.Errorf("event %d retried without faults: %d", i, st)
+		}
+	}
+	t.Logf("%d of %d events refused under faults (%d throttled, %d reset, %d reset after)", refused, n, f.proxy.Throttled.Load(), f.proxy.Reset.Load(), f.proxy.ResetAfter.Load())
+	if refused == 0 {
+		t.Fatal("no event was refused: the faults proved nothing")
+	}
+	page, err := f.app.Billing.ListPayments(ctx, billing.PaymentRange{CustomerID: c.ID, PageSize: 100}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Items) != n {
+		t.Errorf("%d payments recorded for %d events", len(page.Items), n)
+	}
+	invs, err := f.app.Billing.ListInvoices(ctx, billing.InvoiceQuery{CustomerID: c.ID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, inv := range invs.Items {
+		if inv.Balance != 0 {
+			t.Errorf("%s still owes %d", inv.Number, inv.Balance)
+		}
+	}
+	if credit, _ := f.app.Billing.CreditOnAccount(ctx, c.ID); credit["EUR"] != 0 {
+		t.Errorf("credit on account %d: a payment was applied twice", credit["EUR"])
+	}
+}
+
+// TestFiftyConcurrentPartialPayments: fifty payments of one invoice posted
+// at once all land, none twice, and the invoice ends paid to the cent with
+// nothing left over as credit.
+func TestFiftyConcurrentPartialPayments(t *testing.T) {
+	t.Parallel()
+	f := newFaultyApp(t, 1) // no faults set: the proxy passes everything on
+	ctx := context.Background()
+	c, err := f.app.Billing.CreateCustomer(ctx, billing.CustomerCreate{Name: "Instalments Inc", Email: "ap@inst.example", Currency: "EUR"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := int64(50 * 1234)
+	inv, err := f.app.Billing.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Total: &total, IssuedOn: "2026-11-01", DueOn: "2026-11-30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	answers := make([]answer, 50)
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			answers[i] = f.post(t, "/v1/payments", fmt.Sprintf("part-%d", i), map[string]any{"customer_id": c.ID, "amount": 1234,
+				"reference": fmt.Sprintf("part %d", i), "allocations": []map[string]any{{"invoice_id": inv.ID, "amount": 1234}}})
+		}()
+	}
+	wg.Wait()
+	for i, a := range answers {
+		if a.status != http.StatusCreated {
+			t.Errorf("payment %d: %d %s", i, a.status, a.body)
+		}
+	}
+	got, err := f.app.Billing.GetInvoice(ctx, inv.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := f.app.Billing.ListPayments(ctx, billing.PaymentRange{CustomerID: c.ID, PageSize: 100}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	credit, _ := f.app.Billing.CreditOnAccount(ctx, c.ID)
+	if got.Balance != 0 || len(page.Items) != 50 || credit["EUR"] != 0 {
+		t.Errorf("after 50 payments of 12.34: balance %d, %d payments, credit %d; want 0, 50, 0", got.Balance, len(page.Items), credit["EUR"])
 	}
 }
