@@ -79,6 +79,9 @@ func decodeError(err error) error {
 		return apperr.Field(apperr.BadRequest, "body", "malformed JSON at byte %d", syntaxErr.Offset)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		if field == "" { // a key "" names nothing a client could look for
+			return apperr.Field(apperr.BadRequest, "body", "a field with an empty name is not allowed")
+		}
 		return apperr.Field(apperr.BadRequest, field, "unknown or read-only field %q", field)
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return apperr.Field(apperr.BadRequest, "body", "truncated JSON")
