@@ -185,12 +185,14 @@ type keyJSON struct {
 	Role      auth.Role  `json:"role"`
 	CreatedAt time.Time  `json:"created_at"`
 	RevokedAt *time.Time `json:"revoked_at"`
+	// LastUsedAt is to within an hour: it is written at most hourly.
+	LastUsedAt *time.Time `json:"last_used_at"`
 	// Key is the secret token, present only in the response that creates it.
 	Key string `json:"key,omitempty"`
 }
 
 func toKeyJSON(k *auth.Key) keyJSON {
-	return keyJSON{ID: k.ID, Name: k.Name, Role: k.Role, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt}
+	return keyJSON{ID: k.ID, Name: k.Name, Role: k.Role, CreatedAt: k.CreatedAt, RevokedAt: k.RevokedAt, LastUsedAt: k.LastUsedAt}
 }
 
 // list is the envelope of every list response.

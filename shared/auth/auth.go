@@ -50,7 +50,13 @@ type Key struct {
 	SecretHash []byte
 	CreatedAt  time.Time
 	RevokedAt  *time.Time
+	// LastUsedAt is when the key last authenticated a request, to the
+	// hour: it is written at most once an hour, not on every request.
+	LastUsedAt *time.Time
 }
+
+// touchEvery is how stale LastUsedAt may grow before a request renews it.
+const touchEvery = time.Hour
 
 const keyPrefix = "dk_"
 
@@ -117,6 +123,9 @@ type Store interface {
 	// RevokeKey marks the key revoked at the given time; NotFound if unknown.
 	// Revoking twice keeps the first time.
 	RevokeKey(ctx context.Context, id string, at time.Time) (*Key, error)
+	// TouchKey sets LastUsedAt to at unless it is already after
+	// staleBefore (then it does nothing).
+	TouchKey(ctx context.Context, id string, at, staleBefore time.Time) error
 }
 
 // Service issues and checks keys.
@@ -160,6 +169,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Key, error) 
 	}
 	if !k.Verify(secret) || k.RevokedAt != nil {
 		return nil, denied
+	}
+	if now := s.now().UTC(); k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= touchEvery {
+		// Best effort: a key that works must not stop working because its
+		// last-used time could not be written (throttling, say).
+		if err := s.store.TouchKey(ctx, k.ID, now, now.Add(-touchEvery)); err == nil {
+			k.LastUsedAt = &now
+		}
 	}
 	return k, nil
 }

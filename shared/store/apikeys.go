@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"dunlin/shared/apperr"
@@ -25,10 +26,34 @@ type keyItem struct {
 	SecretHash []byte     `dynamodbav:"secret_hash"`
 	CreatedAt  time.Time  `dynamodbav:"created_at"`
 	RevokedAt  *time.Time `dynamodbav:"revoked_at,omitempty"`
+	LastUsedAt *time.Time `dynamodbav:"last_used_at,omitempty"`
 }
 
 func (it *keyItem) key() *auth.Key {
-	return &auth.Key{ID: it.ID, Name: it.Name, Role: auth.Role(it.Role), SecretHash: it.SecretHash, CreatedAt: it.CreatedAt, RevokedAt: it.RevokedAt}
+	return &auth.Key{ID: it.ID, Name: it.Name, Role: auth.Role(it.Role), SecretHash: it.SecretHash, CreatedAt: it.CreatedAt, RevokedAt: it.RevokedAt, LastUsedAt: it.LastUsedAt}
+}
+
+// TouchKey records when a key was last used. It is not in the audit trail:
+// using a key changes nothing about it. One conditional write, which does
+// nothing when the time is fresh or the key is gone.
+func (s *Store) TouchKey(ctx context.Context, id string, at, staleBefore time.Time) error {
+	used := expression.Name("last_used_at")
+	e, err := expression.NewBuilder().
+		WithUpdate(expression.Set(used, expression.Value(at.UTC()))).
+		WithCondition(expression.AttributeExists(expression.Name(attrPK)).
+			And(expression.AttributeNotExists(used).Or(used.LessThan(expression.Value(staleBefore.UTC()))))).
+		Build()
+	if err != nil {
+		return err
+	}
+	_, err = s.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: apiKeyKey(id).av(), UpdateExpression: e.Update(), ConditionExpression: e.Condition(),
+		ExpressionAttributeNames: e.Names(), ExpressionAttributeValues: e.Values(),
+	})
+	if err != nil {
+		return fmt.Errorf("touch key: %w", wrap(err))
+	}
+	return nil
 }
 
 func toKeyItem(k *auth.Key) keyItem {
