@@ -298,3 +298,23 @@ func TestEveryPathReachesItsFunction(t *testing.T) {
 		}
 	}
 }
+
+// TestTheAPIIsThrottled: API Gateway throttles every route before the
+// functions see the traffic, and the sweep's email cap is configurable.
+func TestTheAPIIsThrottled(t *testing.T) {
+	tpl := parseTemplate(t)
+	res, ok := tpl.Resource("HttpApi")
+	if !ok {
+		t.Fatal("no HttpApi")
+	}
+	var s struct {
+		Burst int `yaml:"ThrottlingBurstLimit"`
+		Rate  int `yaml:"ThrottlingRateLimit"`
+	}
+	if n := cfntemplate.Get(res, "Properties", "DefaultRouteSettings"); n == nil || n.Decode(&s) != nil || s.Burst <= 0 || s.Rate <= 0 {
+		t.Errorf("HttpApi DefaultRouteSettings throttling %+v: want a burst and a rate limit", s)
+	}
+	if !strings.Contains(string(dunlin.Template), "DUNLIN_MAX_EMAILS_PER_RUN: !Ref MaxEmailsPerRun") {
+		t.Error("the sweep's email cap is not a template parameter")
+	}
+}

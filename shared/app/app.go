@@ -65,7 +65,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	sw := sweep.New(st, &mailer.SES{Client: cfg.SES(awsCfg)}, sweep.Settings{
 		FirmName: cfg.FirmName, FirmTimezone: cfg.Firm.Timezone, From: cfg.Sender, ReplyTo: cfg.ReplyTo,
 		CollectionsEmail: cfg.CollectionsEmail, Window: cfg.Window, Shards: store.QueueShards, Books: bill,
-		Digest: cfg.DigestHour >= 0, DigestHour: max(cfg.DigestHour, 0), Links: signer,
+		Digest: cfg.DigestHour >= 0, DigestHour: max(cfg.DigestHour, 0), Links: signer, MaxEmails: cfg.MaxEmailsPerRun,
 	}, log)
 	srv := api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st,
 		Sweeper: sw, Log: log, Now: now, FirmName: cfg.FirmName, Links: signer})

@@ -38,6 +38,11 @@ type Config struct {
 	// goes to CollectionsEmail (DUNLIN_DIGEST_HOUR, 0-23, default 7; "off"
 	// or -1 sends none).
 	DigestHour int
+	// MaxEmailsPerRun caps the emails one sweep sends
+	// (DUNLIN_MAX_EMAILS_PER_RUN, default 1000): a bug, or a flood of
+	// invoices posted by a hostile or broken client, cannot mail-bomb
+	// anyone; the next run goes on where this one stopped.
+	MaxEmailsPerRun int
 	// Send window (customer-local): DUNLIN_SEND_HOURS "9-18",
 	// DUNLIN_SEND_DAYS "Mon-Fri" or "Mon,Tue,Sat", DUNLIN_HOLIDAYS "GB",
 	// DUNLIN_CLOSED_DAYS "2026-12-24,2026-12-31".
@@ -68,6 +73,7 @@ var Defaults = Config{
 	Sender:           "receivables@example.com",
 	CollectionsEmail: "collections@example.com",
 	DigestHour:       7,
+	MaxEmailsPerRun:  1000,
 	Window:           dunning.DefaultWindow(),
 	Firm: billing.Firm{
 		Timezone:         "UTC",
@@ -120,6 +126,13 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 		default:
 			c.DigestHour = n
 		}
+	}
+	if v, ok := lookup("DUNLIN_MAX_EMAILS_PER_RUN"); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return Config{}, fmt.Errorf("DUNLIN_MAX_EMAILS_PER_RUN=%q: a whole number of emails, at least 1", v)
+		}
+		c.MaxEmailsPerRun = n
 	}
 	if v, ok := lookup("DUNLIN_DEFAULT_TERMS_DAYS"); ok && v != "" {
 		n, err := strconv.Atoi(v)

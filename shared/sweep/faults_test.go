@@ -100,3 +100,41 @@ func TestTheSweepUnderFaults(t *testing.T) {
 	}
 	t.Logf("%d of %d customers emailed once, %d not emailed, %d sends in doubt", n-missing, n, missing, inDoubt)
 }
+
+// TestARunSendsAtMostItsCap: a flood of due invoices (a bug, a hostile
+// client posting thousands) goes out at most MaxEmails a run; the next
+// runs go on, and nobody gets more than their one email.
+func TestARunSendsAtMostItsCap(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	for i := range 12 {
+		c := h.customer(fmt.Sprintf("Cap%02d", i), "UTC", "en")
+		h.invoice(c, fmt.Sprintf("CAP-%02d", i), "2026-11-01", "2026-12-01")
+	}
+	h.settings.MaxEmails = 5
+	h.sweeper = sweep.New(h.store, h.mailer, h.settings, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	now := at("2026-12-02", "UTC")
+	var sent []int
+	for range 4 {
+		sum := h.sweepAt(now)
+		sent = append(sent, sum.Sent)
+		if sum.Sent == 5 && (!sum.Stopped || sum.Skipped["run_email_cap"] == 0) {
+			t.Errorf("a capped run does not say it stopped at the cap: %+v", sum)
+		}
+	}
+	if fmt.Sprint(sent) != "[5 5 2 0]" {
+		t.Errorf("emails per run %v, want [5 5 2 0]", sent)
+	}
+	got := map[string]int{}
+	for _, e := range h.mail() {
+		got[e.Destination.To[0]]++
+	}
+	if len(got) != 12 {
+		t.Errorf("%d customers emailed, want 12", len(got))
+	}
+	for to, n := range got {
+		if n != 1 {
+			t.Errorf("%s got %d emails", to, n)
+		}
+	}
+}

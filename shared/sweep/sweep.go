@@ -131,6 +131,10 @@ type Settings struct {
 	// Budget is how long a run may take; it stops cleanly before it, well
 	// inside the Lambda timeout. Zero means no budget.
 	Budget time.Duration
+	// MaxEmails caps the emails one run sends, drafts or leaves in doubt
+	// (zero: no cap). Past it the run stops as it does at its budget, and
+	// the next run goes on: nothing is lost, nobody is flooded.
+	MaxEmails int
 	// Clock is the wall clock (time.Now when nil). A run is "as of" its
 	// scheduled time, which a retried run may be far behind; claims are
 	// stamped, and judged stale, by the later of the two.
@@ -334,6 +338,11 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned) (S
 				sum.Stopped = true
 				return sum, nil
 			}
+			if s.settings.MaxEmails > 0 && emailed(sum, preview) >= s.settings.MaxEmails {
+				sum.Stopped = true
+				sum.skip("run_email_cap", len(byCustomer[cid]))
+				return sum, nil
+			}
 			// Each customer is its own unit of audited work: the records
 			// read for it are the "before" of what its emails change.
 			cctx := audit.Fork(ctx)
@@ -348,6 +357,15 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned) (S
 		}
 	}
 	return sum, nil
+}
+
+// emailed counts the emails a run has sent, drafted or left in doubt (or,
+// previewing, planned).
+func emailed(sum Summary, preview *[]Planned) int {
+	if preview != nil {
+		return len(*preview)
+	}
+	return sum.Sent + sum.InDoubt + sum.Failed + sum.Drafted
 }
 
 // due is an invoice with the step to take on it today.
