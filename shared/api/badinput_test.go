@@ -3,6 +3,8 @@ package api_test
 import (
 	"strings"
 	"testing"
+
+	"dunlin/shared/api"
 )
 
 // Bad input gets a 4xx naming the field, and writes nothing.
@@ -77,5 +79,42 @@ func TestBadInputIsRefusedNamingTheField(t *testing.T) {
 	}
 	if n := len(f.Do("GET", "/v1/invoices", nil).Map(t)["data"].([]any)); n != 0 {
 		t.Errorf("%d invoices after bad input, want 0", n)
+	}
+}
+
+// TestEveryWriteRouteRefusesWhatItCannotTake walks the route table: every
+// route that writes refuses an oversized body (413) and a deeply nested one
+// (400); a route that takes a body refuses a field it does not know, and
+// one that takes none refuses any body. Nothing is written.
+func TestEveryWriteRouteRefusesWhatItCannotTake(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	deep := `{"x":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`
+	huge := `{"name":"` + strings.Repeat("x", 70<<10) + `"}`
+	for _, rt := range f.server.Routes() {
+		if rt.Method == "GET" {
+			continue
+		}
+		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
+			path := samplePath(rt.Pattern)
+			if res := f.Do(rt.Method, path, huge); res.Status != 413 {
+				t.Errorf("a 70 KB body: %d, want 413", res.Status)
+			}
+			if res := f.Do(rt.Method, path, deep); res.Status != 400 {
+				t.Errorf("deeply nested JSON: %d, want 400", res.Status)
+			}
+			res := f.Do(rt.Method, path, `{"zzz_unknown":1}`)
+			code, field := res.ErrorField(t)
+			want := "zzz_unknown"
+			if api.Bodyless(rt) {
+				want = "body"
+			}
+			if res.Status != 400 || field != want {
+				t.Errorf("an unknown field: %d %s field %q, want 400 naming %q: %s", res.Status, code, field, want, res.Body)
+			}
+		})
+	}
+	if n := len(f.Do("GET", "/v1/invoices", nil).Map(t)["data"].([]any)); n != 0 {
+		t.Errorf("%d invoices after refused writes", n)
 	}
 }

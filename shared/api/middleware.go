@@ -39,9 +39,13 @@ func (s *Server) wrap(rt Route) http.Handler {
 		ctx := context.WithValue(r.Context(), principalKey, key)
 		r = r.WithContext(audit.Begin(ctx, "key:"+key.ID, rt.Method+" "+rt.Pattern, requestID(ctx)))
 		var body []byte
-		if r.Method == http.MethodPost || r.Method == http.MethodPatch || r.Method == http.MethodPut {
+		if r.Method == http.MethodPost || r.Method == http.MethodPatch || r.Method == http.MethodPut || r.Method == http.MethodDelete {
 			if body, err = readBody(r); err != nil {
 				s.writeError(w, r, err)
+				return
+			}
+			if b := bytes.TrimSpace(body); bodyless[rt.Method+" "+rt.Pattern] && len(b) > 0 && !bytes.Equal(b, []byte("{}")) {
+				s.writeError(w, r, apperr.Field(apperr.BadRequest, "body", "%s %s takes no body", rt.Method, rt.Pattern))
 				return
 			}
 		}

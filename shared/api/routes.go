@@ -101,5 +101,23 @@ func (s *Server) routes() []Route {
 	}
 }
 
+// bodyless are the write routes that take no body: one is refused (400)
+// rather than ignored, so a client never believes it set something. An
+// empty body or {} is fine.
+var bodyless = map[string]bool{
+	"POST /v1/customers/{id}/release":                            true,
+	"POST /v1/customers/{id}/take-back":                          true,
+	"POST /v1/customers/{id}/resume":                             true,
+	"POST /v1/invoices/{id}/resolve":                             true,
+	"POST /v1/alerts/{id}/acknowledge":                           true,
+	"POST /v1/alerts/{id}/resolve":                               true,
+	"DELETE /v1/templates/{language}/{tone}":                     true,
+	"POST /v1/dunning/drafts/{customer_id}/{day}/{kind}/approve": true,
+	"POST /v1/keys/{id}/revoke":                                  true,
+}
+
+// Bodyless reports whether a route takes no body.
+func Bodyless(rt Route) bool { return bodyless[rt.Method+" "+rt.Pattern] }
+
 // Routes lists the route table for tests and documentation.
 func (s *Server) Routes() []Route { return s.routes() }
