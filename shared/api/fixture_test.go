@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,24 +24,6 @@ import (
 	"dunlin/shared/testenv"
 )
 
-// clock is a settable clock, safe for concurrent handlers.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
 func sesClient(t *testing.T) *sesv2.Client {
 	return sesv2.New(sesv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(testenv.SESEndpoint(t)),
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
@@ -61,7 +42,7 @@ type fixture struct {
 	server *api.Server
 	keys   map[auth.Role]string // a live key per role
 	auth   *auth.Service
-	clock  *clock
+	clock  *testenv.Clock
 	links  *links.Signer
 }
 
@@ -76,7 +57,7 @@ func newFixture(t *testing.T) *fixture {
 func newFixtureWith(t *testing.T, wrap func(billing.Store) billing.Store) *fixture {
 	t.Helper()
 	st := testenv.NewStore(t)
-	clk := &clock{now: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	bill, err := billing.NewService(wrap(st), billing.Firm{Timezone: "Europe/London", DefaultCurrency: "GBP", DefaultTermsDays: 30}, clk.Now)
 	if err != nil {
 		t.Fatal(err)

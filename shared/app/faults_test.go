@@ -30,21 +30,8 @@ type faultyApp struct {
 	proxy *testenv.FaultProxy
 	srv   *httptest.Server
 	key   string
-	mu    sync.Mutex
-	now   time.Time
-	logs  *bytes.Buffer
-}
-
-func (f *faultyApp) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.now
-}
-
-func (f *faultyApp) advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.now = f.now.Add(d)
+	*testenv.Clock
+	logs *bytes.Buffer
 }
 
 // lockedBuffer is a log sink safe for concurrent handlers.
@@ -77,7 +64,7 @@ func newFaultyAppWith(t *testing.T, seed uint64, extra map[string]string) *fault
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &faultyApp{proxy: proxy, now: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), logs: &bytes.Buffer{}}
+	f := &faultyApp{proxy: proxy, Clock: testenv.NewClock(time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)), logs: &bytes.Buffer{}}
 	log := slog.New(slog.NewJSONHandler(&lockedBuffer{b: f.logs}, nil))
 	if f.app, err = app.New(context.Background(), cfg, log, f.Now); err != nil {
 		t.Fatal(err)
@@ -178,7 +165,7 @@ func TestTheAPIUnderDatabaseFaults(t *testing.T) {
 
 	// Retry each with its key once the faults are over and any claim's
 	// lease has run out.
-	f.advance(2 * time.Minute)
+	f.Advance(2 * time.Minute)
 	inDoubt := map[string]bool{}
 	for i, o := range ops {
 		a := f.post(t, o.path, o.key, o.body)

@@ -57,12 +57,12 @@ func TestKeysRecordWhenTheyWereLastUsed(t *testing.T) {
 	if got := lastUsed(); got == nil || !got.Equal(first) {
 		t.Fatalf("last used %v, want %v", got, first)
 	}
-	f.advance(30 * time.Minute)
+	f.Advance(30 * time.Minute)
 	f.get(t, "/v1/customers", token)
 	if got := lastUsed(); !got.Equal(first) {
 		t.Errorf("rewritten within the hour: %v", got)
 	}
-	f.advance(31 * time.Minute)
+	f.Advance(31 * time.Minute)
 	f.get(t, "/v1/customers", token)
 	if got := lastUsed(); !got.Equal(f.Now()) {
 		t.Errorf("after an hour: last used %v, want %v", got, f.Now())

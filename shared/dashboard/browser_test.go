@@ -50,9 +50,7 @@ func seedHistory(t *testing.T, f *fixture) map[string]*billing.Customer {
 	}
 	var pending []due
 	end := f.clock.Now()
-	f.clock.mu.Lock()
-	f.clock.now = end.AddDate(0, 0, -185)
-	f.clock.mu.Unlock()
+	f.clock.Set(end.AddDate(0, 0, -185))
 	for day := 0; f.clock.Now().Before(end); day++ {
 		now := f.clock.Now()
 		if day%14 == 0 {
@@ -82,9 +80,7 @@ func seedHistory(t *testing.T, f *fixture) map[string]*billing.Customer {
 		if _, err := f.app.Billing.TakeSnapshot(ctx, now); err != nil {
 			t.Fatal(err)
 		}
-		f.clock.mu.Lock()
-		f.clock.now = f.clock.now.AddDate(0, 0, 1)
-		f.clock.mu.Unlock()
+		f.clock.Set(now.AddDate(0, 0, 1))
 	}
 	return customers
 }

@@ -10,7 +10,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,25 +22,13 @@ import (
 	"dunlin/shared/testenv"
 )
 
-// clock is a settable clock, safe for concurrent handlers.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
 // fixture is a wired Dunlin (as the API function runs it) behind a TLS
 // test server, with a customer who owes money.
 type fixture struct {
 	t        *testing.T
 	app      *app.App
 	srv      *httptest.Server
-	clock    *clock
+	clock    *testenv.Clock
 	customer *billing.Customer
 }
 
@@ -82,7 +69,7 @@ func newDunlin(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	clk := &clock{now: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC))
 	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), clk.Now)
 	if err != nil {
 		t.Fatal(err)
@@ -230,9 +217,7 @@ func TestSignInGivesAStrictSignedSessionCookie(t *testing.T) {
 	}
 
 	// The session ends with its time.
-	f.clock.mu.Lock()
-	f.clock.now = f.clock.now.Add(8*time.Hour + time.Second)
-	f.clock.mu.Unlock()
+	f.clock.Advance(8*time.Hour + time.Second)
 	if p := f.get(c, "/app/customers"); p.status != http.StatusSeeOther {
 		t.Errorf("after 8 hours: %d, want 303 to sign in again", p.status)
 	}
@@ -482,9 +467,7 @@ func TestAlertsCanBeAcknowledgedAndResolved(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.clock.mu.Lock()
-	f.clock.now = f.clock.now.AddDate(0, 0, 10)
-	f.clock.mu.Unlock()
+	f.clock.Advance(10 * 24 * time.Hour)
 	if _, err := f.app.Billing.CheckPromise(ctx, f.customer.ID, pr.ID, civil.Today(f.clock.Now(), time.UTC)); err != nil {
 		t.Fatal(err)
 	}
