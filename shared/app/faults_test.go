@@ -133,7 +133,7 @@ func TestTheAPIUnderDatabaseFaults(t *testing.T) {
 		ops = append(ops, op{"/v1/payments", fmt.Sprintf("pay-%d", i), map[string]any{"customer_id": cid, "amount": 1000 + i, "reference": fmt.Sprintf("P-%d", i), "received_on": "2026-11-15"}})
 	}
 
-	f.proxy.Set(testenv.Faults{Throttle: 0.15, Reset: 0.1, ResetAfter: 0.1, Latency: time.Millisecond})
+	f.proxy.Set(testenv.Faults{Throttle: 0.15, Reset: 0.1, ResetAfter: 0.1, Hang: 0.02, HangFor: time.Second, Latency: time.Millisecond})
 	first := make([]answer, len(ops))
 	var wg sync.WaitGroup
 	for w := range 8 {
@@ -157,8 +157,8 @@ func TestTheAPIUnderDatabaseFaults(t *testing.T) {
 			t.Errorf("%s %s under faults: %d %s (want 201, or 503 with Retry-After)", ops[i].path, ops[i].key, a.status, a.body)
 		}
 	}
-	t.Logf("faults injected: %d throttled, %d reset before, %d reset after the work, %d passed; %d of %d writes answered 503",
-		f.proxy.Throttled.Load(), f.proxy.Reset.Load(), f.proxy.ResetAfter.Load(), f.proxy.Passed.Load(), failed, len(ops))
+	t.Logf("faults injected: %d throttled, %d reset before, %d reset after the work, %d hung, %d passed; %d of %d writes answered 503",
+		f.proxy.Throttled.Load(), f.proxy.Reset.Load(), f.proxy.ResetAfter.Load(), f.proxy.Hung.Load(), f.proxy.Passed.Load(), failed, len(ops))
 	if f.proxy.Throttled.Load() == 0 || f.proxy.ResetAfter.Load() == 0 || f.proxy.Reset.Load() == 0 {
 		t.Fatalf("the proxy injected too few faults to prove anything")
 	}
