@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,5 +118,43 @@ func TestEveryWriteRouteRefusesWhatItCannotTake(t *testing.T) {
 	}
 	if n := len(f.Do("GET", "/v1/invoices", nil).Map(t)["data"].([]any)); n != 0 {
 		t.Errorf("%d invoices after refused writes", n)
+	}
+}
+
+// TestEveryPagedRouteCapsItsPageSize walks the route table: each route the
+// OpenAPI document gives a limit refuses one over the cap, naming it, and
+// at least the lists do page.
+func TestEveryPagedRouteCapsItsPageSize(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	f.Do("GET", "/v1/openapi.json", nil).JSON(t, &doc)
+	type param struct {
+		Ref string `json:"$ref"`
+	}
+	paged := 0
+	for _, rt := range f.server.Routes() {
+		if rt.Method != "GET" {
+			continue
+		}
+		var op struct {
+			Parameters []param `json:"parameters"`
+		}
+		_ = json.Unmarshal(doc.Paths[rt.Pattern]["get"], &op)
+		if !slices.ContainsFunc(op.Parameters, func(p param) bool { return strings.HasSuffix(p.Ref, "/Limit") }) {
+			continue
+		}
+		paged++
+		for _, limit := range []string{"1000", "201", "0", "-1", "ten"} {
+			res := f.Do("GET", samplePath(rt.Pattern)+"?limit="+limit, nil)
+			if _, field := res.ErrorField(t); res.Status != 400 || field != "limit" {
+				t.Errorf("GET %s?limit=%s: %d field %q, want 400 naming limit", rt.Pattern, limit, res.Status, field)
+			}
+		}
+	}
+	if paged < 6 {
+		t.Errorf("only %d routes document a page size", paged)
 	}
 }

@@ -68,11 +68,11 @@ type contactJSON struct {
 }
 
 func (s *Server) listContacts(r *http.Request, _ []byte) (int, any, error) {
-	c, err := s.billing.GetCustomer(r.Context(), r.PathValue("id"))
+	limit, cursor, err := pageParams(r) // a bad request is refused before any read
 	if err != nil {
 		return 0, nil, err
 	}
-	limit, cursor, err := pageParams(r)
+	c, err := s.billing.GetCustomer(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return 0, nil, err
 	}
