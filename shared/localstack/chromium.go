@@ -26,7 +26,7 @@ func Chromium(ctx context.Context, log io.Writer) (string, error) {
 	}
 	fmt.Fprintln(log, "installing Debian's chromium for the browser tests (once)...")
 	install := func() error {
-		cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "--no-install-recommends", "chromium")
+		cmd := exec.CommandContext(ctx, "apt-get", "install", "-y", "chromium")
 		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 		out, err := cmd.CombinedOutput()
 		if err != nil {
