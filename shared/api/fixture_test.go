@@ -15,6 +15,7 @@ import (
 	"dunlin/shared/api/apitest"
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
+	"dunlin/shared/dbmeter"
 	"dunlin/shared/dunning"
 	"dunlin/shared/links"
 	"dunlin/shared/mailer"
@@ -56,7 +57,18 @@ func newFixture(t *testing.T) *fixture {
 // newFixtureWith is newFixture with the billing store wrapped, to inject faults.
 func newFixtureWith(t *testing.T, wrap func(billing.Store) billing.Store) *fixture {
 	t.Helper()
-	st := testenv.NewStore(t)
+	return newFixtureOn(t, testenv.NewStore(t), wrap)
+}
+
+// newMeteredFixture is newFixture with every DynamoDB call counted.
+func newMeteredFixture(t *testing.T) (*fixture, *dbmeter.Meter) {
+	t.Helper()
+	st, m := testenv.NewMeteredStore(t)
+	return newFixtureOn(t, st, func(s billing.Store) billing.Store { return s }), m
+}
+
+func newFixtureOn(t *testing.T, st *store.Store, wrap func(billing.Store) billing.Store) *fixture {
+	t.Helper()
 	clk := testenv.NewClock(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))
 	bill, err := billing.NewService(wrap(st), billing.Firm{Timezone: "Europe/London", DefaultCurrency: "GBP", DefaultTermsDays: 30}, clk.Now)
 	if err != nil {
