@@ -1,0 +1,88 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"dunlin/shared/billing"
+	"dunlin/shared/dunning"
+	"dunlin/shared/store"
+	"dunlin/shared/sweep"
+	"dunlin/shared/testenv"
+)
+
+// BenchmarkSweepMemory seeds 10,000 customers with an email due, then runs
+// `dunlin sweep` over them as its own process, as the sweep Lambda would,
+// and reports the process's peak resident memory and what it sent. The
+// smallest Lambda has 128 MB.
+func BenchmarkSweepMemory(b *testing.B) {
+	const customers = 10000
+	db, table := testenv.NewTable(b)
+	st := store.New(db, table)
+	now := time.Now().UTC().Truncate(time.Second)
+	bill, err := billing.NewService(st, billing.Firm{Timezone: "UTC", DefaultCurrency: "EUR", DefaultTermsDays: 30}, func() time.Time { return now })
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	due, issued := now.AddDate(0, 0, -1).Format(time.DateOnly), now.AddDate(0, 0, -31).Format(time.DateOnly)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for w := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < customers; i += 16 {
+				c, err := bill.CreateCustomer(ctx, billing.CustomerCreate{Name: fmt.Sprintf("Memory %05d", i), Email: fmt.Sprintf("m%05d@memory.example", i), Timezone: "UTC"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				total := int64(10000 + i)
+				if _, err := bill.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Total: &total, IssuedOn: issued, DueOn: due}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	pol := dunning.Standard()
+	if err := st.PutPolicy(ctx, &pol, now); err != nil {
+		b.Fatal(err)
+	}
+	bin := filepath.Join(b.TempDir(), "dunlin")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/dunlin").CombinedOutput(); err != nil {
+		b.Fatalf("build dunlin: %v\n%s", err, out)
+	}
+	for b.Loop() {
+		cmd := exec.Command(bin, "sweep", "--table", table, "--dynamodb-endpoint", testenv.DynamoDBEndpoint(b),
+			"--ses-endpoint", testenv.SESEndpoint(b), "--now", now.Format(time.RFC3339))
+		cmd.Env = append(os.Environ(), "DUNLIN_FIRM_TIMEZONE=UTC", "DUNLIN_SENDER=ar@firm.example", "DUNLIN_SEND_HOURS=0-24",
+			"DUNLIN_SEND_DAYS=all", "DUNLIN_DIGEST_HOUR=off", "DUNLIN_MAX_EMAILS_PER_RUN=100000")
+		out, err := cmd.Output()
+		if err != nil {
+			b.Fatalf("sweep: %v", err)
+		}
+		var sum sweep.Summary
+		if err := json.Unmarshal(out, &sum); err != nil {
+			b.Fatal(err)
+		}
+		rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss // KiB on Linux
+		b.ReportMetric(float64(rss)/1024, "peak-RSS-MB")
+		b.ReportMetric(float64(sum.Sent), "emails")
+		b.ReportMetric(float64(sum.Considered), "invoices")
+	}
+}
