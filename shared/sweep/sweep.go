@@ -319,8 +319,12 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned) (S
 	started := time.Now()
 	through := civil.Today(now, latestZone)
 	rc := newRunCache()
-	ctx = audit.Begin(ctx, "system:sweep", "sweep", "")
+	runCtx := audit.Begin(ctx, "system:sweep", "sweep", "")
 	for shard := 0; shard < s.settings.Shards; shard++ {
+		// Each shard's queue is read, and remembered for the audit trail's
+		// "before" images, in a scope of its own, dropped when the shard is
+		// done: a run holds one shard's queue at a time, not the night's.
+		ctx := audit.Fork(runCtx)
 		byCustomer := map[string][]*billing.Invoice{}
 		var order []string
 		err := s.store.DueActions(ctx, shard, through, func(inv *billing.Invoice) bool {
