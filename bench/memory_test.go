@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -33,32 +32,7 @@ func BenchmarkSweepMemory(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	due, issued := now.AddDate(0, 0, -1).Format(time.DateOnly), now.AddDate(0, 0, -31).Format(time.DateOnly)
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for w := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < customers; i += 16 {
-				c, err := bill.CreateCustomer(ctx, billing.CustomerCreate{Name: fmt.Sprintf("Memory %05d", i), Email: fmt.Sprintf("m%05d@memory.example", i), Timezone: "UTC"})
-				if err != nil {
-					errs <- err
-					return
-				}
-				total := int64(10000 + i)
-				if _, err := bill.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Total: &total, IssuedOn: issued, DueOn: due}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		b.Fatal(err)
-	}
+	testenv.SeedDue(b, bill, customers, func(i int) string { return fmt.Sprintf("m%05d@memory.example", i) }, now)
 	pol := dunning.Standard()
 	if err := st.PutPolicy(ctx, &pol, now); err != nil {
 		b.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,33 +52,7 @@ func TestKilledSweepsNeverSendTwice(t *testing.T) {
 	}
 	domain := fmt.Sprintf("crash%d.example", now.UnixNano()%1e9)
 	ctx := context.Background()
-	due := now.AddDate(0, 0, -1).Format(time.DateOnly)
-	issued := now.AddDate(0, 0, -31).Format(time.DateOnly)
-	var wg sync.WaitGroup
-	errs := make(chan error, customers)
-	for w := range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < customers; i += 8 {
-				c, err := bill.CreateCustomer(ctx, billing.CustomerCreate{Name: fmt.Sprintf("Crash %03d", i), Email: fmt.Sprintf("c%03d@%s", i, domain), Timezone: "UTC"})
-				if err != nil {
-					errs <- err
-					return
-				}
-				total := int64(10000 + i)
-				if _, err := bill.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Total: &total, IssuedOn: issued, DueOn: due}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	testenv.SeedDue(t, bill, customers, func(i int) string { return fmt.Sprintf("c%03d@%s", i, domain) }, now)
 	// Every hour and day open, so the window never holds an email back.
 	pol := dunning.Standard()
 	if err := st.PutPolicy(ctx, &pol, now); err != nil {
