@@ -238,13 +238,13 @@ func (db *Dashboard) todaysDunning(w http.ResponseWriter, r *http.Request, s *se
 
 // plannedEmail is one email of today's dunning, rendered, for its frame.
 func (db *Dashboard) plannedEmail(w http.ResponseWriter, r *http.Request, s *session) {
-	planned, _, err := db.Sweeper.Preview(r.Context(), db.Now())
+	planned, err := db.Sweeper.PreviewCustomer(r.Context(), db.Now(), r.PathValue("customer"))
 	if err != nil {
 		db.fail(w, r, s, err)
 		return
 	}
 	for _, p := range planned {
-		if p.CustomerID == r.PathValue("customer") && string(p.Kind) == r.PathValue("kind") {
+		if string(p.Kind) == r.PathValue("kind") {
 			writeEmail(w, http.StatusOK, p.HTML)
 			return
 		}

@@ -401,6 +401,14 @@ func TestEveryPageInBothLanguages(t *testing.T) {
 			t.Errorf("%s: CSP %q", path, csp)
 		}
 	}
+	// Today's dunning frames each planned email, rendered as sent.
+	frame := regexp.MustCompile(`src="(/app/dunning/[^"]+)"`).FindStringSubmatch(f.get(c, "/app/dunning").body)
+	if frame == nil {
+		t.Fatal("today's dunning frames no email")
+	}
+	if p := f.get(c, frame[1]); p.status != http.StatusOK || !strings.Contains(p.body, "INV-1") || !strings.Contains(p.header.Get("Content-Security-Policy"), "sandbox") {
+		t.Errorf("the framed email %s: %d, CSP %q\n%s", frame[1], p.status, p.header.Get("Content-Security-Policy"), p.body)
+	}
 	if p := f.get(c, "/app/customers/"+cid+"/keys.json"); p.status != http.StatusNotFound {
 		t.Errorf("an unknown download: %d, want 404", p.status)
 	}

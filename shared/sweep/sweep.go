@@ -245,7 +245,7 @@ var latestZone = time.FixedZone("UTC+14", 14*3600)
 // and passed over so the others still get their emails.
 func (s *Sweeper) Run(ctx context.Context, now time.Time) (Summary, error) {
 	started := time.Now()
-	sum, err := s.run(ctx, now, nil)
+	sum, err := s.run(ctx, now, nil, "")
 	if err != nil || sum.Stopped {
 		return sum, err
 	}
@@ -309,12 +309,22 @@ type PlannedStep struct {
 // what it would pass over and why, without sending or writing anything.
 func (s *Sweeper) Preview(ctx context.Context, now time.Time) ([]Planned, Summary, error) {
 	out := []Planned{}
-	sum, err := s.run(ctx, now, &out)
+	sum, err := s.run(ctx, now, &out, "")
 	return out, sum, err
 }
 
-// run is Run, or Preview when preview is not nil.
-func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned) (Summary, error) {
+// PreviewCustomer is Preview for one customer: what a sweep at now would
+// send it. It reads the work queue (one Query per shard) and that
+// customer's records, not everyone's.
+func (s *Sweeper) PreviewCustomer(ctx context.Context, now time.Time, customerID string) ([]Planned, error) {
+	out := []Planned{}
+	_, err := s.run(ctx, now, &out, customerID)
+	return out, err
+}
+
+// run is Run, or Preview when preview is not nil; with only set, for that
+// customer alone.
+func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned, only string) (Summary, error) {
 	sum := Summary{Now: now}
 	started := time.Now()
 	through := civil.Today(now, latestZone)
@@ -328,6 +338,9 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned) (S
 		byCustomer := map[string][]*billing.Invoice{}
 		var order []string
 		err := s.store.DueActions(ctx, shard, through, func(inv *billing.Invoice) bool {
+			if only != "" && inv.CustomerID != only {
+				return true
+			}
 			if _, seen := byCustomer[inv.CustomerID]; !seen {
 				order = append(order, inv.CustomerID)
 			}

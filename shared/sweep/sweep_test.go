@@ -466,6 +466,20 @@ func TestPreviewShowsWhatTheSweepSendsAndChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// One customer's preview is exactly its part of the whole.
+	onlyB, err := h.sweeper.PreviewCustomer(ctx, now, b.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantB []sweep.Planned
+	for _, p := range planned {
+		if p.CustomerID == b.ID {
+			wantB = append(wantB, p)
+		}
+	}
+	if len(onlyB) != 1 || len(wantB) != 1 || onlyB[0].Subject != wantB[0].Subject || onlyB[0].HTML != wantB[0].HTML {
+		t.Errorf("Bo's own preview %+v differs from its part of the whole %+v", onlyB, wantB)
+	}
 	before, _ := h.store.GetInvoice(ctx, ia.ID)
 	if n := len(h.mail()); n != 0 || before.Version != ia.Version {
 		t.Fatalf("the preview sent %d emails or wrote the invoice (version %d)", n, before.Version)
