@@ -314,7 +314,9 @@ func TestTheAPIIsThrottled(t *testing.T) {
 	if n := cfntemplate.Get(res, "Properties", "DefaultRouteSettings"); n == nil || n.Decode(&s) != nil || s.Burst <= 0 || s.Rate <= 0 {
 		t.Errorf("HttpApi DefaultRouteSettings throttling %+v: want a burst and a rate limit", s)
 	}
-	if !strings.Contains(string(dunlin.Template), "DUNLIN_MAX_EMAILS_PER_RUN: !Ref MaxEmailsPerRun") {
-		t.Error("the sweep's email cap is not a template parameter")
+	for _, env := range []string{"DUNLIN_MAX_EMAILS_PER_RUN: !Ref MaxEmailsPerRun", "DUNLIN_SES_MAX_SEND_RATE: !Ref SesMaxSendRate"} {
+		if !strings.Contains(string(dunlin.Template), env) {
+			t.Errorf("the template does not set %s", env)
+		}
 	}
 }

@@ -64,7 +64,7 @@ func TestKilledSweepsNeverSendTwice(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "sweep", "--table", table, "--dynamodb-endpoint", testenv.DynamoDBEndpoint(t), "--ses-endpoint", ses,
 			"--now", at.Format(time.RFC3339))
 		cmd.Env = append(os.Environ(), "DUNLIN_TEST_AS_CLI=1", "DUNLIN_FIRM_TIMEZONE=UTC", "DUNLIN_SENDER=ar@firm.example",
-			"DUNLIN_SEND_HOURS=0-24", "DUNLIN_SEND_DAYS=all", "DUNLIN_DIGEST_HOUR=off")
+			"DUNLIN_SEND_HOURS=0-24", "DUNLIN_SEND_DAYS=all", "DUNLIN_DIGEST_HOUR=off", "DUNLIN_SES_MAX_SEND_RATE=0")
 		return cmd
 	}
 	rng := rand.New(rand.NewPCG(5, 6))

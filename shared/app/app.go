@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	"golang.org/x/time/rate"
 
 	"dunlin/shared/api"
 	"dunlin/shared/auth"
@@ -62,7 +63,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	if cfg.LinkSecretsParam != "" || cfg.LinkSecrets != "" {
 		signer = &links.Signer{Secrets: linkSecrets, BaseURL: cfg.PublicURL}
 	}
-	sw := sweep.New(st, &mailer.SES{Client: cfg.SES(awsCfg)}, sweep.Settings{
+	var pace *rate.Limiter
+	if cfg.SESMaxSendRate > 0 {
+		pace = rate.NewLimiter(rate.Limit(cfg.SESMaxSendRate), 1)
+	}
+	sw := sweep.New(st, &mailer.SES{Client: cfg.SES(awsCfg), Pace: pace}, sweep.Settings{
 		FirmName: cfg.FirmName, FirmTimezone: cfg.Firm.Timezone, From: cfg.Sender, ReplyTo: cfg.ReplyTo,
 		CollectionsEmail: cfg.CollectionsEmail, Window: cfg.Window, Shards: store.QueueShards, Books: bill,
 		Digest: cfg.DigestHour >= 0, DigestHour: max(cfg.DigestHour, 0), Links: signer, MaxEmails: cfg.MaxEmailsPerRun,

@@ -43,6 +43,11 @@ type Config struct {
 	// invoices posted by a hostile or broken client, cannot mail-bomb
 	// anyone; the next run goes on where this one stopped.
 	MaxEmailsPerRun int
+	// SESMaxSendRate is the account's SES maximum send rate, emails a
+	// second (DUNLIN_SES_MAX_SEND_RATE, default 14, the usual rate out of
+	// the sandbox; the sandbox's is 1): sends are spaced to it. 0 sends as
+	// fast as SES answers.
+	SESMaxSendRate float64
 	// Send window (customer-local): DUNLIN_SEND_HOURS "9-18",
 	// DUNLIN_SEND_DAYS "Mon-Fri" or "Mon,Tue,Sat", DUNLIN_HOLIDAYS "GB",
 	// DUNLIN_CLOSED_DAYS "2026-12-24,2026-12-31".
@@ -74,6 +79,7 @@ var Defaults = Config{
 	CollectionsEmail: "collections@example.com",
 	DigestHour:       7,
 	MaxEmailsPerRun:  1000,
+	SESMaxSendRate:   14,
 	Window:           dunning.DefaultWindow(),
 	Firm: billing.Firm{
 		Timezone:         "UTC",
@@ -133,6 +139,13 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			return Config{}, fmt.Errorf("DUNLIN_MAX_EMAILS_PER_RUN=%q: a whole number of emails, at least 1", v)
 		}
 		c.MaxEmailsPerRun = n
+	}
+	if v, ok := lookup("DUNLIN_SES_MAX_SEND_RATE"); ok && v != "" {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil || n < 0 || n > 10000 {
+			return Config{}, fmt.Errorf("DUNLIN_SES_MAX_SEND_RATE=%q: emails a second, e.g. 14; 0 for no pacing", v)
+		}
+		c.SESMaxSendRate = n
 	}
 	if v, ok := lookup("DUNLIN_DEFAULT_TERMS_DAYS"); ok && v != "" {
 		n, err := strconv.Atoi(v)

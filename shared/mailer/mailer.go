@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2/types"
 	"github.com/aws/smithy-go"
+	"golang.org/x/time/rate"
 )
 
 // Message is one email.
@@ -45,6 +46,11 @@ type SES struct {
 	Client *sesv2.Client
 	// ConfigurationSet, when set, publishes bounce and delivery events.
 	ConfigurationSet string
+	// Pace, when set, spaces sends to the account's maximum send rate, so
+	// SES never has to refuse one. A send that could not start before the
+	// context's deadline is ErrThrottled: nothing was sent, and the next
+	// run goes on.
+	Pace *rate.Limiter
 }
 
 // Send implements Mailer.
@@ -63,6 +69,11 @@ func (s *SES) Send(ctx context.Context, m Message) (string, error) {
 	}
 	if s.ConfigurationSet != "" {
 		in.ConfigurationSetName = aws.String(s.ConfigurationSet)
+	}
+	if s.Pace != nil {
+		if err := s.Pace.Wait(ctx); err != nil {
+			return "", fmt.Errorf("%w: waiting for the send rate: %v", ErrThrottled, err)
+		}
 	}
 	out, err := s.Client.SendEmail(ctx, in, retryOnlyRefusals)
 	if err != nil {
