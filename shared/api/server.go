@@ -72,9 +72,17 @@ func New(d Deps) *Server {
 	s := &Server{billing: d.Billing, keys: d.Keys, idem: d.Idempotency, policies: d.Policies, sweeper: d.Sweeper, log: d.Log, now: d.Now, mux: http.NewServeMux(), firmName: d.FirmName, links: d.Links}
 	s.registerCustomerPage()
 	patterns := map[string]bool{}
+	served := map[string]bool{}
 	for _, rt := range s.routes() {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
 		patterns[rt.Pattern] = true
+		served[rt.Method+" "+rt.Pattern] = true
+	}
+	for r := range bodyless {
+		if !served[r] {
+			// A stale entry would silently stop guarding a renamed route.
+			panic("api: bodyless route " + r + " is not in the route table")
+		}
 	}
 	// The same path with another method is a 405; any other path a 404.
 	// Both answer in the API's JSON error shape.

@@ -1,0 +1,32 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func lookup(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+// TestSendingLimitsAreRead: the email cap and the SES send rate default
+// sensibly, take good values, and refuse bad ones naming the variable.
+func TestSendingLimitsAreRead(t *testing.T) {
+	c, err := FromLookup(lookup(map[string]string{}))
+	if err != nil || c.MaxEmailsPerRun != 1000 || c.SESMaxSendRate != 14 {
+		t.Fatalf("defaults: cap %d, rate %v, %v; want 1000, 14", c.MaxEmailsPerRun, c.SESMaxSendRate, err)
+	}
+	c, err = FromLookup(lookup(map[string]string{"DUNLIN_MAX_EMAILS_PER_RUN": "50", "DUNLIN_SES_MAX_SEND_RATE": "0.5"}))
+	if err != nil || c.MaxEmailsPerRun != 50 || c.SESMaxSendRate != 0.5 {
+		t.Errorf("set: cap %d, rate %v, %v", c.MaxEmailsPerRun, c.SESMaxSendRate, err)
+	}
+	for name, v := range map[string]string{
+		"DUNLIN_MAX_EMAILS_PER_RUN": "0", "DUNLIN_SES_MAX_SEND_RATE": "-1",
+	} {
+		for _, bad := range []string{v, "lots"} {
+			if _, err := FromLookup(lookup(map[string]string{name: bad})); err == nil || !strings.Contains(err.Error(), name) {
+				t.Errorf("%s=%q: %v, want an error naming it", name, bad, err)
+			}
+		}
+	}
+}
