@@ -15,6 +15,7 @@ import (
 	"dunlin/shared/api/apitest"
 	"dunlin/shared/auth"
 	"dunlin/shared/billing"
+	"dunlin/shared/config"
 	"dunlin/shared/dbmeter"
 	"dunlin/shared/dunning"
 	"dunlin/shared/links"
@@ -76,6 +77,7 @@ func newFixtureOn(t *testing.T, st *store.Store, wrap func(billing.Store) billin
 	}
 	bill.SetIndexLag(0) // DynamoDB Local's indexes are never behind
 	keys := auth.NewService(st, clk.Now)
+	keys.CacheFor = config.Defaults.KeyCache // as deployed
 	log := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	sw := sweep.New(st, &mailer.SES{Client: sesClient(t)}, sweep.Settings{
 		FirmName: "Test Firm", FirmTimezone: "Europe/London", From: "ar@firm.example",

@@ -56,6 +56,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		bill.SetIndexLag(0) // DynamoDB Local's indexes are never behind
 	}
 	keys := auth.NewService(st, now)
+	keys.CacheFor = cfg.KeyCache
 	// One secret signs customers' statement links and the dashboard's
 	// sessions (each under its own label).
 	linkSecrets := webhookSecrets(awsCfg, cfg.LinkSecretsParam, cfg.LinkSecrets)

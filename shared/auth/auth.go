@@ -13,6 +13,7 @@ import (
 	"crypto/subtle"
 	"encoding/base32"
 	"strings"
+	"sync"
 	"time"
 
 	"dunlin/shared/apperr"
@@ -132,11 +133,78 @@ type Store interface {
 type Service struct {
 	store Store
 	now   func() time.Time
+
+	// CacheFor is how long a live key read from the store is trusted
+	// before it is read again; zero reads it on every request. Reading the
+	// key was the one extra DynamoDB round trip on every API call (a GET
+	// by id did two reads instead of one). The price: a key revoked by
+	// another process (another Lambda instance, or the CLI) keeps working
+	// here until its entry is this old. A key revoked through this Service
+	// stops at once. Only live keys are cached, never a miss, so a new key
+	// works at once and unknown ids cannot fill the cache.
+	CacheFor time.Duration
+
+	mu    sync.Mutex
+	cache map[string]cachedKey
+	// revoked holds the keys revoked through this Service, so a request
+	// that read one just before its revocation cannot cache it again.
+	revoked map[string]bool
 }
+
+type cachedKey struct {
+	key  Key
+	read time.Time
+}
+
+// maxCached bounds the cache; a firm has a handful of keys.
+const maxCached = 1000
 
 // NewService returns a key service on store with clock now.
 func NewService(store Store, now func() time.Time) *Service {
 	return &Service{store: store, now: now}
+}
+
+// getKey reads a key, from the cache while its entry is fresh. It returns
+// a copy, so callers may not change what other requests see.
+func (s *Service) getKey(ctx context.Context, id string) (*Key, error) {
+	if s.CacheFor > 0 {
+		s.mu.Lock()
+		c, ok := s.cache[id]
+		s.mu.Unlock()
+		if age := s.now().Sub(c.read); ok && age >= 0 && age < s.CacheFor {
+			k := c.key
+			return &k, nil
+		}
+	}
+	read := s.now()
+	k, err := s.store.GetKey(ctx, id)
+	if err != nil || k.RevokedAt != nil {
+		s.forget(id)
+		return k, err
+	}
+	s.remember(k, read)
+	return k, nil
+}
+
+func (s *Service) remember(k *Key, read time.Time) {
+	if s.CacheFor <= 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.revoked[k.ID] {
+		return
+	}
+	if s.cache == nil || len(s.cache) >= maxCached {
+		s.cache = make(map[string]cachedKey)
+	}
+	s.cache[k.ID] = cachedKey{key: *k, read: read}
+}
+
+func (s *Service) forget(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.cache, id)
 }
 
 // Create issues a new key and returns its token. Errors: Invalid.
@@ -160,7 +228,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Key, error) 
 	if !ok {
 		return nil, denied
 	}
-	k, err := s.store.GetKey(ctx, id)
+	k, err := s.getKey(ctx, id)
 	if apperr.Is(err, apperr.NotFound) {
 		return nil, denied
 	}
@@ -175,6 +243,7 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Key, error) 
 		// last-used time could not be written (throttling, say).
 		if err := s.store.TouchKey(ctx, k.ID, now, now.Add(-touchEvery)); err == nil {
 			k.LastUsedAt = &now
+			s.touched(k.ID, now)
 		}
 	}
 	return k, nil
@@ -187,7 +256,7 @@ func (s *Service) Live(ctx context.Context, id string) (*Key, error) {
 	if !ids.Valid("key_", id) {
 		return nil, denied
 	}
-	k, err := s.store.GetKey(ctx, id)
+	k, err := s.getKey(ctx, id)
 	if apperr.Is(err, apperr.NotFound) || err == nil && k.RevokedAt != nil {
 		return nil, denied
 	}
@@ -202,5 +271,23 @@ func (s *Service) Revoke(ctx context.Context, id string) (*Key, error) {
 	if !ids.Valid("key_", id) {
 		return nil, apperr.NotFoundf("no key %q", id)
 	}
+	s.mu.Lock()
+	if s.revoked == nil || len(s.revoked) >= maxCached {
+		s.revoked = make(map[string]bool)
+	}
+	s.revoked[id] = true
+	delete(s.cache, id)
+	s.mu.Unlock()
 	return s.store.RevokeKey(ctx, id, s.now().UTC())
+}
+
+// touched records a renewed last-used time in the cached entry, so the
+// next request does not write it again.
+func (s *Service) touched(id string, at time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.cache[id]; ok {
+		c.key.LastUsedAt = &at
+		s.cache[id] = c
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -48,6 +49,11 @@ type Config struct {
 	// the sandbox; the sandbox's is 1): sends are spaced to it. 0 sends as
 	// fast as SES answers.
 	SESMaxSendRate float64
+	// KeyCache is how long a function trusts an API key it has read
+	// before reading it again (DUNLIN_KEY_CACHE_SECONDS, default 30; 0
+	// reads it on every request). A key revoked elsewhere keeps working
+	// in a running function for at most this long.
+	KeyCache time.Duration
 	// Send window (customer-local): DUNLIN_SEND_HOURS "9-18",
 	// DUNLIN_SEND_DAYS "Mon-Fri" or "Mon,Tue,Sat", DUNLIN_HOLIDAYS "GB",
 	// DUNLIN_CLOSED_DAYS "2026-12-24,2026-12-31".
@@ -80,6 +86,7 @@ var Defaults = Config{
 	DigestHour:       7,
 	MaxEmailsPerRun:  1000,
 	SESMaxSendRate:   14,
+	KeyCache:         30 * time.Second,
 	Window:           dunning.DefaultWindow(),
 	Firm: billing.Firm{
 		Timezone:         "UTC",
@@ -146,6 +153,13 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			return Config{}, fmt.Errorf("DUNLIN_SES_MAX_SEND_RATE=%q: emails a second, e.g. 14; 0 for no pacing", v)
 		}
 		c.SESMaxSendRate = n
+	}
+	if v, ok := lookup("DUNLIN_KEY_CACHE_SECONDS"); ok && v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 3600 {
+			return Config{}, fmt.Errorf("DUNLIN_KEY_CACHE_SECONDS=%q: whole seconds from 0 to 3600", v)
+		}
+		c.KeyCache = time.Duration(n) * time.Second
 	}
 	if v, ok := lookup("DUNLIN_DEFAULT_TERMS_DAYS"); ok && v != "" {
 		n, err := strconv.Atoi(v)

@@ -3,6 +3,7 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func lookup(env map[string]string) func(string) (string, bool) {
@@ -27,6 +28,22 @@ func TestSendingLimitsAreRead(t *testing.T) {
 			if _, err := FromLookup(lookup(map[string]string{name: bad})); err == nil || !strings.Contains(err.Error(), name) {
 				t.Errorf("%s=%q: %v, want an error naming it", name, bad, err)
 			}
+		}
+	}
+}
+
+// TestKeyCacheIsRead: API keys are trusted for 30 s by default, for as
+// long as configured, or read on every request with 0.
+func TestKeyCacheIsRead(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": 30 * time.Second, "0": 0, "120": 2 * time.Minute} {
+		c, err := FromLookup(lookup(map[string]string{"DUNLIN_KEY_CACHE_SECONDS": v}))
+		if err != nil || c.KeyCache != want {
+			t.Errorf("DUNLIN_KEY_CACHE_SECONDS=%q: %v, %v; want %v", v, c.KeyCache, err, want)
+		}
+	}
+	for _, bad := range []string{"-1", "3601", "1m", "soon"} {
+		if _, err := FromLookup(lookup(map[string]string{"DUNLIN_KEY_CACHE_SECONDS": bad})); err == nil || !strings.Contains(err.Error(), "DUNLIN_KEY_CACHE_SECONDS") {
+			t.Errorf("DUNLIN_KEY_CACHE_SECONDS=%q: %v, want an error naming it", bad, err)
 		}
 	}
 }

@@ -316,6 +316,80 @@ func TestKeysAreStoredAsHashesAndRevokeOnce(t *testing.T) {
 	}
 }
 
+// TestKeyCacheSavesTheReadAndBoundsRevocation: with a cache, a key is
+// read once per CacheFor, not per request. Revoked through the same
+// service it stops at once; revoked elsewhere (another Lambda instance,
+// the CLI), it stops once its entry is CacheFor old. A wrong secret is
+// refused from the cache too.
+func TestKeyCacheSavesTheReadAndBoundsRevocation(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, meter := testenv.NewMeteredStore(t)
+	clock := testenv.NewClock(t0)
+	here := auth.NewService(s, clock.Now)
+	here.CacheFor = 30 * time.Second
+	elsewhere := auth.NewService(s, clock.Now)
+	token, k, err := here.Create(ctx, "ops", auth.Collector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	use := func(svc *auth.Service, token string) (int, error) {
+		t.Helper()
+		meter.Reset()
+		_, err := svc.Authenticate(ctx, token)
+		return meter.Snapshot().Total(), err
+	}
+	if calls, err := use(here, token); err != nil || calls != 2 { // the read, and the first last-used write
+		t.Fatalf("first use: %d calls, %v; want 2 calls", calls, err)
+	}
+	clock.Advance(10 * time.Second)
+	if calls, err := use(here, token); err != nil || calls != 0 {
+		t.Fatalf("cached use: %d calls, %v; want 0", calls, err)
+	}
+	id, _, _ := auth.ParseToken(token)
+	if calls, err := use(here, "dk_"+id+"_WRONGSECRET"); calls != 0 || !apperr.Is(err, apperr.Unauthorized) {
+		t.Fatalf("wrong secret on a cached key: %d calls, %v; want refused without a read", calls, err)
+	}
+	if _, err := elsewhere.Revoke(ctx, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := use(here, token); err != nil {
+		t.Fatalf("revoked elsewhere 10 s into the cache entry: %v; want still accepted until it is 30 s old", err)
+	}
+	clock.Advance(20 * time.Second)
+	if calls, err := use(here, token); calls != 1 || !apperr.Is(err, apperr.Unauthorized) {
+		t.Fatalf("revoked elsewhere, entry 30 s old: %d calls, %v; want read again and refused", calls, err)
+	}
+
+	token2, k2, err := here.Create(ctx, "ops 2", auth.Admin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := use(here, token2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := here.Revoke(ctx, k2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := use(here, token2); !apperr.Is(err, apperr.Unauthorized) {
+		t.Fatalf("revoked here: %v; want refused at once", err)
+	}
+	if _, err := here.Live(ctx, k2.ID); !apperr.Is(err, apperr.Unauthorized) {
+		t.Fatalf("session of a key revoked here: %v; want refused at once", err)
+	}
+
+	// Without a cache every request reads the key.
+	token3, _, err := elsewhere.Create(ctx, "ops 3", auth.Viewer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if calls, err := use(elsewhere, token3); err != nil || calls < 1 {
+			t.Fatalf("uncached: %d calls, %v; want a read each time", calls, err)
+		}
+	}
+}
+
 func TestIdempotencyClaimIsExclusiveUntilExpiry(t *testing.T) {
 	t.Parallel()
 	ctx, s := context.Background(), testenv.NewStore(t)
