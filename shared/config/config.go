@@ -74,6 +74,11 @@ type Config struct {
 	// without a URL, emails carry no link.
 	PublicURL                     string
 	LinkSecretsParam, LinkSecrets string
+
+	// DynamoDBOptions are applied to the DynamoDB client after the
+	// settings above. Never read from the environment: benchmarks and
+	// tests use it to count or capture what the client sends.
+	DynamoDBOptions []func(*dynamodb.Options)
 }
 
 // Defaults are the values used when a variable is unset.
@@ -193,13 +198,14 @@ func (c Config) AWS(ctx context.Context) (aws.Config, error) {
 
 // DynamoDB returns a DynamoDB client, pointed at DynamoDBEndpoint when set.
 func (c Config) DynamoDB(cfg aws.Config) *dynamodb.Client {
-	return dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) {
+	local := func(o *dynamodb.Options) {
 		if c.DynamoDBEndpoint != "" {
 			o.BaseEndpoint = aws.String(c.DynamoDBEndpoint)
 			// DynamoDB Local omits the CRC32 header on error responses.
 			o.DisableValidateResponseChecksum = true
 		}
-	})
+	}
+	return dynamodb.NewFromConfig(cfg, append([]func(*dynamodb.Options){local}, c.DynamoDBOptions...)...)
 }
 
 // SES returns an SES v2 client, pointed at SESEndpoint when set.
