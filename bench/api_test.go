@@ -31,8 +31,10 @@ import (
 // DynamoDB client that can capture what a request sends, so the bare
 // round trip it is compared with is the very same call.
 type apiBench struct {
-	app     *app.App
-	lambda  interface{ Invoke(context.Context, []byte) ([]byte, error) }
+	app    *app.App
+	lambda interface {
+		Invoke(context.Context, []byte) ([]byte, error)
+	}
 	db      *dynamodb.Client // a client built the same way, for the bare calls
 	token   string
 	capture *captured
