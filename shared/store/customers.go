@@ -123,6 +123,21 @@ func (s *Store) GetCustomer(ctx context.Context, id string) (*billing.Customer, 
 	return getOne(ctx, s, customerKey(id), "customer", id, (*customerItem).customer)
 }
 
+// PeekCustomer is GetCustomer read eventually consistently, at half the
+// cost: for the sweep's planning, which reads every due customer and
+// re-reads consistently before it writes or sends anything.
+func (s *Store) PeekCustomer(ctx context.Context, id string) (*billing.Customer, error) {
+	var it customerItem
+	found, err := s.getItemRead(ctx, customerKey(id), &it, false)
+	if err != nil {
+		return nil, fmt.Errorf("get customer %s: %w", id, err)
+	}
+	if !found {
+		return nil, apperr.NotFoundf("no %s %q", "customer", id)
+	}
+	return it.customer(), nil
+}
+
 // GetCustomerByExternalID follows the external-id guard to the customer.
 func (s *Store) GetCustomerByExternalID(ctx context.Context, ext string) (*billing.Customer, error) {
 	id, err := s.guardOwner(ctx, customerExtIDKey(ext), "customer", ext)

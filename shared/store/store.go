@@ -44,10 +44,17 @@ func New(db *dynamodb.Client, table string) *Store {
 func (s *Store) Table() string { return s.table }
 
 func (s *Store) getItem(ctx context.Context, k key, out any) (bool, error) {
+	return s.getItemRead(ctx, k, out, true) // read-your-writes for API clients
+}
+
+// getItemRead is getItem with the consistency chosen: an eventually
+// consistent read costs half as much and may miss a write of the last
+// second or so.
+func (s *Store) getItemRead(ctx context.Context, k key, out any, consistent bool) (bool, error) {
 	res, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:      &s.table,
 		Key:            k.av(),
-		ConsistentRead: aws.Bool(true), // read-your-writes for API clients
+		ConsistentRead: aws.Bool(consistent),
 	})
 	if err != nil {
 		return false, wrap(err)

@@ -41,6 +41,10 @@ import (
 type Store interface {
 	DueActions(ctx context.Context, shard int, through civil.Date, fn func(*billing.Invoice) bool) error
 	GetCustomer(ctx context.Context, id string) (*billing.Customer, error)
+	// PeekCustomer and PeekSendsSince read eventually consistently (half
+	// the cost), for planning: what is written or sent is re-read first.
+	PeekCustomer(ctx context.Context, id string) (*billing.Customer, error)
+	PeekSendsSince(ctx context.Context, customerID string, from civil.Date) ([]*dunning.Send, error)
 	GetInvoice(ctx context.Context, id string) (*billing.Invoice, error)
 	GetPolicy(ctx context.Context, name string) (*dunning.Policy, error)
 	ListPolicies(ctx context.Context) ([]*dunning.Policy, error)
@@ -393,7 +397,7 @@ type due struct {
 
 func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queued []*billing.Invoice, rc *runCache, sum *Summary, preview *[]Planned) error {
 	dry := preview != nil
-	c, err := s.store.GetCustomer(ctx, cid)
+	c, err := s.store.PeekCustomer(ctx, cid)
 	if err != nil {
 		return fmt.Errorf("load customer: %w", err)
 	}
@@ -485,7 +489,7 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 		}
 	}
 
-	sends, err := s.store.SendsSince(ctx, cid, today.AddDays(-6))
+	sends, err := s.store.PeekSendsSince(ctx, cid, today.AddDays(-6))
 	if err != nil {
 		return err
 	}
