@@ -149,9 +149,10 @@ func portOpen(port int) bool {
 	return true
 }
 
-// start runs a server process in its own process group, logging to a file,
-// and waits until ready reports true.
-func start(ctx context.Context, home, name string, port int, ready func(context.Context) bool, argv ...string) (*Server, error) {
+// start runs a server process in its own process group, with env added
+// to this process's environment, logging to a file, and waits until ready
+// reports true.
+func start(ctx context.Context, home, name string, port int, ready func(context.Context) bool, env []string, argv ...string) (*Server, error) {
 	logDir := filepath.Join(home, "logs")
 	if err := os.MkdirAll(logDir, 0o755); err != nil {
 		return nil, err
@@ -163,6 +164,7 @@ func start(ctx context.Context, home, name string, port int, ready func(context.
 	}
 	defer logFile.Close() // the child holds its own descriptor
 	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Own process group, so Stop reaches node's and java's children too; and
 	// die with this process, so a crashed test or CLI leaves no server behind.

@@ -75,7 +75,7 @@ func StartDynamoDB(ctx context.Context, home string, opt DynamoDBOptions) (*Serv
 	} else {
 		args = append(args, "-inMemory")
 	}
-	return start(ctx, home, "dynamodb", opt.Port, ready, args...)
+	return start(ctx, home, "dynamodb", opt.Port, ready, nil, args...)
 }
 
 func sesReady(endpoint string) func(context.Context) bool {
@@ -95,9 +95,27 @@ func sesReady(endpoint string) func(context.Context) bool {
 	}
 }
 
+// SESQuota is the sending quota SES local reports from GetAccount, as a
+// real account's is: emails a second, emails in a rolling 24 hours, and
+// those sent in the last 24 hours (SES local keeps that number fixed).
+type SESQuota struct {
+	MaxSendRate, Max24HourSend, SentLast24Hours float64
+}
+
+// DefaultSESQuota is generous, so that locally the configured rate
+// (DUNLIN_SES_MAX_SEND_RATE) is what paces sends, and tests that send
+// thousands of emails are not slowed by it.
+var DefaultSESQuota = SESQuota{MaxSendRate: 1000, Max24HourSend: 1_000_000}
+
 // StartSES starts SES local on the port, or reuses one already answering.
 // Its web inbox is at the endpoint's root; GET /store lists sent mail as JSON.
+// Its account reports DefaultSESQuota.
 func StartSES(ctx context.Context, home string, port int) (*Server, error) {
+	return StartSESWithQuota(ctx, home, port, DefaultSESQuota)
+}
+
+// StartSESWithQuota is StartSES with the quota its account reports.
+func StartSESWithQuota(ctx context.Context, home string, port int, q SESQuota) (*Server, error) {
 	endpoint := fmt.Sprintf("http://127.0.0.1:%d", port)
 	ready := sesReady(endpoint)
 	if portOpen(port) {
@@ -107,7 +125,21 @@ func StartSES(ctx context.Context, home string, port int) (*Server, error) {
 		return nil, fmt.Errorf("port %d is in use by something that is not SES local; choose another port", port)
 	}
 	bin := filepath.Join(home, "npm", "node_modules", ".bin", "aws-ses-v2-local")
-	return start(ctx, home, "ses", port, ready, bin, "--host", "127.0.0.1", "--port", fmt.Sprint(port))
+	// aws-ses-v2-local answers GetAccount with the account in this
+	// variable (every field its schema requires), else with an error.
+	account, err := json.Marshal(map[string]any{
+		"DedicatedIpAutoWarmupEnabled": false,
+		"Details": map[string]any{"AdditionalContactEmailAddresses": []string{}, "ContactLanguage": "EN", "MailType": "TRANSACTIONAL",
+			"ReviewDetails": map[string]string{"CaseId": "local", "Status": "GRANTED"}, "UseCaseDescription": "dunning", "WebsiteURL": "http://127.0.0.1"},
+		"EnforcementStatus": "HEALTHY", "ProductionAccessEnabled": true, "SendingEnabled": true,
+		"SendQuota":             q,
+		"SuppressionAttributes": map[string]any{"SuppressedReasons": []string{}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return start(ctx, home, "ses", port, ready, []string{"AWS_SES_ACCOUNT=" + string(account)},
+		bin, "--host", "127.0.0.1", "--port", fmt.Sprint(port))
 }
 
 // StartFresh starts a new in-memory DynamoDB Local and SES local on free

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -49,8 +50,54 @@ type SES struct {
 	// Pace, when set, spaces sends to the account's maximum send rate, so
 	// SES never has to refuse one. A send that could not start before the
 	// context's deadline is ErrThrottled: nothing was sent, and the next
-	// run goes on.
+	// run goes on. Remaining lowers its rate to the account's when that is
+	// lower, and sets one up at the account's rate when Pace is nil.
 	Pace *rate.Limiter
+	// MaxRate is the highest rate Pace may be set to (emails a second):
+	// the configured rate; 0 leaves the account's rate as the only limit.
+	MaxRate float64
+
+	mu sync.Mutex
+}
+
+// Remaining reads the account's sending quota (SES GetAccount, one call),
+// paces sends to its maximum send rate (or MaxRate, if lower) and returns
+// how many more emails the account may send in the rolling 24 hours; -1
+// when SES sets no limit. Errors are the call's: SES local answers only
+// when given an account, and a caller that cannot read the quota goes on
+// at the configured rate.
+func (s *SES) Remaining(ctx context.Context) (int, error) {
+	out, err := s.Client.GetAccount(ctx, &sesv2.GetAccountInput{})
+	if err != nil {
+		return 0, fmt.Errorf("read the SES account's quota: %w", err)
+	}
+	q := out.SendQuota
+	if q == nil {
+		return -1, nil
+	}
+	if q.MaxSendRate > 0 {
+		r := q.MaxSendRate
+		if s.MaxRate > 0 {
+			r = min(r, s.MaxRate)
+		}
+		s.mu.Lock()
+		if s.Pace == nil {
+			s.Pace = rate.NewLimiter(rate.Limit(r), 1)
+		} else {
+			s.Pace.SetLimit(rate.Limit(r))
+		}
+		s.mu.Unlock()
+	}
+	if q.Max24HourSend < 0 { // SES's "unlimited"
+		return -1, nil
+	}
+	return max(int(q.Max24HourSend-q.SentLast24Hours), 0), nil
+}
+
+func (s *SES) pace() *rate.Limiter {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.Pace
 }
 
 // Send implements Mailer.
@@ -70,8 +117,8 @@ func (s *SES) Send(ctx context.Context, m Message) (string, error) {
 	if s.ConfigurationSet != "" {
 		in.ConfigurationSetName = aws.String(s.ConfigurationSet)
 	}
-	if s.Pace != nil {
-		if err := s.Pace.Wait(ctx); err != nil {
+	if pace := s.pace(); pace != nil {
+		if err := pace.Wait(ctx); err != nil {
 			return "", fmt.Errorf("%w: waiting for the send rate: %v", ErrThrottled, err)
 		}
 	}

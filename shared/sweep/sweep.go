@@ -332,6 +332,7 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned, on
 	sum := Summary{Now: now}
 	started := time.Now()
 	through := civil.Today(now, latestZone)
+	limit, limitReason := s.emailLimit(ctx, preview != nil)
 	rc := newRunCache()
 	runCtx := audit.Begin(ctx, "system:sweep", "sweep", "")
 	for shard := 0; shard < s.settings.Shards; shard++ {
@@ -359,9 +360,9 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned, on
 				sum.Stopped = true
 				return sum, nil
 			}
-			if s.settings.MaxEmails > 0 && emailed(sum, preview) >= s.settings.MaxEmails {
+			if limit >= 0 && emailed(sum, preview) >= limit {
 				sum.Stopped = true
-				sum.skip("run_email_cap", len(byCustomer[cid]))
+				sum.skip(limitReason, len(byCustomer[cid]))
 				return sum, nil
 			}
 			// Each customer is its own unit of audited work: the records
@@ -382,6 +383,38 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned, on
 
 // emailed counts the emails a run has sent, drafted or left in doubt (or,
 // previewing, planned).
+// quota is a Mailer that knows the account's sending quota: it paces
+// itself to the maximum send rate and says how many more emails the
+// rolling 24 hours allow (-1: no limit). mailer.SES is one.
+type quota interface {
+	Remaining(ctx context.Context) (int, error)
+}
+
+// emailLimit is the most emails this run may send (-1: no limit) and the
+// skip reason once it is reached: MaxEmails, or what is left of the SES
+// account's daily quota when that is less. A quota that cannot be read
+// (SES local without an account, a throttle) leaves MaxEmails.
+func (s *Sweeper) emailLimit(ctx context.Context, dry bool) (int, string) {
+	limit, reason := -1, "run_email_cap"
+	if s.settings.MaxEmails > 0 {
+		limit = s.settings.MaxEmails
+	}
+	q, ok := s.mail.(quota)
+	if dry || !ok {
+		return limit, reason
+	}
+	left, err := q.Remaining(ctx)
+	if err != nil {
+		s.log.WarnContext(ctx, "SES quota unknown: sending at the configured rate, up to the run's cap", "error", err.Error())
+		return limit, reason
+	}
+	s.log.InfoContext(ctx, "SES quota", "remaining_24h", left)
+	if left >= 0 && (limit < 0 || left < limit) {
+		return left, "ses_daily_quota"
+	}
+	return limit, reason
+}
+
 func emailed(sum Summary, preview *[]Planned) int {
 	if preview != nil {
 		return len(*preview)

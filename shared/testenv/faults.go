@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"io"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Faults say how a FaultProxy misbehaves. Each share is the chance, per
@@ -33,6 +36,10 @@ type Faults struct {
 	// it, so the client's own timeout fires.
 	Hang    float64
 	HangFor time.Duration
+	// SendRate, when set, enforces an SES maximum send rate (emails a
+	// second) as SES does: a SendEmail beyond it is throttled. The bucket
+	// holds one second's sends.
+	SendRate float64
 }
 
 // FaultProxy is a real HTTP proxy between a client and a local server
@@ -45,6 +52,7 @@ type FaultProxy struct {
 	mu       sync.Mutex
 	faults   Faults
 	rng      *rand.Rand
+	sends    *rate.Limiter
 	// Counts of the faults injected, by kind, and of requests passed on.
 	Throttled, Reset, ResetAfter, Hung, Passed atomic.Int64
 }
@@ -71,10 +79,18 @@ func (p *FaultProxy) Set(f Faults) {
 	p.faults = f
 }
 
-func (p *FaultProxy) draw() (Faults, string) {
+func (p *FaultProxy) draw(r *http.Request) (Faults, string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	f := p.faults
+	if f.SendRate > 0 && r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/outbound-emails") {
+		if p.sends == nil || float64(p.sends.Limit()) != f.SendRate {
+			p.sends = rate.NewLimiter(rate.Limit(f.SendRate), int(math.Ceil(f.SendRate)))
+		}
+		if !p.sends.Allow() {
+			return f, "throttle"
+		}
+	}
 	x := p.rng.Float64()
 	for _, c := range []struct {
 		share float64
@@ -99,7 +115,7 @@ func drop(w http.ResponseWriter) {
 }
 
 func (p *FaultProxy) serve(w http.ResponseWriter, r *http.Request) {
-	f, kind := p.draw()
+	f, kind := p.draw(r)
 	time.Sleep(f.Latency)
 	switch kind {
 	case "throttle":
