@@ -46,6 +46,7 @@ fuzz:
 
 bench:
 	$(GO) run ./cmd/dunlin with-servers -- $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench
+	$(GO) run ./bench/coldstart
 
 build:
 	@for f in $(FUNCTIONS); do \
