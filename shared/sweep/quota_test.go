@@ -129,10 +129,14 @@ func TestWorkBeyondOneRunFinishesAcrossRuns(t *testing.T) {
 	now := at("2026-12-02", "UTC")
 	runs, total := 0, 0
 	for total < due && runs < 40 {
+		started := time.Now()
 		sum := h.sweepAt(now)
+		took := time.Since(started)
 		runs++
 		total += sum.Sent
-		t.Logf("run %d: %d sent, stopped %v, skipped %v", runs, sum.Sent, sum.Stopped, sum.Skipped)
+		// Logged, not asserted: the share of the account's rate a run used.
+		t.Logf("run %d: %d sent in %v (%.0f%% of %d a second), stopped %v, skipped %v", runs, sum.Sent,
+			took.Round(time.Millisecond), 100*float64(sum.Sent)/took.Seconds()/rate, rate, sum.Stopped, sum.Skipped)
 		if sum.InDoubt != 0 || sum.Failed != 0 || sum.Skipped["ses_throttled"] > 1 {
 			t.Fatalf("run %d: %+v", runs, sum)
 		}
