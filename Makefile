@@ -44,8 +44,11 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $$budget ./$$pkg || exit 1; \
 	done
 
+# Request-sized benchmarks run many times; the ones over a seeded table
+# (thousands of customers, hundreds of thousands of invoices) once.
 bench:
-	$(GO) run ./cmd/dunlin with-servers -- $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./bench
+	$(GO) run ./cmd/dunlin with-servers -- $(GO) test -run '^$$' -bench 'APIOverhead|AdapterOverhead' -benchtime 2000x ./bench
+	$(GO) run ./cmd/dunlin with-servers -- $(GO) test -run '^$$' -bench 'SweepReads|SweepAtScale|SendingAtTheSESLimit|SweepMemory' -benchtime 1x -timeout 90m ./bench
 	$(GO) run ./bench/coldstart
 
 build:

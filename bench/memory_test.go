@@ -45,7 +45,9 @@ func BenchmarkSweepMemory(b *testing.B) {
 		cmd := exec.Command(bin, "sweep", "--table", table, "--dynamodb-endpoint", testenv.DynamoDBEndpoint(b),
 			"--ses-endpoint", testenv.SESEndpoint(b), "--now", now.Format(time.RFC3339))
 		cmd.Env = append(os.Environ(), "DUNLIN_FIRM_TIMEZONE=UTC", "DUNLIN_SENDER=ar@firm.example", "DUNLIN_SEND_HOURS=0-24",
-			"DUNLIN_SEND_DAYS=all", "DUNLIN_DIGEST_HOUR=off", "DUNLIN_MAX_EMAILS_PER_RUN=100000", "DUNLIN_SES_MAX_SEND_RATE=0")
+			"DUNLIN_SEND_DAYS=all", "DUNLIN_DIGEST_HOUR=off", "DUNLIN_MAX_EMAILS_PER_RUN=100000", "DUNLIN_SES_MAX_SEND_RATE=0",
+			// As the smallest Lambda runs it: the memory limit follows from this.
+			"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128")
 		out, err := cmd.Output()
 		if err != nil {
 			b.Fatalf("sweep: %v", err)

@@ -15,6 +15,7 @@ import (
 // runSweep runs one sweep against the local stack (or, with --aws, the
 // deployed table and SES), as of --now.
 func runSweep(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	app.LimitMemory() // as in the sweep function, when run with Lambda's variables
 	fs := flag.NewFlagSet("sweep", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var sf stackFlags

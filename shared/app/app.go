@@ -111,6 +111,7 @@ func webhookSecrets(awsCfg aws.Config, param, list string) webhooks.Secrets {
 // Load builds the App a Lambda function runs: configuration from the
 // environment, the real clock, JSON logs. Any error aborts the cold start.
 func Load(ctx context.Context) (*App, *slog.Logger, error) {
+	LimitMemory()
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	cfg, err := config.FromEnv()
 	if err != nil {
