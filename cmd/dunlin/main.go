@@ -5,6 +5,7 @@
 //	dunlin sweep [--now T]         run the dunning sweep once
 //	dunlin keys create|list|revoke manage API keys
 //	dunlin webhook FILE            sign and post a webhook (samples in events/)
+//	dunlin cost --customers N      estimate the monthly AWS bill
 //	dunlin with-servers -- CMD     run CMD with local DynamoDB and SES (make test)
 package main
 
@@ -29,6 +30,7 @@ Usage:
   dunlin keys list                         list API keys
   dunlin keys revoke KEY_ID                revoke an API key
   dunlin webhook [--url U] FILE.json       sign a webhook body (events/) and post it
+  dunlin cost --customers N [flags]        estimate the monthly AWS bill
   dunlin with-servers -- CMD [ARGS...]     run CMD with DynamoDB Local and SES local started
 
 Run "dunlin COMMAND --help" for a command's flags.
@@ -72,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runKeys(ctx, args[1:], stdout, stderr)
 	case "webhook":
 		return runWebhook(ctx, args[1:], stdout, stderr)
+	case "cost":
+		return runCost(ctx, args[1:], stdout, stderr)
 	case "with-servers":
 		return runWithServers(ctx, args[1:], stderr)
 	case "help", "-h", "--help":
