@@ -125,7 +125,8 @@ type Store interface {
 	// Revoking twice keeps the first time.
 	RevokeKey(ctx context.Context, id string, at time.Time) (*Key, error)
 	// TouchKey sets LastUsedAt to at unless it is already after
-	// staleBefore (then it does nothing).
+	// staleBefore (then it does nothing): a time exactly staleBefore is
+	// stale, as Authenticate judges it.
 	TouchKey(ctx context.Context, id string, at, staleBefore time.Time) error
 }
 

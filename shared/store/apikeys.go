@@ -41,7 +41,7 @@ func (s *Store) TouchKey(ctx context.Context, id string, at, staleBefore time.Ti
 	e, err := expression.NewBuilder().
 		WithUpdate(expression.Set(used, expression.Value(at.UTC()))).
 		WithCondition(expression.AttributeExists(expression.Name(attrPK)).
-			And(expression.AttributeNotExists(used).Or(used.LessThan(expression.Value(staleBefore.UTC()))))).
+			And(expression.AttributeNotExists(used).Or(used.LessThanEqual(expression.Value(staleBefore.UTC()))))).
 		Build()
 	if err != nil {
 		return err
