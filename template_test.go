@@ -164,6 +164,11 @@ func TestFunctionPoliciesAreLeastPrivilege(t *testing.T) {
 					if strings.Contains(a, "*") || a == "dynamodb:Scan" || strings.Contains(a, "Table") && a != "dynamodb:ConditionCheckItem" {
 						t.Errorf("%s may %s", id, a)
 					}
+					// Every resource is named, except for the actions
+					// that IAM cannot scope to one.
+					if slices.Contains(st.Resource, any("*")) && a != "ses:GetAccount" {
+						t.Errorf("%s may %s on any resource", id, a)
+					}
 				}
 			}
 		}
