@@ -44,10 +44,11 @@ type Config struct {
 	// invoices posted by a hostile or broken client, cannot mail-bomb
 	// anyone; the next run goes on where this one stopped.
 	MaxEmailsPerRun int
-	// SESMaxSendRate is the account's SES maximum send rate, emails a
-	// second (DUNLIN_SES_MAX_SEND_RATE, default 14, the usual rate out of
-	// the sandbox; the sandbox's is 1): sends are spaced to it. 0 sends as
-	// fast as SES answers.
+	// SESMaxSendRate is the most emails a second the sweep sends
+	// (DUNLIN_SES_MAX_SEND_RATE, default 14, the usual rate out of the
+	// sandbox; the sandbox's is 1). Each run also reads the account's own
+	// maximum send rate from SES and keeps to the lower of the two; 0
+	// leaves the account's rate as the only limit.
 	SESMaxSendRate float64
 	// KeyCache is how long a function trusts an API key it has read
 	// before reading it again (DUNLIN_KEY_CACHE_SECONDS, default 30; 0
