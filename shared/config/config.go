@@ -156,7 +156,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	if v, ok := lookup("DUNLIN_SES_MAX_SEND_RATE"); ok && v != "" {
 		n, err := strconv.ParseFloat(v, 64)
 		if err != nil || n < 0 || n > 10000 {
-			return Config{}, fmt.Errorf("DUNLIN_SES_MAX_SEND_RATE=%q: emails a second, e.g. 14; 0 for no pacing", v)
+			return Config{}, fmt.Errorf("DUNLIN_SES_MAX_SEND_RATE=%q: emails a second, e.g. 14; 0 for the SES account's rate alone", v)
 		}
 		c.SESMaxSendRate = n
 	}
