@@ -48,7 +48,7 @@ func BenchmarkSweepAtScale(b *testing.B) {
 	}
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("invoices=%d/due=%d", n, due), func(b *testing.B) {
-			s := seed(b, 0, 0)
+			s := seedOn(b, onDisk(b), 0, 0)
 			loadHistory(b, s, n-due)
 			testenv.SeedDue(b, s.bill, due, func(i int) string { return fmt.Sprintf("due%05d@bench.example", i) }, sweepAt)
 			var c dbmeter.Counts
@@ -96,7 +96,7 @@ func (s *seeded) lowerBound(tb testing.TB) (rcu float64, queued int) {
 	}
 	rcu = s.meter.Snapshot().ReadUnits
 	m := &dbmeter.Meter{}
-	db := localstack.LocalDynamoDB(testenv.DynamoDBEndpoint(tb), m.Option())
+	db := localstack.LocalDynamoDB(s.endpoint, m.Option())
 	for id := range customers {
 		if _, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.store.Table()),
 			Key: map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "CUSTOMER#" + id},
@@ -110,11 +110,35 @@ func (s *seeded) lowerBound(tb testing.TB) (rcu float64, queued int) {
 	return rcu + m.Snapshot().ReadUnits, queued
 }
 
+// onDisk starts a DynamoDB Local of the benchmark's own that keeps its
+// data in files: the shared one holds everything in its Java heap, and
+// hundreds of thousands of items exhaust it.
+func onDisk(b *testing.B) string {
+	b.Helper()
+	home, err := localstack.Home()
+	if err != nil {
+		b.Fatal(err)
+	}
+	port, err := localstack.FreePort()
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv, err := localstack.StartDynamoDB(context.Background(), home, localstack.DynamoDBOptions{Port: port, DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if srv.Reused {
+		b.Fatalf("port %d was taken by another DynamoDB Local", port)
+	}
+	b.Cleanup(func() { _ = srv.Stop() })
+	return srv.Endpoint
+}
+
 // loadHistory adds about n paid invoices (ten per customer).
 func loadHistory(tb testing.TB, s *seeded, n int) {
 	tb.Helper()
 	ctx := context.Background()
-	db := localstack.LocalDynamoDB(testenv.DynamoDBEndpoint(tb))
+	db := localstack.LocalDynamoDB(s.endpoint)
 	table := aws.String(s.store.Table())
 	before := map[string]bool{}
 	for _, it := range scanAll(tb, db, table) {

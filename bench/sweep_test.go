@@ -32,18 +32,25 @@ var sweepAt = time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 
 // seeded is a table with paid invoices (history) and due ones (work).
 type seeded struct {
-	store   *store.Store
-	meter   *dbmeter.Meter
-	sweeper *sweep.Sweeper
-	bill    *billing.Service
-	due     []*billing.Customer
+	endpoint string // of the DynamoDB Local holding the table
+	store    *store.Store
+	meter    *dbmeter.Meter
+	sweeper  *sweep.Sweeper
+	bill     *billing.Service
+	due      []*billing.Customer
 }
 
 // seed creates `due` customers with one invoice each whose reminder is due
 // at sweepAt, and `paid` paid invoices spread over other customers.
 func seed(tb testing.TB, paid, due int) *seeded {
 	tb.Helper()
-	st, meter := testenv.NewMeteredStore(tb)
+	return seedOn(tb, testenv.DynamoDBEndpoint(tb), paid, due)
+}
+
+// seedOn is seed on the DynamoDB Local at endpoint.
+func seedOn(tb testing.TB, endpoint string, paid, due int) *seeded {
+	tb.Helper()
+	st, meter := testenv.NewMeteredStoreOn(tb, endpoint)
 	ctx := context.Background()
 	now := func() time.Time { return sweepAt }
 	bill, err := billing.NewService(st, billing.Firm{Timezone: "UTC", DefaultCurrency: "EUR", DefaultTermsDays: 30}, now)
@@ -115,7 +122,7 @@ func seed(tb testing.TB, paid, due int) *seeded {
 	sw := sweep.New(st, &mailer.SES{Client: ses}, sweep.Settings{FirmName: "Bench", FirmTimezone: "UTC", From: "ar@bench.example",
 		CollectionsEmail: "c@bench.example", Window: w, Shards: store.QueueShards, Books: bill}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	meter.Reset()
-	return &seeded{store: st, meter: meter, sweeper: sw, bill: bill, due: dueCustomers}
+	return &seeded{endpoint: endpoint, store: st, meter: meter, sweeper: sw, bill: bill, due: dueCustomers}
 }
 
 // previewCounts measures one dry-run sweep (the same reads as a real one,
@@ -164,7 +171,7 @@ func TestSweepReadsTrackDueWorkNotHistory(t *testing.T) {
 func (s *seeded) naiveCounts(tb testing.TB) (dbmeter.Counts, int) {
 	tb.Helper()
 	m := &dbmeter.Meter{}
-	db := localstack.LocalDynamoDB(testenv.DynamoDBEndpoint(tb), m.Option())
+	db := localstack.LocalDynamoDB(s.endpoint, m.Option())
 	filter := expression.Name("state").Equal(expression.Value(string(billing.StateOpen))).
 		And(expression.Name("next_action_on").LessThanEqual(expression.Value(sweepAt.Format(time.DateOnly))))
 	e, err := expression.NewBuilder().WithFilter(filter).Build()

@@ -101,7 +101,13 @@ func Chromium(t testing.TB) string {
 // definition and deletes it when the test ends.
 func NewTable(t testing.TB) (*dynamodb.Client, string) {
 	t.Helper()
-	db := localstack.LocalDynamoDB(DynamoDBEndpoint(t))
+	return NewTableOn(t, DynamoDBEndpoint(t))
+}
+
+// NewTableOn is NewTable on the DynamoDB Local at endpoint.
+func NewTableOn(t testing.TB, endpoint string) (*dynamodb.Client, string) {
+	t.Helper()
+	db := localstack.LocalDynamoDB(endpoint)
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	name := "t-" + hex.EncodeToString(b[:])
@@ -126,9 +132,15 @@ func NewStore(t testing.TB) *store.Store {
 // NewMeteredStore is NewStore with every DynamoDB call counted.
 func NewMeteredStore(t testing.TB) (*store.Store, *dbmeter.Meter) {
 	t.Helper()
-	_, name := NewTable(t)
+	return NewMeteredStoreOn(t, DynamoDBEndpoint(t))
+}
+
+// NewMeteredStoreOn is NewMeteredStore on the DynamoDB Local at endpoint.
+func NewMeteredStoreOn(t testing.TB, endpoint string) (*store.Store, *dbmeter.Meter) {
+	t.Helper()
+	_, name := NewTableOn(t, endpoint)
 	m := &dbmeter.Meter{}
-	return store.New(localstack.LocalDynamoDB(DynamoDBEndpoint(t), m.Option()), name), m
+	return store.New(localstack.LocalDynamoDB(endpoint, m.Option()), name), m
 }
 
 // SentEmail is one message in SES local's store.
