@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"sync"
 	"time"
 
 	"dunlin/shared/apperr"
@@ -120,15 +121,18 @@ func (s *Server) caseFile(r *http.Request, _ []byte) (int, any, error) {
 	}
 	var buf bytes.Buffer
 	m := func(v int64, cur string) string { return money.Format(v, cur, lang) }
-	if err := casePage.Execute(&buf, map[string]any{"F": out, "L": labels, "Lang": lang, "Firm": s.firmName, "Money": m}); err != nil {
+	if err := casePage().Execute(&buf, map[string]any{"F": out, "L": labels, "Lang": lang, "Firm": s.firmName, "Money": m}); err != nil {
 		return 0, nil, fmt.Errorf("render case file: %w", err)
 	}
 	return http.StatusOK, download{contentType: "text/html; charset=utf-8", body: buf.Bytes()}, nil
 }
 
 // casePage is the printable case file. html/template escapes every value
-// that comes from the books, the customer or the contact log.
-var casePage = template.Must(template.New("case").Parse(`<!doctype html>
+// that comes from the books, the customer or the contact log. Like the
+// API's other pages it is parsed on first use, not at package init, which
+// every function's cold start would pay for.
+var casePage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("case").Parse(`<!doctype html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8"><title>{{.L.title}} - {{.F.Customer.Name}}</title>
 <style>body{font-family:system-ui,sans-serif;color:#1c1917;margin:2em}table{border-collapse:collapse;width:100%;margin-bottom:1.5em}th,td{padding:5px;border-bottom:1px solid #e7e5e4;text-align:left;vertical-align:top}.n{text-align:right;white-space:nowrap}h2{font-size:1.1em;margin-top:1.5em}@media print{body{margin:0}}</style>
 </head><body>
@@ -159,3 +163,4 @@ var casePage = template.Must(template.New("case").Parse(`<!doctype html>
 {{else}}<tr><td colspan="4">{{.L.none}}</td></tr>{{end}}</table>
 </body></html>
 `))
+})

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/audit"
@@ -73,7 +74,7 @@ func (s *Server) pageCustomer(w http.ResponseWriter, r *http.Request) (string, b
 func (s *Server) pageError(w http.ResponseWriter, status int, msg string) {
 	pageHeaders(w)
 	w.WriteHeader(status)
-	_ = customerPageTmpl.Execute(w, map[string]any{"Error": msg, "L": pageLabels["en"]})
+	_ = customerPageTmpl().Execute(w, map[string]any{"Error": msg, "L": pageLabels["en"]})
 }
 
 // pageLabels are the page's words in the customer's language.
@@ -125,7 +126,7 @@ func (s *Server) customerPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		labels = pageLabels["en"]
 	}
-	_ = customerPageTmpl.Execute(w, map[string]any{"Firm": s.firmName, "Name": c.Name, "Lines": lines, "Total": total,
+	_ = customerPageTmpl().Execute(w, map[string]any{"Firm": s.firmName, "Name": c.Name, "Lines": lines, "Total": total,
 		"Token": r.PathValue("token"), "Done": r.URL.Query().Get("done"), "L": labels, "Lang": c.Language})
 }
 
@@ -169,7 +170,8 @@ func (s *Server) customerSays(record func(r *http.Request, cid, inv, note string
 	}
 }
 
-var customerPageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
+var customerPageTmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="{{or .Lang "en"}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex">
 <title>{{if .Firm}}{{.Firm}}: {{end}}{{.L.title}}</title>
 <style>body{font-family:system-ui,sans-serif;color:#1c1917;max-width:48em;margin:2em auto;padding:0 1em}table{border-collapse:collapse;width:100%}td,th{padding:6px;border-bottom:1px solid #e7e5e4;text-align:left;vertical-align:top}.n{text-align:right;white-space:nowrap}.late{color:#b91c1c}form{display:inline}input[type=text]{width:12em}.done{background:#ecfccb;padding:.5em}</style>
@@ -189,3 +191,4 @@ var customerPageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 {{end}}
 </body></html>
 `))
+})

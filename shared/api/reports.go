@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"dunlin/shared/apperr"
 	"dunlin/shared/billing"
@@ -228,7 +229,7 @@ func (s *Server) customerStatement(r *http.Request, _ []byte) (int, any, error) 
 	case "html":
 		var buf bytes.Buffer
 		lang := st.Customer.Language
-		if err := statementPage.Execute(&buf, map[string]any{"S": out, "Lang": lang, "Firm": s.firmName,
+		if err := statementPage().Execute(&buf, map[string]any{"S": out, "Lang": lang, "Firm": s.firmName,
 			"Money": func(v int64) string { return money.Format(v, st.Currency, lang) }}); err != nil {
 			return 0, nil, fmt.Errorf("render statement: %w", err)
 		}
@@ -239,7 +240,8 @@ func (s *Server) customerStatement(r *http.Request, _ []byte) (int, any, error) 
 
 // statementPage is the printable statement of account. html/template
 // escapes every value that comes from the books or the customer.
-var statementPage = template.Must(template.New("statement").Parse(`<!doctype html>
+var statementPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("statement").Parse(`<!doctype html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8"><title>Statement of account - {{.S.Name}}</title>
 <style>body{font-family:system-ui,sans-serif;color:#1c1917;margin:2em}table{border-collapse:collapse;width:100%}th,td{padding:6px;border-bottom:1px solid #e7e5e4;text-align:left}td.n,th.n{text-align:right;white-space:nowrap}@media print{body{margin:0}}</style>
 </head><body>
@@ -253,6 +255,7 @@ var statementPage = template.Must(template.New("statement").Parse(`<!doctype htm
 </table>
 </body></html>
 `))
+})
 
 // effectivenessJSON is GET /v1/reports/dunning.
 type effectivenessJSON struct {
