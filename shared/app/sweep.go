@@ -4,10 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
+	"dunlin/shared/metrics"
 	"dunlin/shared/sweep"
 )
+
+// metricsOut is where the functions write their metrics: standard output,
+// which Lambda sends to CloudWatch Logs, which extracts them.
+var metricsOut = metrics.NewWriter(os.Stdout)
 
 // SweepEvent is what the schedule sends: the instant the run is for.
 type SweepEvent struct {
@@ -35,12 +41,47 @@ func SweepHandler(s *sweep.Sweeper, log *slog.Logger) func(context.Context, Swee
 			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-budgetMargin))
 			defer cancel()
 		}
+		started := time.Now()
 		sum, err := s.Run(ctx, now)
 		if err != nil {
 			return sum, err
+		}
+		if err := metricsOut.Write(SweepMetrics(sum, time.Since(started))...); err != nil {
+			log.ErrorContext(ctx, "sweep metrics", "error", err.Error())
 		}
 		log.InfoContext(ctx, "sweep finished", "now", now.Format(time.RFC3339), "considered", sum.Considered, "sent", sum.Sent,
 			"requeued", sum.Requeued, "in_doubt", sum.InDoubt, "failed", sum.Failed, "skipped", sum.Skipped, "stopped", sum.Stopped)
 		return sum, nil
 	}
+}
+
+// SweepMetrics are a run's CloudWatch metrics: one record for the run
+// (SweepRuns is 1, so an alarm can tell a run that did nothing from one
+// that did not happen) and one per ladder step and tone emailed.
+func SweepMetrics(sum sweep.Summary, took time.Duration) []metrics.Record {
+	stopped := 0.0
+	if sum.Stopped {
+		stopped = 1
+	}
+	skipped := 0
+	for _, n := range sum.Skipped {
+		skipped += n
+	}
+	out := []metrics.Record{{Time: sum.Now, Dimensions: map[string]string{"Function": "sweep"}, Metrics: []metrics.Metric{
+		{Name: "SweepRuns", Unit: metrics.Count, Value: 1},
+		{Name: "SweepDuration", Unit: metrics.Milliseconds, Value: float64(took.Milliseconds())},
+		{Name: "InvoicesConsidered", Unit: metrics.Count, Value: float64(sum.Considered)},
+		{Name: "EmailsSent", Unit: metrics.Count, Value: float64(sum.Sent)},
+		{Name: "SendsInDoubt", Unit: metrics.Count, Value: float64(sum.InDoubt)},
+		{Name: "EmailsFailed", Unit: metrics.Count, Value: float64(sum.Failed)},
+		{Name: "EmailsDrafted", Unit: metrics.Count, Value: float64(sum.Drafted)},
+		{Name: "InvoicesSkipped", Unit: metrics.Count, Value: float64(skipped)},
+		{Name: "SweepStopped", Unit: metrics.Count, Value: stopped},
+	}}}
+	for _, c := range sum.SentBy {
+		out = append(out, metrics.Record{Time: sum.Now,
+			Dimensions: map[string]string{"Function": "sweep", "Step": c.Step, "Tone": string(c.Tone)},
+			Metrics:    []metrics.Metric{{Name: "EmailsSent", Unit: metrics.Count, Value: float64(c.Emails)}}})
+	}
+	return out
 }

@@ -214,6 +214,26 @@ type Summary struct {
 	Digest     string         `json:"digest,omitempty"` // what became of today's alert digest, if this run made it
 	Skipped    map[string]int `json:"skipped"`
 	Stopped    bool           `json:"stopped"` // the time budget ran out; the next run continues
+	// SentBy counts the emails sent by ladder step and tone.
+	SentBy []SentCount `json:"sent_by,omitempty"`
+}
+
+// SentCount is how many emails a run sent at one step and tone. An email
+// about several invoices counts at the furthest step among them.
+type SentCount struct {
+	Step   string       `json:"step"`
+	Tone   dunning.Tone `json:"tone"`
+	Emails int          `json:"emails"`
+}
+
+func (s *Summary) sentAs(step string, tone dunning.Tone) {
+	for i := range s.SentBy {
+		if s.SentBy[i].Step == step && s.SentBy[i].Tone == tone {
+			s.SentBy[i].Emails++
+			return
+		}
+	}
+	s.SentBy = append(s.SentBy, SentCount{Step: step, Tone: tone, Emails: 1})
 }
 
 func (s *Summary) skip(reason string, n int) {
@@ -383,6 +403,18 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned, on
 
 // emailed counts the emails a run has sent, drafted or left in doubt (or,
 // previewing, planned).
+// furthestStep names the furthest ladder step among an email's invoices.
+func furthestStep(pol *dunning.Policy, work []due) string {
+	step := -1
+	for _, w := range work {
+		step = max(step, w.step)
+	}
+	if step < 0 || step >= len(pol.Steps) {
+		return "none"
+	}
+	return pol.Steps[step].Name
+}
+
 // quota is a Mailer that knows the account's sending quota: it paces
 // itself to the maximum send rate and says how many more emails the
 // rolling 24 hours allow (-1: no limit). mailer.SES is one.
@@ -923,6 +955,7 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 		return nil
 	}
 	sum.Sent++
+	sum.sentAs(furthestStep(pol, live), snd.Tone)
 	sentAt := now.UTC()
 	snd.Status, snd.MessageID, snd.SentAt = dunning.Sent, id, &sentAt
 	var advanced []*billing.Invoice

@@ -32,10 +32,13 @@ func TestCustomerWalksTheWholeLadderDayByDay(t *testing.T) {
 	h := newHarness(t, allDays())
 	c := h.customer("Acme", "Europe/Berlin", "en")
 	inv := h.invoice(c, "INV-100", "2026-11-01", "2026-12-01")
-	var got []string
+	var got, sentBy []string
 	seen := 0
 	for d := civil.MustParse("2026-11-20"); !d.After(civil.MustParse("2027-01-10")); d = d.AddDays(1) {
-		h.sweepAt(at(d.String(), "Europe/Berlin"))
+		sum := h.sweepAt(at(d.String(), "Europe/Berlin"))
+		for _, c := range sum.SentBy {
+			sentBy = append(sentBy, fmt.Sprintf("%s %s/%s %d", d, c.Step, c.Tone, c.Emails))
+		}
 		mail := h.mail()
 		for _, e := range mail[seen:] {
 			got = append(got, fmt.Sprintf("%s %s: %s", d, e.Destination.To[0], e.Subject))
@@ -51,6 +54,12 @@ func TestCustomerWalksTheWholeLadderDayByDay(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("emails:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// Each run counts its emails by step and tone, for the metrics.
+	wantBy := []string{"2026-11-28 upcoming/friendly 1", "2026-12-02 overdue/reminder 1", "2026-12-08 second/firm 1",
+		"2026-12-15 final/final 1", "2026-12-31 escalate/escalation 1"}
+	if strings.Join(sentBy, "\n") != strings.Join(wantBy, "\n") {
+		t.Errorf("sent by step and tone:\n%s\nwant:\n%s", strings.Join(sentBy, "\n"), strings.Join(wantBy, "\n"))
 	}
 	after, _ := h.store.GetCustomer(context.Background(), c.ID)
 	if !after.CreditHold || !strings.Contains(after.HoldReason, "final") {

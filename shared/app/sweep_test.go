@@ -1,0 +1,48 @@
+package app_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"dunlin/shared/app"
+	"dunlin/shared/metrics"
+	"dunlin/shared/sweep"
+)
+
+// TestARunsMetricsAreValidEMF: a run's summary becomes one record for the
+// run and one per step and tone emailed, each a line CloudWatch accepts,
+// with the summary's numbers.
+func TestARunsMetricsAreValidEMF(t *testing.T) {
+	sum := sweep.Summary{Now: time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), Considered: 7, Sent: 3, InDoubt: 1, Failed: 1,
+		Skipped: map[string]int{"promised": 2}, Stopped: true,
+		SentBy: []sweep.SentCount{{Step: "overdue", Tone: "reminder", Emails: 2}, {Step: "final", Tone: "final", Emails: 1}}}
+	recs := app.SweepMetrics(sum, 1500*time.Millisecond)
+	var buf bytes.Buffer
+	if err := metrics.NewWriter(&buf).Write(recs...); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 3 (the run, two steps):\n%s", len(lines), buf.String())
+	}
+	var run map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &run); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]float64{"SweepRuns": 1, "SweepDuration": 1500, "InvoicesConsidered": 7, "EmailsSent": 3,
+		"SendsInDoubt": 1, "EmailsFailed": 1, "InvoicesSkipped": 2, "SweepStopped": 1} {
+		if run[name] != want {
+			t.Errorf("%s = %v, want %v", name, run[name], want)
+		}
+	}
+	var step map[string]any
+	if err := json.Unmarshal([]byte(lines[1]), &step); err != nil {
+		t.Fatal(err)
+	}
+	if step["Step"] != "overdue" || step["Tone"] != "reminder" || step["EmailsSent"] != 2.0 || step["Function"] != "sweep" {
+		t.Errorf("per-step record = %v", step)
+	}
+}

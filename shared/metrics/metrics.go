@@ -1,0 +1,135 @@
+// Package metrics writes CloudWatch metrics in the embedded metric format
+// (EMF): one JSON object per line on a function's standard output, from
+// which CloudWatch Logs extracts the metrics. No API call, no permission
+// beyond writing logs, and the numbers sit beside the logs they explain.
+//
+// The format is specified at
+// https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
+package metrics
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Namespace is where Dunlin's metrics are in CloudWatch.
+const Namespace = "Dunlin"
+
+// Unit is a CloudWatch unit.
+type Unit string
+
+// The units Dunlin uses.
+const (
+	Count        Unit = "Count"
+	Milliseconds Unit = "Milliseconds"
+	None         Unit = "None"
+)
+
+// Metric is one value.
+type Metric struct {
+	Name  string
+	Unit  Unit
+	Value float64
+}
+
+// Record is one EMF document: metrics that share one set of dimensions.
+type Record struct {
+	Time       time.Time
+	Dimensions map[string]string // e.g. {"Function": "sweep", "Tone": "firm"}
+	Metrics    []Metric
+}
+
+// The specification's limits.
+const (
+	maxMetrics    = 100
+	maxDimensions = 30
+)
+
+// Encode writes r as one line of EMF JSON. It refuses what CloudWatch
+// would drop silently: no metrics, too many, a name used twice (as a
+// metric and a dimension, say), an empty name, or a value that is not a
+// finite number.
+func (r Record) Encode(w io.Writer) error {
+	if len(r.Metrics) == 0 || len(r.Metrics) > maxMetrics {
+		return fmt.Errorf("metrics: a record holds 1 to %d metrics, not %d", maxMetrics, len(r.Metrics))
+	}
+	if len(r.Dimensions) > maxDimensions {
+		return fmt.Errorf("metrics: a record holds at most %d dimensions, not %d", maxDimensions, len(r.Dimensions))
+	}
+	doc := map[string]any{}
+	dims := make([]string, 0, len(r.Dimensions))
+	for k, v := range r.Dimensions {
+		if k == "" || k == "_aws" || v == "" {
+			return fmt.Errorf("metrics: dimension %q=%q: names and values must not be empty", k, v)
+		}
+		doc[k] = v
+		dims = append(dims, k)
+	}
+	sort.Strings(dims)
+	defs := make([]map[string]string, 0, len(r.Metrics))
+	for _, m := range r.Metrics {
+		if m.Name == "" || m.Name == "_aws" {
+			return fmt.Errorf("metrics: a metric needs a name")
+		}
+		if _, taken := doc[m.Name]; taken {
+			return fmt.Errorf("metrics: %q is used twice in one record", m.Name)
+		}
+		if math.IsNaN(m.Value) || math.IsInf(m.Value, 0) {
+			return fmt.Errorf("metrics: %s is %v, not a number CloudWatch takes", m.Name, m.Value)
+		}
+		unit := m.Unit
+		if unit == "" {
+			unit = None
+		}
+		doc[m.Name] = m.Value
+		defs = append(defs, map[string]string{"Name": m.Name, "Unit": string(unit)})
+	}
+	at := r.Time
+	if at.IsZero() {
+		at = time.Now()
+	}
+	doc["_aws"] = map[string]any{
+		"Timestamp": at.UnixMilli(),
+		"CloudWatchMetrics": []map[string]any{{
+			"Namespace":  Namespace,
+			"Dimensions": [][]string{dims},
+			"Metrics":    defs,
+		}},
+	}
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// Writer writes records to one output, a line at a time, from any
+// goroutine.
+type Writer struct {
+	mu  sync.Mutex
+	out io.Writer
+}
+
+// NewWriter writes to out: in Lambda, standard output.
+func NewWriter(out io.Writer) *Writer { return &Writer{out: out} }
+
+// Write encodes the records in order; it stops at the first error.
+func (w *Writer) Write(records ...Record) error {
+	if w == nil {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, r := range records {
+		if err := r.Encode(w.out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
