@@ -1,6 +1,7 @@
 package dunlin_test
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,8 +11,11 @@ import (
 
 	"dunlin"
 	"dunlin/shared/api"
+	"dunlin/shared/app"
 	"dunlin/shared/cfntemplate"
+	"dunlin/shared/metrics"
 	"dunlin/shared/store"
+	"dunlin/shared/sweep"
 )
 
 func parseTemplate(t *testing.T) *cfntemplate.Template {
@@ -323,5 +327,95 @@ func TestTheAPIIsThrottled(t *testing.T) {
 		if !strings.Contains(string(dunlin.Template), env) {
 			t.Errorf("the template does not set %s", env)
 		}
+	}
+}
+
+// alarm is what an alarm in the template watches.
+type alarm struct {
+	namespace, metric string
+	dims              map[string]string // a !Ref or !GetAtt value as "!Ref X"
+	toTopic           bool
+}
+
+func alarms(t *testing.T, tpl *cfntemplate.Template) map[string]alarm {
+	t.Helper()
+	out := map[string]alarm{}
+	for _, id := range tpl.ResourcesOfType("AWS::CloudWatch::Alarm") {
+		res, _ := tpl.Resource(id)
+		props := cfntemplate.Get(res, "Properties")
+		a := alarm{namespace: cfntemplate.Get(props, "Namespace").Value, metric: cfntemplate.Get(props, "MetricName").Value, dims: map[string]string{}}
+		if d := cfntemplate.Get(props, "Dimensions"); d != nil {
+			for _, dim := range d.Content {
+				v := cfntemplate.Get(dim, "Value")
+				val := v.Value
+				if strings.HasPrefix(v.Tag, "!") && !strings.HasPrefix(v.Tag, "!!") { // !Ref, !GetAtt; not YAML's own !!str
+					val = v.Tag + " " + v.Value
+				}
+				a.dims[cfntemplate.Get(dim, "Name").Value] = val
+			}
+		}
+		if acts := cfntemplate.Get(props, "AlarmActions"); acts != nil {
+			for _, n := range acts.Content {
+				a.toTopic = a.toTopic || n.Tag == "!Ref" && n.Value == "AlarmTopic"
+			}
+		}
+		out[id] = a
+	}
+	return out
+}
+
+// TestAlarmsWatchWhatCanFail: every function has an alarm on its errors
+// and its throttles; the sweep's dead-letter queue (the one its schedule
+// really uses) has one; and the alarms on Dunlin's own metrics name
+// metrics the sweep really writes, so a renamed metric cannot leave an
+// alarm watching nothing. Every alarm goes to the alarm topic.
+func TestAlarmsWatchWhatCanFail(t *testing.T) {
+	tpl := parseTemplate(t)
+	all := alarms(t, tpl)
+	watched := func(namespace, metric string, dims map[string]string) bool {
+		for _, a := range all {
+			if a.namespace == namespace && a.metric == metric && maps.Equal(a.dims, dims) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, f := range tpl.Functions() {
+		for _, m := range []string{"Errors", "Throttles"} {
+			if !watched("AWS/Lambda", m, map[string]string{"FunctionName": "!Ref " + f.LogicalID}) {
+				t.Errorf("no alarm on %s's %s", f.LogicalID, m)
+			}
+		}
+	}
+	sweepFn, _ := tpl.Resource("SweepFunction")
+	dlq := cfntemplate.Get(sweepFn, "Properties", "Events", "Hourly", "Properties", "DeadLetterConfig", "Arn")
+	if dlq == nil || dlq.Tag != "!GetAtt" || !strings.HasSuffix(dlq.Value, ".Arn") {
+		t.Fatalf("the sweep's schedule has no dead-letter queue of the template's own: %v", dlq)
+	}
+	queue := strings.TrimSuffix(dlq.Value, ".Arn")
+	if !watched("AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]string{"QueueName": "!GetAtt " + queue + ".QueueName"}) {
+		t.Errorf("no alarm on the depth of %s", queue)
+	}
+	written := map[string]bool{}
+	for _, r := range app.SweepMetrics(sweep.Summary{}, 0) {
+		for _, m := range r.Metrics {
+			written[m.Name] = true
+		}
+	}
+	custom := 0
+	for id, a := range all {
+		if !a.toTopic {
+			t.Errorf("%s does not notify the AlarmTopic", id)
+		}
+		if a.namespace != metrics.Namespace {
+			continue
+		}
+		custom++
+		if !written[a.metric] || !maps.Equal(a.dims, map[string]string{"Function": "sweep"}) {
+			t.Errorf("%s watches %s %v, which the sweep does not write", id, a.metric, a.dims)
+		}
+	}
+	if custom < 2 {
+		t.Errorf("%d alarms on Dunlin's metrics, want at least sends in doubt and a sweep that did not run", custom)
 	}
 }
