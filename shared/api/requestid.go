@@ -7,6 +7,8 @@ import (
 	"net/http"
 
 	"github.com/akrylysov/algnhsa"
+
+	"dunlin/shared/logs"
 )
 
 type ctxKey int
@@ -36,6 +38,8 @@ func withRequestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey, id)))
+		// Every log record of the request carries its id.
+		ctx := logs.With(context.WithValue(r.Context(), requestIDKey, id), "request_id", id)
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -21,6 +21,7 @@ import (
 	"dunlin/shared/config"
 	"dunlin/shared/dashboard"
 	"dunlin/shared/links"
+	"dunlin/shared/logs"
 	"dunlin/shared/mailer"
 	"dunlin/shared/secrets"
 	"dunlin/shared/store"
@@ -112,7 +113,7 @@ func webhookSecrets(awsCfg aws.Config, param, list string) webhooks.Secrets {
 // environment, the real clock, JSON logs. Any error aborts the cold start.
 func Load(ctx context.Context) (*App, *slog.Logger, error) {
 	LimitMemory()
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	log := logs.New(os.Stderr, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
 	cfg, err := config.FromEnv()
 	if err != nil {
 		return nil, log, fmt.Errorf("configuration: %w", err)

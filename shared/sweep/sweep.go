@@ -33,6 +33,7 @@ import (
 	"dunlin/shared/emails"
 	"dunlin/shared/ids"
 	"dunlin/shared/links"
+	"dunlin/shared/logs"
 	"dunlin/shared/mailer"
 	"dunlin/shared/money"
 )
@@ -387,7 +388,7 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned, on
 			}
 			// Each customer is its own unit of audited work: the records
 			// read for it are the "before" of what its emails change.
-			cctx := audit.Fork(ctx)
+			cctx := logs.With(audit.Fork(ctx), "customer_id", cid)
 			if err := s.customer(cctx, now, cid, byCustomer[cid], rc, &sum, preview); err != nil {
 				if ctx.Err() != nil {
 					sum.Stopped = true
