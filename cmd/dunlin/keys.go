@@ -12,9 +12,23 @@ import (
 	"dunlin/shared/auth"
 )
 
+const keysUsage = `Usage:
+  dunlin keys create --role ROLE --name NAME   create a key and print it (shown once)
+  dunlin keys list                             list keys, revoked ones too
+  dunlin keys revoke KEY_ID                    revoke a key for good
+
+Roles: admin, collector, viewer, integration.
+Run "dunlin keys create --help" for the flags (the table, AWS or local).
+`
+
 func runKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
+		fmt.Fprint(stderr, keysUsage)
 		return errors.New("usage: dunlin keys create|list|revoke")
+	}
+	if h := args[0]; h == "-h" || h == "--help" || h == "help" {
+		fmt.Fprint(stdout, keysUsage)
+		return nil
 	}
 	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)

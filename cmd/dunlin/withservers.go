@@ -17,6 +17,16 @@ import (
 // free ports, runs the command with their endpoints (and Chromium, for the
 // browser tests) in the environment, and stops them. `make test` uses it so the whole test run shares one of each.
 func runWithServers(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stderr, `Usage: dunlin with-servers -- CMD [ARGS...]
+
+Starts DynamoDB Local and SES local on free ports (installing them into
+.dunlin/ the first time), runs CMD with their endpoints in
+DUNLIN_TEST_DYNAMODB_ENDPOINT and DUNLIN_TEST_SES_ENDPOINT, and stops
+them when it ends. make test runs every test this way.
+`)
+		return nil
+	}
 	if len(args) > 0 && args[0] == "--" {
 		args = args[1:]
 	}
