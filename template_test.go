@@ -366,7 +366,7 @@ func alarms(t *testing.T, tpl *cfntemplate.Template) map[string]alarm {
 
 // TestAlarmsWatchWhatCanFail: every function has an alarm on its errors
 // and its throttles; the sweep's dead-letter queue (the one its schedule
-// really uses) has one; and the alarms on Dunlin's own metrics name
+// really uses) and every other queue has one; and the alarms on Dunlin's own metrics name
 // metrics the sweep really writes, so a renamed metric cannot leave an
 // alarm watching nothing. Every alarm goes to the alarm topic.
 func TestAlarmsWatchWhatCanFail(t *testing.T) {
@@ -395,6 +395,12 @@ func TestAlarmsWatchWhatCanFail(t *testing.T) {
 	queue := strings.TrimSuffix(dlq.Value, ".Arn")
 	if !watched("AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]string{"QueueName": "!GetAtt " + queue + ".QueueName"}) {
 		t.Errorf("no alarm on the depth of %s", queue)
+	}
+	// Every dead-letter queue in the template has its depth watched.
+	for _, q := range tpl.ResourcesOfType("AWS::SQS::Queue") {
+		if !watched("AWS/SQS", "ApproximateNumberOfMessagesVisible", map[string]string{"QueueName": "!GetAtt " + q + ".QueueName"}) {
+			t.Errorf("no alarm on the depth of %s", q)
+		}
 	}
 	written := map[string]bool{}
 	for _, r := range app.SweepMetrics(sweep.Summary{}, 0) {

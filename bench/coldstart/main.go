@@ -57,7 +57,7 @@ import (
 )
 
 // The functions, in the order their runs take turns. hello is the baseline.
-var functions = []string{"api", "sweep", "webhooks", "hello"}
+var functions = []string{"api", "sweep", "webhooks", "mailevents", "hello"}
 
 const baseline = "hello"
 
@@ -342,6 +342,7 @@ var deployed = map[string]string{
 	"DefaultCurrency":  "GBP",
 	"HolidayCountry":   "GB",
 	"PublicUrl":        "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com",
+	"ConfigurationSet": "ConfigurationSet-a1B2c3D4e5F6",
 }
 
 // templateEnv reads each function's environment from template.yaml, as SAM

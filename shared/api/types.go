@@ -38,6 +38,7 @@ type customerJSON struct {
 	Score            *int       `json:"score"`
 	EmailError       *string    `json:"email_error"`
 	EmailErrorAt     *time.Time `json:"email_error_at"`
+	EmailInvalid     bool       `json:"email_invalid"`
 	LastResponseAt   *time.Time `json:"last_response_at"`
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
@@ -64,7 +65,7 @@ func toCustomerJSON(c *billing.Customer) customerJSON {
 		PaymentTermsDays: c.PaymentTermsDays, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 		Policy: policyName(c.Policy), Paused: c.Paused || len(c.DisputeHolds) > 0, PauseReason: nullable(pauseReason(c)), PausedUntil: nullable(c.PausedUntil.String()),
 		Owner: nullable(c.Owner), FollowUpOn: nullable(c.FollowUpOn.String()),
-		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason), Grade: nullable(c.Grade), Score: c.Score, HandedOffTo: nullable(c.HandedOffTo), HandedOffAt: c.HandedOffAt, EmailError: nullable(c.EmailError), EmailErrorAt: c.EmailErrorAt, LastResponseAt: c.LastResponseAt,
+		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason), Grade: nullable(c.Grade), Score: c.Score, HandedOffTo: nullable(c.HandedOffTo), HandedOffAt: c.HandedOffAt, EmailError: nullable(c.EmailError), EmailErrorAt: c.EmailErrorAt, EmailInvalid: c.EmailInvalid, LastResponseAt: c.LastResponseAt,
 	}
 }
 

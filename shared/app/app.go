@@ -69,7 +69,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	if cfg.SESMaxSendRate > 0 {
 		pace = rate.NewLimiter(rate.Limit(cfg.SESMaxSendRate), 1)
 	}
-	sw := sweep.New(st, &mailer.SES{Client: cfg.SES(awsCfg), Pace: pace, MaxRate: cfg.SESMaxSendRate}, sweep.Settings{
+	sw := sweep.New(st, &mailer.SES{Client: cfg.SES(awsCfg), Pace: pace, MaxRate: cfg.SESMaxSendRate, ConfigurationSet: cfg.SESConfigurationSet}, sweep.Settings{
 		FirmName: cfg.FirmName, FirmTimezone: cfg.Firm.Timezone, From: cfg.Sender, ReplyTo: cfg.ReplyTo,
 		CollectionsEmail: cfg.CollectionsEmail, Window: cfg.Window, Shards: store.QueueShards, Books: bill,
 		Digest: cfg.DigestHour >= 0, DigestHour: max(cfg.DigestHour, 0), Links: signer, MaxEmails: cfg.MaxEmailsPerRun,

@@ -45,6 +45,10 @@ type Customer struct {
 	// email (cleared when the address changes); EmailErrorAt is when.
 	EmailError   string
 	EmailErrorAt *time.Time
+	// EmailInvalid: SES reported a hard bounce or a complaint from the
+	// customer's address. No dunning email goes to it until the address
+	// changes; escalations to the firm still go.
+	EmailInvalid bool
 	// LastResponseAt is when the customer last responded to dunning: a
 	// reply or call logged (and, later, a payment or promise).
 	LastResponseAt *time.Time

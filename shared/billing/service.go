@@ -371,7 +371,7 @@ func applyPatch(c *Customer, p CustomerPatch) error {
 	}
 	if p.Email != nil && *p.Email != c.Email {
 		c.Email = *p.Email
-		c.EmailError, c.EmailErrorAt = "", nil // a new address deserves a fresh start
+		c.EmailError, c.EmailErrorAt, c.EmailInvalid = "", nil, false // a new address deserves a fresh start
 	}
 	if p.CC != nil {
 		c.CC = *p.CC

@@ -50,6 +50,11 @@ type Config struct {
 	// maximum send rate from SES and keeps to the lower of the two; 0
 	// leaves the account's rate as the only limit.
 	SESMaxSendRate float64
+	// SESConfigurationSet names the SES configuration set emails are sent
+	// with (DUNLIN_SES_CONFIGURATION_SET; the template makes one), whose
+	// events (bounces, complaints, deliveries) reach the mailevents
+	// function. Empty sends without one.
+	SESConfigurationSet string
 	// KeyCache is how long a function trusts an API key it has read
 	// before reading it again (DUNLIN_KEY_CACHE_SECONDS, default 30; 0
 	// reads it on every request). A key revoked elsewhere keeps working
@@ -117,6 +122,7 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 	str("AWS_REGION", &c.Region)
 	str("DUNLIN_DYNAMODB_ENDPOINT", &c.DynamoDBEndpoint)
 	str("DUNLIN_SES_ENDPOINT", &c.SESEndpoint)
+	str("DUNLIN_SES_CONFIGURATION_SET", &c.SESConfigurationSet)
 	str("DUNLIN_FIRM_NAME", &c.FirmName)
 	str("DUNLIN_FIRM_TIMEZONE", &c.Firm.Timezone)
 	str("DUNLIN_DEFAULT_CURRENCY", &c.Firm.DefaultCurrency)

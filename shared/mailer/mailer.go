@@ -27,6 +27,9 @@ type Message struct {
 	Subject string
 	HTML    string
 	Text    string
+	// CustomerID tags the email (SES message tag customer_id), so SES's
+	// events about it (bounces, complaints, deliveries) find the customer.
+	CustomerID string
 }
 
 // Mailer sends a message and returns the provider's message id.
@@ -116,6 +119,9 @@ func (s *SES) Send(ctx context.Context, m Message) (string, error) {
 	}
 	if s.ConfigurationSet != "" {
 		in.ConfigurationSetName = aws.String(s.ConfigurationSet)
+	}
+	if m.CustomerID != "" {
+		in.EmailTags = []types.MessageTag{{Name: aws.String("customer_id"), Value: aws.String(m.CustomerID)}}
 	}
 	if pace := s.pace(); pace != nil {
 		if err := pace.Wait(ctx); err != nil {

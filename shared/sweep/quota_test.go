@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
+	"dunlin/shared/billing"
 	"dunlin/shared/localstack"
 	"dunlin/shared/mailer"
 	"dunlin/shared/sweep"
@@ -158,5 +159,36 @@ func TestWorkBeyondOneRunFinishesAcrossRuns(t *testing.T) {
 	}
 	if n := proxy.Throttled.Load(); n != 0 {
 		t.Errorf("SES throttled %d sends; the sweep should keep to the rate", n)
+	}
+}
+
+// TestAnInvalidAddressGetsNoDunning: once SES reported a hard bounce or a
+// complaint from a customer's address, the sweep sends it nothing and
+// says why; a new address resumes it.
+func TestAnInvalidAddressGetsNoDunning(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	c := h.customer("Bounced", "UTC", "en")
+	h.invoice(c, "B-1", "2026-11-01", "2026-12-01")
+	ctx := context.Background()
+	fresh, err := h.store.GetCustomer(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	marked := *fresh
+	marked.EmailInvalid, marked.EmailError, marked.Version = true, "hard bounce", fresh.Version+1
+	if err := h.store.UpdateCustomer(ctx, &marked, fresh.ExternalID); err != nil {
+		t.Fatal(err)
+	}
+	sum := h.sweepAt(at("2026-12-02", "UTC"))
+	if sum.Sent != 0 || sum.Skipped["email_invalid"] != 1 || len(h.mail()) != 0 {
+		t.Fatalf("run = %+v, %d emails; want the invoice skipped as email_invalid, nothing sent", sum, len(h.mail()))
+	}
+	email := "new-address@" + h.domain
+	if _, err := h.bill.UpdateCustomer(ctx, c.ID, billing.CustomerPatch{Email: &email}); err != nil {
+		t.Fatal(err)
+	}
+	if sum := h.sweepAt(at("2026-12-03", "UTC")); sum.Sent != 1 {
+		t.Errorf("after a new address: %+v, want the reminder sent", sum)
 	}
 }

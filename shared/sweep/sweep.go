@@ -607,6 +607,12 @@ func (s *Sweeper) customer(ctx context.Context, now time.Time, cid string, queue
 			internal, toCustomer = append(internal, toCustomer...), nil
 		}
 	}
+	if len(toCustomer) > 0 && c.EmailInvalid {
+		// SES reported a hard bounce or a complaint from the address: a
+		// person must fix it. Escalations to the firm still go.
+		sum.skip("email_invalid", len(toCustomer))
+		toCustomer = nil
+	}
 	if len(toCustomer) > 0 {
 		if reason := pressure(sends, today, pol); reason != "" {
 			sum.skip(reason, len(toCustomer))
@@ -1178,7 +1184,7 @@ func (s *Sweeper) compose(ctx context.Context, rc *runCache, c *billing.Customer
 	if err != nil {
 		return mailer.Message{}, err
 	}
-	msg := mailer.Message{From: s.settings.From, Subject: e.Subject, HTML: e.HTML, Text: e.Text}
+	msg := mailer.Message{From: s.settings.From, Subject: e.Subject, HTML: e.HTML, Text: e.Text, CustomerID: c.ID}
 	if s.settings.ReplyTo != "" {
 		msg.ReplyTo = []string{s.settings.ReplyTo}
 	}
