@@ -123,28 +123,35 @@ func runCustomers(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err != nil {
 		return err
 	}
-	if af.json {
+	return af.show(raw, page.NextCursor, stdout, stderr, "ID\tNAME\tEMAIL\tCURRENCY\tGRADE\tNOTE", func(tw io.Writer, c colour) {
+		for _, x := range page.Data {
+			note := ""
+			if x.CreditHold {
+				note = c.red("on hold")
+			}
+			if x.EmailError != nil {
+				note = strings.TrimSpace(note + " " + c.red("email refused"))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", x.ID, x.Name, x.Email, x.Currency, deref(x.Grade, "-"), note)
+		}
+	})
+}
+
+// show prints a page: the API's own JSON with --json, else a table with
+// header whose rows writes, and a note on stderr when there is more.
+func (f *apiFlags) show(raw []byte, next *string, stdout, stderr io.Writer, header string, rows func(tw io.Writer, c colour)) error {
+	if f.json {
 		_, err := stdout.Write(append(raw, '\n'))
 		return err
 	}
-	c := colourFor(stdout)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tNAME\tEMAIL\tCURRENCY\tGRADE\tNOTE")
-	for _, x := range page.Data {
-		note := ""
-		if x.CreditHold {
-			note = c.red("on hold")
-		}
-		if x.EmailError != nil {
-			note = strings.TrimSpace(note + " " + c.red("email refused"))
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", x.ID, x.Name, x.Email, x.Currency, deref(x.Grade, "-"), note)
-	}
+	fmt.Fprintln(tw, header)
+	rows(tw, colourFor(stdout))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	if page.NextCursor != nil {
-		fmt.Fprintf(stderr, "(more: raise --limit, or page the API with cursor=%s)\n", *page.NextCursor)
+	if next != nil {
+		fmt.Fprintf(stderr, "(more: raise --limit, or page the API with cursor=%s)\n", *next)
 	}
 	return nil
 }
@@ -187,30 +194,18 @@ func runInvoices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	if af.json {
-		_, err := stdout.Write(append(raw, '\n'))
-		return err
-	}
-	c := colourFor(stdout)
 	// The status, coloured or not, is the last column: tabwriter counts
 	// colour codes as width, so they stay out of the aligned columns.
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NUMBER\tCUSTOMER\tDUE\tTOTAL\tOWED\tSTATUS")
-	for _, x := range page.Data {
-		st := x.Status
-		if x.DaysOverdue > 0 {
-			st = c.red(fmt.Sprintf("%s, %d days", x.Status, x.DaysOverdue))
+	return af.show(raw, page.NextCursor, stdout, stderr, "NUMBER\tCUSTOMER\tDUE\tTOTAL\tOWED\tSTATUS", func(tw io.Writer, c colour) {
+		for _, x := range page.Data {
+			st := x.Status
+			if x.DaysOverdue > 0 {
+				st = c.red(fmt.Sprintf("%s, %d days", x.Status, x.DaysOverdue))
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s %s\t%s\n", x.Number, x.CustomerID, x.DueOn,
+				x.Currency, money.Decimal(x.Total, x.Currency), x.Currency, money.Decimal(x.Balance, x.Currency), st)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s %s\t%s\n", x.Number, x.CustomerID, x.DueOn,
-			x.Currency, money.Decimal(x.Total, x.Currency), x.Currency, money.Decimal(x.Balance, x.Currency), st)
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if page.NextCursor != nil {
-		fmt.Fprintf(stderr, "(more: raise --limit, or page the API with cursor=%s)\n", *page.NextCursor)
-	}
-	return nil
+	})
 }
 
 func deref(s *string, none string) string {
