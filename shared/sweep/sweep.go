@@ -402,8 +402,6 @@ func (s *Sweeper) run(ctx context.Context, now time.Time, preview *[]Planned, on
 	return sum, nil
 }
 
-// emailed counts the emails a run has sent, drafted or left in doubt (or,
-// previewing, planned).
 // furthestStep names the furthest ladder step among an email's invoices.
 func furthestStep(pol *dunning.Policy, work []due) string {
 	step := -1
@@ -448,6 +446,8 @@ func (s *Sweeper) emailLimit(ctx context.Context, dry bool) (int, string) {
 	return limit, reason
 }
 
+// emailed counts the emails a run has sent, drafted or left in doubt (or,
+// previewing, planned).
 func emailed(sum Summary, preview *[]Planned) int {
 	if preview != nil {
 		return len(*preview)
@@ -908,7 +908,7 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 			live = append(live, due{inv, w.step})
 		}
 	}
-	if fresh.PausedOn(today) || len(live) == 0 {
+	if fresh.PausedOn(today) || len(live) == 0 || kind == dunning.ToCustomer && fresh.EmailInvalid {
 		sum.skip("changed_before_send", len(work))
 		return s.store.ReleaseSend(ctx, snd)
 	}
