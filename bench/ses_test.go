@@ -37,21 +37,7 @@ import (
 func BenchmarkSendingAtTheSESLimit(b *testing.B) {
 	const rate = 14
 	customers, runFor := envInt(b, "BENCH_SES_CUSTOMERS", 2000), envInt(b, "BENCH_SES_RUN_SECONDS", 60)
-	home, err := localstack.Home()
-	if err != nil {
-		b.Fatal(err)
-	}
-	port, err := localstack.FreePort()
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv, err := localstack.StartSESWithQuota(context.Background(), home, port, localstack.SESQuota{MaxSendRate: rate, Max24HourSend: 50000})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = srv.Stop() })
-	proxy := testenv.NewFaultProxy(b, srv.Endpoint, 1)
-	proxy.Set(testenv.Faults{SendRate: rate})
+	srv, proxy := testenv.SESAccount(b, localstack.SESQuota{MaxSendRate: rate, Max24HourSend: 50000})
 
 	s := seed(b, 0, 0)
 	testenv.SeedDue(b, s.bill, customers, func(i int) string { return fmt.Sprintf("ses%05d@bench.example", i) }, sweepAt)

@@ -26,27 +26,7 @@ import (
 // emails were handed to SES.
 func sesAccount(t *testing.T, h *harness, q localstack.SESQuota) (*timedMailer, *testenv.FaultProxy) {
 	t.Helper()
-	home, err := localstack.Home()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var srv *localstack.Server
-	for range 5 {
-		port, err := localstack.FreePort()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if srv, err = localstack.StartSESWithQuota(context.Background(), home, port, q); err == nil && !srv.Reused {
-			break
-		}
-		srv = nil
-	}
-	if srv == nil {
-		t.Fatal("could not start an SES local of the test's own")
-	}
-	t.Cleanup(func() { _ = srv.Stop() })
-	proxy := testenv.NewFaultProxy(t, srv.Endpoint, 1)
-	proxy.Set(testenv.Faults{SendRate: q.MaxSendRate})
+	srv, proxy := testenv.SESAccount(t, q)
 	client := sesv2.New(sesv2.Options{Region: "us-east-1", BaseEndpoint: aws.String(proxy.URL),
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
 	m := &timedMailer{SES: &mailer.SES{Client: client}}
