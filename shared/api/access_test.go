@@ -22,6 +22,9 @@ func samplePath(pattern string) string {
 			return strings.Replace(pattern, "{id}", ids.New(idPrefix, time.Now()), 1)
 		}
 	}
+	if pattern == "/v1/imports" {
+		return pattern + "?kind=customers"
+	}
 	pattern = strings.Replace(pattern, "{language}/{tone}", "en/firm", 1)
 	pattern = strings.Replace(pattern, "{step}", "final", 1)
 	pattern = strings.Replace(pattern, "{customer_id}/{day}/{kind}", ids.New("cus_", time.Now())+"/2026-12-01/customer", 1)

@@ -18,6 +18,12 @@ type auditedWrite struct {
 	entity func(res map[string]any) string // nil: the id in the response
 }
 
+// writeHeaders are the headers a scenario's request needs beyond the
+// JSON default: name, value pairs.
+var writeHeaders = map[string][]string{
+	"POST /v1/imports": {"Content-Type", "text/csv"},
+}
+
 // TestEveryWriteRouteLeavesAnAuditRecord walks the router's route table:
 // every route that writes must have a scenario here (a route added later
 // fails this test until it has one), the scenario must succeed, and the
@@ -49,14 +55,18 @@ func TestEveryWriteRouteLeavesAnAuditRecord(t *testing.T) {
 			continue
 		}
 		delete(scenarios, name)
-		res := f.Do(rt.Method, sc.path, sc.body)
+		res := f.Do(rt.Method, sc.path, sc.body, writeHeaders[name]...)
 		if res.Status >= 300 {
 			t.Errorf("%s: %d %s", name, res.Status, res.Body)
 			continue
 		}
 		var entity string
 		if sc.entity != nil {
-			entity = sc.entity(nil)
+			var body map[string]any
+			if len(res.Body) > 0 {
+				body = res.Map(t)
+			}
+			entity = sc.entity(body)
 		} else {
 			entity = res.Map(t)["id"].(string)
 		}
@@ -151,10 +161,12 @@ func writeScenarios(t *testing.T, f *fixture) (map[string]auditedWrite, scenario
 	fixed := func(id string) func(map[string]any) string { return func(map[string]any) string { return id } }
 
 	scenarios := map[string]auditedWrite{
-		"POST /v1/customers":                                         {"/v1/customers", map[string]any{"name": "New Co", "email": "ap@new.example"}, nil},
-		"PATCH /v1/customers/{id}":                                   {"/v1/customers/" + cid, map[string]any{"name": "Acme Holdings GmbH"}, fixed(cid)},
-		"POST /v1/invoices":                                          {"/v1/invoices", map[string]any{"customer_id": cid, "total": 100, "issued_on": "2026-11-20", "due_on": "2026-12-20"}, nil},
-		"POST /v1/invoices/{id}/void":                                {"/v1/invoices/" + toVoid + "/void", nil, fixed(toVoid)},
+		"POST /v1/customers":          {"/v1/customers", map[string]any{"name": "New Co", "email": "ap@new.example"}, nil},
+		"PATCH /v1/customers/{id}":    {"/v1/customers/" + cid, map[string]any{"name": "Acme Holdings GmbH"}, fixed(cid)},
+		"POST /v1/invoices":           {"/v1/invoices", map[string]any{"customer_id": cid, "total": 100, "issued_on": "2026-11-20", "due_on": "2026-12-20"}, nil},
+		"POST /v1/invoices/{id}/void": {"/v1/invoices/" + toVoid + "/void", nil, fixed(toVoid)},
+		"POST /v1/imports": {"/v1/imports?kind=customers", "external_id,name,email\nC-IMPORTED,Imported Ltd,ap@imported.example\n",
+			func(res map[string]any) string { return res["results"].([]any)[0].(map[string]any)["id"].(string) }},
 		"POST /v1/payments":                                          {"/v1/payments", map[string]any{"customer_id": cid, "amount": 50}, nil},
 		"POST /v1/payments/{id}/allocate":                            {"/v1/payments/" + pid + "/allocate", map[string]any{"allocations": []any{map[string]any{"invoice_id": inv, "amount": 100}}}, fixed(pid)},
 		"POST /v1/payments/{id}/refunds":                             {"/v1/payments/" + pid + "/refunds", map[string]any{"amount": 100}, fixed(pid)},

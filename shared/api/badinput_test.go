@@ -99,6 +99,19 @@ func TestEveryWriteRouteRefusesWhatItCannotTake(t *testing.T) {
 		}
 		t.Run(rt.Method+" "+rt.Pattern, func(t *testing.T) {
 			path := samplePath(rt.Pattern)
+			if limit := api.FileLimit(rt); limit > 0 {
+				// A file route: its own size limit, and a file it cannot
+				// read is a 4xx naming the body.
+				tooBig := strings.Repeat("a,b\n", int(limit/4)+1)
+				if res := f.Do(rt.Method, path, tooBig, "Content-Type", "text/csv"); res.Status != 413 {
+					t.Errorf("a file over %d bytes: %d, want 413", limit, res.Status)
+				}
+				res := f.Do(rt.Method, path, "PK\x03\x04 not really a workbook", "Content-Type", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+				if code, field := res.ErrorField(t); res.Status != 400 || field != "body" {
+					t.Errorf("a broken workbook: %d %s field %q, want 400 naming the body", res.Status, code, field)
+				}
+				return
+			}
 			if res := f.Do(rt.Method, path, huge); res.Status != 413 {
 				t.Errorf("a 70 KB body: %d, want 413", res.Status)
 			}

@@ -29,7 +29,7 @@ func TestDynamoDBCallsPerOperation(t *testing.T) {
 	measure := func(name, method, path string, body any) {
 		t.Helper()
 		meter.Reset()
-		res := f.Do(method, path, body)
+		res := f.Do(method, path, body, writeHeaders[name]...)
 		c := meter.Snapshot()
 		if res.Status >= 300 {
 			t.Errorf("%s: %d %s", name, res.Status, res.Body)

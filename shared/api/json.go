@@ -31,12 +31,16 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_, _ = w.Write(append(b, '\n'))
 }
 
-// readBody reads a capped body. Too large is a 413 naming the body.
-func readBody(r *http.Request) ([]byte, error) {
-	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, MaxBodyBytes))
+// readBody reads a body capped at limit, or MaxBodyBytes when limit is 0.
+// Too large is a 413 naming the body.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if limit == 0 {
+		limit = MaxBodyBytes
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return nil, apperr.Field(apperr.TooLarge, "body", "request body is larger than %d bytes", MaxBodyBytes)
+		return nil, apperr.Field(apperr.TooLarge, "body", "request body is larger than %d bytes", limit)
 	}
 	if err != nil {
 		return nil, apperr.Field(apperr.BadRequest, "body", "could not read the request body")

@@ -40,7 +40,7 @@ func (s *Server) wrap(rt Route) http.Handler {
 		r = r.WithContext(audit.Begin(ctx, "key:"+key.ID, rt.Method+" "+rt.Pattern, requestID(ctx)))
 		var body []byte
 		if r.Method == http.MethodPost || r.Method == http.MethodPatch || r.Method == http.MethodPut || r.Method == http.MethodDelete {
-			if body, err = readBody(r); err != nil {
+			if body, err = readBody(r, FileLimit(rt)); err != nil {
 				s.writeError(w, r, err)
 				return
 			}

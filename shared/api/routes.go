@@ -43,6 +43,7 @@ func (s *Server) routes() []Route {
 		{"GET", "/v1/invoices", anyRole, s.listInvoices, false},
 		{"GET", "/v1/invoices/{id}", anyRole, s.getInvoice, false},
 		{"POST", "/v1/invoices/{id}/void", bookkeeping, s.voidInvoice, false},
+		{"POST", "/v1/imports", bookkeeping, s.importFile, false},
 
 		{"POST", "/v1/payments", bookkeeping, s.recordPayment, false},
 		{"GET", "/v1/payments", anyRole, s.listPayments, false},
@@ -115,6 +116,15 @@ var bodyless = map[string]bool{
 	"POST /v1/dunning/drafts/{customer_id}/{day}/{kind}/approve": true,
 	"POST /v1/keys/{id}/revoke":                                  true,
 }
+
+// fileRoutes take a file rather than JSON, up to a larger size than
+// MaxBodyBytes.
+var fileRoutes = map[string]int64{
+	"POST /v1/imports": maxImportBytes,
+}
+
+// FileLimit is the largest file a route takes, or 0 for a JSON route.
+func FileLimit(rt Route) int64 { return fileRoutes[rt.Method+" "+rt.Pattern] }
 
 // Bodyless reports whether a route takes no body.
 func Bodyless(rt Route) bool { return bodyless[rt.Method+" "+rt.Pattern] }

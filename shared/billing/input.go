@@ -24,6 +24,10 @@ type CustomerCreate struct {
 	Currency         string   `json:"currency"`
 	CreditLimit      *int64   `json:"credit_limit"`
 	PaymentTermsDays *int     `json:"payment_terms_days"`
+	// Policy names the dunning policy; empty or "standard" is the default.
+	Policy string `json:"policy"`
+	// Owner names the collector who looks after the customer.
+	Owner string `json:"owner"`
 }
 
 // CustomerPatch is the body of PATCH /v1/customers/{id}: every field is

@@ -180,6 +180,19 @@ func (s *Service) CustomerZone(c *Customer) string {
 // CreateCustomer validates in and stores a new customer.
 // Errors: Invalid (bad field), Conflict (external_id taken).
 func (s *Service) CreateCustomer(ctx context.Context, in CustomerCreate) (*Customer, error) {
+	c, err := s.NewCustomer(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.CreateCustomer(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// NewCustomer is CreateCustomer without the write: the customer in would
+// create, or why it is refused. An import's dry run checks rows with it.
+func (s *Service) NewCustomer(ctx context.Context, in CustomerCreate) (*Customer, error) {
 	now := s.now().UTC()
 	c := &Customer{
 		ID:               ids.New("cus_", now),
@@ -208,10 +221,31 @@ func (s *Service) CreateCustomer(ctx context.Context, in CustomerCreate) (*Custo
 	if err := validateCustomer(c); err != nil {
 		return nil, err
 	}
-	if err := s.store.CreateCustomer(ctx, c); err != nil {
+	c.Owner = strings.TrimSpace(in.Owner)
+	if err := checkText("owner", c.Owner, maxName, false); err != nil {
 		return nil, err
 	}
+	policy, err := s.policyNamed(ctx, in.Policy)
+	if err != nil {
+		return nil, err
+	}
+	c.Policy = policy
 	return c, nil
+}
+
+// policyNamed checks that a dunning policy exists and returns the name a
+// customer keeps: "" for the default ladder.
+func (s *Service) policyNamed(ctx context.Context, name string) (string, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || name == dunning.DefaultPolicyName {
+		return "", nil
+	}
+	if _, err := s.store.GetPolicy(ctx, name); apperr.Is(err, apperr.NotFound) {
+		return "", apperr.Invalidf("policy", "no dunning policy named %q", name)
+	} else if err != nil {
+		return "", err
+	}
+	return name, nil
 }
 
 // FindCustomerByExternalID returns the customer with the firm's id, if any:
@@ -347,10 +381,8 @@ func (s *Service) changeCustomer(ctx context.Context, id string, change func(*Cu
 // Errors: NotFound, Invalid, Conflict (external_id taken, or contention
 // beyond retries).
 func (s *Service) UpdateCustomer(ctx context.Context, id string, p CustomerPatch) (*Customer, error) {
-	if p.Policy != nil && strings.TrimSpace(*p.Policy) != "" && strings.TrimSpace(*p.Policy) != dunning.DefaultPolicyName {
-		if _, err := s.store.GetPolicy(ctx, strings.TrimSpace(*p.Policy)); apperr.Is(err, apperr.NotFound) {
-			return nil, apperr.Invalidf("policy", "no dunning policy named %q", *p.Policy)
-		} else if err != nil {
+	if p.Policy != nil {
+		if _, err := s.policyNamed(ctx, *p.Policy); err != nil {
 			return nil, err
 		}
 	}
@@ -360,6 +392,44 @@ func (s *Service) UpdateCustomer(ctx context.Context, id string, p CustomerPatch
 		c.CC = append([]string(nil), c.CC...)
 		return applyPatch(c, p)
 	})
+}
+
+// PlanCustomerUpdate is UpdateCustomer without the write: the fields p
+// would change on cur (none when it changes nothing), or why it is refused.
+func (s *Service) PlanCustomerUpdate(ctx context.Context, cur *Customer, p CustomerPatch) ([]string, error) {
+	if p.Policy != nil {
+		if _, err := s.policyNamed(ctx, *p.Policy); err != nil {
+			return nil, err
+		}
+	}
+	c := *cur
+	c.CC = append([]string(nil), cur.CC...)
+	if err := applyPatch(&c, p); err != nil {
+		return nil, err
+	}
+	return customerChanges(cur, &c), nil
+}
+
+// customerChanges names the fields a firm sets that differ between a and b.
+func customerChanges(a, b *Customer) []string {
+	var changed []string
+	add := func(field string, differ bool) {
+		if differ {
+			changed = append(changed, field)
+		}
+	}
+	add("external_id", a.ExternalID != b.ExternalID)
+	add("name", a.Name != b.Name)
+	add("email", a.Email != b.Email)
+	add("cc", !slices.Equal(a.CC, b.CC))
+	add("language", a.Language != b.Language)
+	add("timezone", a.Timezone != b.Timezone)
+	add("currency", a.Currency != b.Currency)
+	add("credit_limit", (a.CreditLimit == nil) != (b.CreditLimit == nil) || a.CreditLimit != nil && *a.CreditLimit != *b.CreditLimit)
+	add("payment_terms_days", a.PaymentTermsDays != b.PaymentTermsDays)
+	add("owner", a.Owner != b.Owner)
+	add("policy", a.Policy != b.Policy)
+	return changed
 }
 
 func applyPatch(c *Customer, p CustomerPatch) error {
@@ -551,10 +621,47 @@ func (s *Service) ListCustomers(ctx context.Context, cursor string, limit int) (
 // customer. Errors: Invalid (bad field, unknown customer), Conflict (number
 // or external_id taken).
 func (s *Service) CreateInvoice(ctx context.Context, in InvoiceCreate) (*Invoice, error) {
-	cust, err := s.invoiceCustomer(ctx, in)
+	cust, inv, err := s.newInvoice(ctx, in)
 	if err != nil {
 		return nil, err
 	}
+	// A customer's credit on account pays new invoices first.
+	limit, err := s.owedBeforeInvoice(ctx, cust)
+	if err != nil {
+		return nil, err
+	}
+	create := func(inv *Invoice) error {
+		return s.storeNewInvoice(ctx, inv, limit, func(inv *Invoice) error { return s.store.CreateInvoice(ctx, inv) })
+	}
+	if inv.Number != "" {
+		err = create(inv)
+	} else {
+		err = s.createNumbered(ctx, inv, create)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return inv, nil
+}
+
+// NewInvoice is CreateInvoice without the write: the invoice in would
+// create (without a number when in has none, and before any credit on
+// account pays it), or why it is refused.
+func (s *Service) NewInvoice(ctx context.Context, in InvoiceCreate) (*Invoice, error) {
+	_, inv, err := s.newInvoice(ctx, in)
+	return inv, err
+}
+
+func (s *Service) newInvoice(ctx context.Context, in InvoiceCreate) (*Customer, *Invoice, error) {
+	cust, err := s.invoiceCustomer(ctx, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	inv, err := s.buildInvoice(cust, in)
+	return cust, inv, err
+}
+
+func (s *Service) buildInvoice(cust *Customer, in InvoiceCreate) (_ *Invoice, err error) {
 	now := s.now().UTC()
 	zone := s.CustomerZone(cust)
 	inv := &Invoice{
@@ -621,23 +728,42 @@ func (s *Service) CreateInvoice(ctx context.Context, in InvoiceCreate) (*Invoice
 		}
 		inv.Discount = &DiscountTerms{RateBP: d.RateBP, Days: d.Days}
 	}
-	// A customer's credit on account pays new invoices first.
-	limit, err := s.owedBeforeInvoice(ctx, cust)
-	if err != nil {
-		return nil, err
-	}
-	create := func(inv *Invoice) error {
-		return s.storeNewInvoice(ctx, inv, limit, func(inv *Invoice) error { return s.store.CreateInvoice(ctx, inv) })
-	}
-	if inv.Number != "" {
-		err = create(inv)
-	} else {
-		err = s.createNumbered(ctx, inv, create)
-	}
-	if err != nil {
-		return nil, err
-	}
 	return inv, nil
+}
+
+// InvoiceDetails are the parts of an issued invoice that can change
+// without touching what is owed or when: nil leaves a field as it is.
+type InvoiceDetails struct {
+	Description *string
+	PaymentURL  *string
+}
+
+// UpdateInvoiceDetails changes an invoice's description or payment link.
+// Errors: NotFound, Invalid.
+func (s *Service) UpdateInvoiceDetails(ctx context.Context, id string, d InvoiceDetails) (*Invoice, error) {
+	if d.Description != nil {
+		if err := checkText("description", *d.Description, maxDescription, false); err != nil {
+			return nil, err
+		}
+	}
+	if d.PaymentURL != nil {
+		if err := checkPaymentURL(strings.TrimSpace(*d.PaymentURL)); err != nil {
+			return nil, err
+		}
+	}
+	return s.changeInvoice(ctx, id, func(inv *Invoice) error {
+		changed := false
+		if d.Description != nil && *d.Description != inv.Description {
+			inv.Description, changed = *d.Description, true
+		}
+		if u := d.PaymentURL; u != nil && strings.TrimSpace(*u) != inv.PaymentURL {
+			inv.PaymentURL, changed = strings.TrimSpace(*u), true
+		}
+		if !changed {
+			return errUnchanged
+		}
+		return nil
+	})
 }
 
 // createNumbered assigns the next free number from the firm's counter. A

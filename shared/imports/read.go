@@ -1,0 +1,211 @@
+// Package imports brings customers and invoices in from the files a firm's
+// books export: CSV or Excel (.xlsx), one record per row, with a header
+// row naming the columns. Rows are upserted by the firm's own id
+// (external_id), so importing the same file twice changes nothing the
+// second time.
+package imports
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/xuri/excelize/v2"
+
+	"dunlin/shared/apperr"
+)
+
+// MaxRows is how many data rows one request may carry: enough for most
+// firms' whole ledger, few enough to finish well inside API Gateway's 30
+// seconds. `dunlin import` splits larger files into requests of this size.
+const MaxRows = 1000
+
+// Format is how a file is encoded.
+type Format string
+
+const (
+	CSV  Format = "csv"
+	XLSX Format = "xlsx"
+)
+
+// Table is a file read into rows of text cells.
+type Table struct {
+	Format Format
+	Header []string
+	Rows   []Row
+}
+
+// Row is one data row and where it is in the file: Number counts rows the
+// way a spreadsheet does, the header being row 1.
+type Row struct {
+	Number int
+	Cells  []string
+}
+
+// zipMagic starts every .xlsx file (an xlsx is a zip archive).
+var zipMagic = []byte("PK\x03\x04")
+
+// Read reads a CSV or .xlsx file, telling them apart by their first bytes.
+// Blank rows are skipped but still counted, so row numbers match what the
+// firm sees in its spreadsheet.
+func Read(b []byte) (*Table, error) {
+	if bytes.HasPrefix(b, zipMagic) {
+		return readXLSX(b)
+	}
+	return readCSV(b)
+}
+
+func readCSV(b []byte) (*Table, error) {
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) // Excel writes a byte-order mark
+	r := csv.NewReader(bytes.NewReader(b))
+	r.Comma = sniffDelimiter(b)
+	r.FieldsPerRecord = -1 // ragged rows are checked per row, not refused whole
+	r.TrimLeadingSpace = true
+	t := &Table{Format: CSV}
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, apperr.Field(apperr.BadRequest, "body", "the CSV file is not well formed at line %d: %v", pe.StartLine, pe.Err)
+			}
+			return nil, apperr.Field(apperr.BadRequest, "body", "could not read the CSV file: %v", err)
+		}
+		line, _ := r.FieldPos(0) // a row's number is the line it starts on, as in a spreadsheet
+		if err := t.add(line, rec); err != nil {
+			return nil, err
+		}
+	}
+	return t.done()
+}
+
+// sniffDelimiter picks ';' or tab when the header line uses it and not
+// commas: Excel in much of Europe saves "CSV" with semicolons.
+func sniffDelimiter(b []byte) rune {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	for _, d := range []rune{';', '\t'} {
+		if bytes.ContainsRune(line, d) && !bytes.ContainsRune(line, ',') {
+			return d
+		}
+	}
+	return ','
+}
+
+func readXLSX(b []byte) (*Table, error) {
+	f, err := excelize.OpenReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, apperr.Field(apperr.BadRequest, "body", "could not read the Excel file: %v", err)
+	}
+	defer f.Close()
+	sheet := firstVisibleSheet(f)
+	if sheet == "" {
+		return nil, apperr.Field(apperr.BadRequest, "body", "the Excel file has no visible sheet")
+	}
+	// Raw values: numbers as stored, not as the sheet formats them for a
+	// locale ("1.234,50 €"), and dates as Excel serial numbers, which the
+	// date columns convert.
+	rows, err := f.GetRows(sheet, excelize.Options{RawCellValue: true})
+	if err != nil {
+		return nil, apperr.Field(apperr.BadRequest, "body", "could not read sheet %q: %v", sheet, err)
+	}
+	t := &Table{Format: XLSX}
+	for i, rec := range rows {
+		if err := t.add(i+1, rec); err != nil {
+			return nil, err
+		}
+	}
+	return t.done()
+}
+
+func firstVisibleSheet(f *excelize.File) string {
+	for _, name := range f.GetSheetList() {
+		if visible, err := f.GetSheetVisible(name); err == nil && visible {
+			return name
+		}
+	}
+	return ""
+}
+
+// add takes the first non-blank row as the header and the rest as data.
+func (t *Table) add(n int, rec []string) error {
+	blank := true
+	for i := range rec {
+		rec[i] = strings.TrimSpace(rec[i])
+		if rec[i] != "" {
+			blank = false
+		}
+	}
+	switch {
+	case blank:
+		return nil
+	case t.Header == nil:
+		t.Header = rec
+	default:
+		if len(t.Rows) == MaxRows {
+			return apperr.Field(apperr.TooLarge, "body", "more than %d rows; send larger files in parts (dunlin import does this for you)", MaxRows)
+		}
+		t.Rows = append(t.Rows, Row{Number: n, Cells: rec})
+	}
+	return nil
+}
+
+func (t *Table) done() (*Table, error) {
+	if t.Header == nil {
+		return nil, apperr.Field(apperr.BadRequest, "body", "the file is empty: it needs a header row naming the columns")
+	}
+	return t, nil
+}
+
+// Part is a piece of a table as a CSV file of its own, with the header.
+type Part struct {
+	CSV []byte
+	// Rows maps a row number within the part to the row's number in the
+	// original file, so errors reported on the part name the firm's rows.
+	Rows map[int]int
+	Len  int // data rows in the part
+}
+
+// Parts splits a table into CSV files of at most size rows each, for
+// sending in parts.
+func (t *Table) Parts(size int) ([]Part, error) {
+	var parts []Part
+	for start := 0; start < len(t.Rows); start += size {
+		rows := t.Rows[start:min(start+size, len(t.Rows))]
+		var buf bytes.Buffer
+		w := csv.NewWriter(&buf)
+		p := Part{Rows: make(map[int]int, len(rows)), Len: len(rows)}
+		line := 1 + lines(t.Header)
+		if err := w.Write(t.Header); err != nil {
+			return nil, fmt.Errorf("write part: %w", err)
+		}
+		for _, r := range rows {
+			p.Rows[line] = r.Number
+			line += lines(r.Cells)
+			if err := w.Write(r.Cells); err != nil {
+				return nil, fmt.Errorf("write part: %w", err)
+			}
+		}
+		w.Flush()
+		if err := w.Error(); err != nil {
+			return nil, fmt.Errorf("write part: %w", err)
+		}
+		p.CSV = buf.Bytes()
+		parts = append(parts, p)
+	}
+	return parts, nil
+}
+
+// lines is how many lines a record takes in CSV: cells may hold newlines.
+func lines(rec []string) int {
+	n := 1
+	for _, c := range rec {
+		n += strings.Count(c, "\n")
+	}
+	return n
+}
