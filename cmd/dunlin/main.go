@@ -6,6 +6,7 @@
 //	dunlin keys create|list|revoke manage API keys
 //	dunlin webhook FILE            sign and post a webhook (samples in events/)
 //	dunlin cost --customers N      estimate the monthly AWS bill
+//	dunlin import FILE...          import customers or invoices (CSV, .xlsx)
 //	dunlin customers|invoices      list them from the API (local or deployed)
 //	dunlin with-servers -- CMD     run CMD with local DynamoDB and SES (make test)
 package main
@@ -32,6 +33,7 @@ Usage:
   dunlin keys revoke KEY_ID                revoke an API key
   dunlin webhook [--url U] FILE.json       sign a webhook body (events/) and post it
   dunlin cost --customers N [flags]        estimate the monthly AWS bill
+  dunlin import [--dry-run] FILE...        import customers or invoices from CSV or .xlsx files
   dunlin customers [--api URL --key K]     list customers from the API (make dev's, or a deployed one)
   dunlin invoices [--status overdue]       list invoices and what is owed on them
   dunlin with-servers -- CMD [ARGS...]     run CMD with DynamoDB Local and SES local started
@@ -79,6 +81,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runWebhook(ctx, args[1:], stdout, stderr)
 	case "cost":
 		return runCost(ctx, args[1:], stdout, stderr)
+	case "import":
+		return runImport(ctx, args[1:], stdout, stderr)
 	case "customers":
 		return runCustomers(ctx, args[1:], stdout, stderr)
 	case "invoices":

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -34,40 +35,65 @@ func (f *apiFlags) register(fs *flag.FlagSet) {
 
 // get reads one page of a list from the API.
 func (f *apiFlags) get(ctx context.Context, path string, q url.Values, out any) ([]byte, error) {
-	if f.key == "" {
-		return nil, errors.New("--key is required (or DUNLIN_API_KEY): make dev prints an admin key, dunlin keys create makes one")
-	}
 	if f.limit < 1 || f.limit > 200 {
 		return nil, fmt.Errorf("--limit %d: from 1 to 200", f.limit)
 	}
 	q.Set("limit", fmt.Sprint(f.limit))
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(f.url, "/")+path+"?"+q.Encode(), nil)
-	if err != nil {
-		return nil, fmt.Errorf("--api %q: %w", f.url, err)
-	}
-	req.Header.Set("Authorization", "Bearer "+f.key)
-	req.Header.Set("Accept", "application/json")
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("reach the API at %s (is make dev running, or is --api right?): %w", f.url, err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	status, body, err := f.do(ctx, http.MethodGet, path, q, nil)
 	if err != nil {
 		return nil, err
 	}
-	if res.StatusCode != http.StatusOK {
-		var e struct {
-			Error struct{ Message string } `json:"error"`
-		}
-		if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
-			return nil, fmt.Errorf("the API answered %d: %s", res.StatusCode, e.Error.Message)
-		}
-		return nil, fmt.Errorf("the API answered %d", res.StatusCode)
+	if status != http.StatusOK {
+		return nil, apiError(status, body)
 	}
 	return body, json.Unmarshal(body, out)
+}
+
+// do sends one request to the API and returns its status and body.
+// headers are name, value pairs.
+func (f *apiFlags) do(ctx context.Context, method, path string, q url.Values, body []byte, headers ...string) (int, []byte, error) {
+	if f.key == "" {
+		return 0, nil, errors.New("--key is required (or DUNLIN_API_KEY): make dev prints an admin key, dunlin keys create makes one")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(f.url, "/")+path+"?"+q.Encode(), rd)
+	if err != nil {
+		return 0, nil, fmt.Errorf("--api %q: %w", f.url, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+f.key)
+	req.Header.Set("Accept", "application/json")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("reach the API at %s (is make dev running, or is --api right?): %w", f.url, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	if err != nil {
+		return 0, nil, fmt.Errorf("read the API's answer: %w", err)
+	}
+	return res.StatusCode, b, nil
+}
+
+// apiError turns an error answer into a Go error with the API's message.
+func apiError(status int, body []byte) error {
+	var e struct {
+		Error struct{ Message, Field string } `json:"error"`
+	}
+	if json.Unmarshal(body, &e) == nil && e.Error.Message != "" {
+		if e.Error.Field != "" {
+			return fmt.Errorf("the API answered %d (%s): %s", status, e.Error.Field, e.Error.Message)
+		}
+		return fmt.Errorf("the API answered %d: %s", status, e.Error.Message)
+	}
+	return fmt.Errorf("the API answered %d", status)
 }
 
 // colour is for a terminal only, and never when NO_COLOR is set
@@ -75,8 +101,12 @@ func (f *apiFlags) get(ctx context.Context, path string, q url.Values, out any) 
 type colour bool
 
 func colourFor(w io.Writer) colour {
+	return colour(isTerminal(w) && os.Getenv("NO_COLOR") == "")
+}
+
+func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok || os.Getenv("NO_COLOR") != "" {
+	if !ok {
 		return false
 	}
 	st, err := f.Stat()

@@ -17,25 +17,32 @@ import (
 	"dunlin/shared/testenv"
 )
 
-// TestCustomersAndInvoicesListWhatTheAPIHolds: the quick views read the
-// real API over HTTP, as they would a deployed one, with a viewer's key;
-// an overdue invoice says so (no colour codes when not on a terminal); a
-// wrong key or none is a clear error.
-func TestCustomersAndInvoicesListWhatTheAPIHolds(t *testing.T) {
-	t.Parallel()
+// serveAPI serves a whole App, on a table of its own, over HTTP at a
+// fixed time, as the commands that talk to the API would find it.
+func serveAPI(t *testing.T, now time.Time) (*app.App, *httptest.Server) {
+	t.Helper()
 	_, table := testenv.NewTable(t)
 	env := map[string]string{"DUNLIN_TABLE": table, "DUNLIN_DYNAMODB_ENDPOINT": testenv.DynamoDBEndpoint(t), "DUNLIN_SES_ENDPOINT": testenv.SESEndpoint(t)}
 	cfg, err := config.FromLookup(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
 	a, err := app.New(context.Background(), cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now })
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(a.API)
 	t.Cleanup(srv.Close)
+	return a, srv
+}
+
+// TestCustomersAndInvoicesListWhatTheAPIHolds: the quick views read the
+// real API over HTTP, as they would a deployed one, with a viewer's key;
+// an overdue invoice says so (no colour codes when not on a terminal); a
+// wrong key or none is a clear error.
+func TestCustomersAndInvoicesListWhatTheAPIHolds(t *testing.T) {
+	t.Parallel()
+	a, srv := serveAPI(t, time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
 	ctx := context.Background()
 	token, _, err := a.Keys.Create(ctx, "views", auth.Viewer)
 	if err != nil {

@@ -33,9 +33,10 @@ const (
 
 // Table is a file read into rows of text cells.
 type Table struct {
-	Format Format
-	Header []string
-	Rows   []Row
+	Format  Format
+	Header  []string
+	Rows    []Row
+	maxRows int
 }
 
 // Row is one data row and where it is in the file: Number counts rows the
@@ -48,23 +49,24 @@ type Row struct {
 // zipMagic starts every .xlsx file (an xlsx is a zip archive).
 var zipMagic = []byte("PK\x03\x04")
 
-// Read reads a CSV or .xlsx file, telling them apart by their first bytes.
-// Blank rows are skipped but still counted, so row numbers match what the
-// firm sees in its spreadsheet.
-func Read(b []byte) (*Table, error) {
+// Read reads a CSV or .xlsx file, telling them apart by their first bytes,
+// of at most maxRows data rows (0: any number). Blank rows are skipped but
+// still counted, so row numbers match what the firm sees in its
+// spreadsheet.
+func Read(b []byte, maxRows int) (*Table, error) {
 	if bytes.HasPrefix(b, zipMagic) {
-		return readXLSX(b)
+		return readXLSX(b, maxRows)
 	}
-	return readCSV(b)
+	return readCSV(b, maxRows)
 }
 
-func readCSV(b []byte) (*Table, error) {
+func readCSV(b []byte, maxRows int) (*Table, error) {
 	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) // Excel writes a byte-order mark
 	r := csv.NewReader(bytes.NewReader(b))
 	r.Comma = sniffDelimiter(b)
 	r.FieldsPerRecord = -1 // ragged rows are checked per row, not refused whole
 	r.TrimLeadingSpace = true
-	t := &Table{Format: CSV}
+	t := &Table{Format: CSV, maxRows: maxRows}
 	for {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -97,7 +99,7 @@ func sniffDelimiter(b []byte) rune {
 	return ','
 }
 
-func readXLSX(b []byte) (*Table, error) {
+func readXLSX(b []byte, maxRows int) (*Table, error) {
 	f, err := excelize.OpenReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, apperr.Field(apperr.BadRequest, "body", "could not read the Excel file: %v", err)
@@ -114,7 +116,7 @@ func readXLSX(b []byte) (*Table, error) {
 	if err != nil {
 		return nil, apperr.Field(apperr.BadRequest, "body", "could not read sheet %q: %v", sheet, err)
 	}
-	t := &Table{Format: XLSX}
+	t := &Table{Format: XLSX, maxRows: maxRows}
 	for i, rec := range rows {
 		if err := t.add(i+1, rec); err != nil {
 			return nil, err
@@ -147,8 +149,8 @@ func (t *Table) add(n int, rec []string) error {
 	case t.Header == nil:
 		t.Header = rec
 	default:
-		if len(t.Rows) == MaxRows {
-			return apperr.Field(apperr.TooLarge, "body", "more than %d rows; send larger files in parts (dunlin import does this for you)", MaxRows)
+		if t.maxRows > 0 && len(t.Rows) == t.maxRows {
+			return apperr.Field(apperr.TooLarge, "body", "more than %d rows; send larger files in parts (dunlin import does this for you)", t.maxRows)
 		}
 		t.Rows = append(t.Rows, Row{Number: n, Cells: rec})
 	}
@@ -162,43 +164,65 @@ func (t *Table) done() (*Table, error) {
 	return t, nil
 }
 
-// Part is a piece of a table as a CSV file of its own, with the header.
+// Part is a piece of a table as a file of its own, with the header: CSV,
+// or .xlsx when the table came from one, so that cells keep their
+// meaning (an Excel date is a number only a workbook says is a date).
 type Part struct {
-	CSV []byte
+	File []byte
 	// Rows maps a row number within the part to the row's number in the
 	// original file, so errors reported on the part name the firm's rows.
 	Rows map[int]int
 	Len  int // data rows in the part
 }
 
-// Parts splits a table into CSV files of at most size rows each, for
-// sending in parts.
+// ContentType is the media type to send the part as.
+func (p Part) ContentType() string {
+	if bytes.HasPrefix(p.File, zipMagic) {
+		return XLSXType
+	}
+	return "text/csv"
+}
+
+// XLSXType is the media type of an Excel workbook.
+const XLSXType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+// Parts splits a table into files of at most size rows each, for sending
+// in parts.
 func (t *Table) Parts(size int) ([]Part, error) {
 	var parts []Part
 	for start := 0; start < len(t.Rows); start += size {
 		rows := t.Rows[start:min(start+size, len(t.Rows))]
-		var buf bytes.Buffer
-		w := csv.NewWriter(&buf)
-		p := Part{Rows: make(map[int]int, len(rows)), Len: len(rows)}
-		line := 1 + lines(t.Header)
-		if err := w.Write(t.Header); err != nil {
+		write := t.csvPart
+		if t.Format == XLSX {
+			write = t.xlsxPart
+		}
+		p, err := write(rows)
+		if err != nil {
 			return nil, fmt.Errorf("write part: %w", err)
 		}
-		for _, r := range rows {
-			p.Rows[line] = r.Number
-			line += lines(r.Cells)
-			if err := w.Write(r.Cells); err != nil {
-				return nil, fmt.Errorf("write part: %w", err)
-			}
-		}
-		w.Flush()
-		if err := w.Error(); err != nil {
-			return nil, fmt.Errorf("write part: %w", err)
-		}
-		p.CSV = buf.Bytes()
 		parts = append(parts, p)
 	}
 	return parts, nil
+}
+
+func (t *Table) csvPart(rows []Row) (Part, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	p := Part{Rows: make(map[int]int, len(rows)), Len: len(rows)}
+	line := 1 + lines(t.Header)
+	if err := w.Write(t.Header); err != nil {
+		return p, err
+	}
+	for _, r := range rows {
+		p.Rows[line] = r.Number
+		line += lines(r.Cells)
+		if err := w.Write(r.Cells); err != nil {
+			return p, err
+		}
+	}
+	w.Flush()
+	p.File = buf.Bytes()
+	return p, w.Error()
 }
 
 // lines is how many lines a record takes in CSV: cells may hold newlines.
@@ -208,4 +232,39 @@ func lines(rec []string) int {
 		n += strings.Count(c, "\n")
 	}
 	return n
+}
+
+// xlsxPart writes the raw values back as text cells: reading a workbook
+// takes raw values, so the server reads each cell as it was.
+func (t *Table) xlsxPart(rows []Row) (Part, error) {
+	f := excelize.NewFile()
+	defer f.Close()
+	p := Part{Rows: make(map[int]int, len(rows)), Len: len(rows)}
+	sheet := f.GetSheetName(0)
+	put := func(n int, cells []string) error {
+		vals := make([]any, len(cells))
+		for i, c := range cells {
+			vals[i] = c
+		}
+		cell, err := excelize.CoordinatesToCellName(1, n)
+		if err != nil {
+			return err
+		}
+		return f.SetSheetRow(sheet, cell, &vals)
+	}
+	if err := put(1, t.Header); err != nil {
+		return p, err
+	}
+	for i, r := range rows {
+		p.Rows[i+2] = r.Number
+		if err := put(i+2, r.Cells); err != nil {
+			return p, err
+		}
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		return p, err
+	}
+	p.File = buf.Bytes()
+	return p, nil
 }

@@ -14,7 +14,7 @@ import (
 func TestReadCSVAsSpreadsheetsSaveIt(t *testing.T) {
 	// Excel in much of Europe: a byte-order mark, semicolons, a blank line.
 	file := "\xef\xbb\xbfExternal ID;Name;Email\r\nC-1;Acme;ap@acme.example\r\n\r\n;;\r\nC-2;\"Bolt; Nut\";ap@bolt.example\r\n"
-	tb, err := Read([]byte(file))
+	tb, err := Read([]byte(file), MaxRows)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestReadRefusesWhatIsNotATable(t *testing.T) {
 		"broken xlsx":   "PK\x03\x04 and then nothing",
 		"too many rows": "id\n" + strings.Repeat("x\n", MaxRows+1),
 	} {
-		_, err := Read([]byte(file))
+		_, err := Read([]byte(file), MaxRows)
 		if e, ok := apperr.As(err); !ok || e.Field != "body" {
 			t.Errorf("%s: %v, want an error naming the body", name, err)
 		}
@@ -57,7 +57,7 @@ func TestReadXLSXGivesRawValues(t *testing.T) {
 	if err := f.Write(&buf); err != nil {
 		t.Fatal(err)
 	}
-	tb, err := Read(buf.Bytes())
+	tb, err := Read(buf.Bytes(), MaxRows)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestMapHeader(t *testing.T) {
 
 func TestPartsKeepTheFilesRowNumbers(t *testing.T) {
 	file := "external_id,description\n1,one\n\n2,\"two\nlines\"\n3,three\n4,four\n"
-	tb, err := Read([]byte(file))
+	tb, err := Read([]byte(file), MaxRows)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,7 +149,7 @@ func TestPartsKeepTheFilesRowNumbers(t *testing.T) {
 		t.Fatalf("%d parts", len(parts))
 	}
 	for i, p := range parts {
-		again, err := Read(p.CSV)
+		again, err := Read(p.File, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package imports
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"dunlin/shared/apperr"
@@ -92,7 +93,7 @@ type planned struct {
 // that fail their checks are in the report; with them and without
 // opt.Partial the error is ErrRowsRefused and nothing was written.
 func (im *Importer) Import(ctx context.Context, kind Kind, file []byte, opt Options) (*Report, error) {
-	t, err := Read(file)
+	t, err := Read(file, MaxRows)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +118,7 @@ func (im *Importer) Import(ctx context.Context, kind Kind, file []byte, opt Opti
 	}
 	if opt.DryRun || bad > 0 && !opt.Partial {
 		rep.add(rows, func(p *planned) Result { return p.result })
-		if bad > 0 && !opt.Partial {
+		if bad > 0 && !opt.Partial && !opt.DryRun {
 			return rep, ErrRowsRefused
 		}
 		return rep, nil
@@ -147,56 +148,113 @@ func (rep *Report) add(rows []*planned, result func(*planned) Result) {
 	for _, p := range rows {
 		r := result(p)
 		rep.Results = append(rep.Results, r)
-		switch r.Action {
-		case Created:
-			rep.Created++
-		case Updated:
-			rep.Updated++
-		case Unchanged:
-			rep.Unchanged++
-		case Failed:
-			rep.Failed++
-		}
+		rep.count(r.Action, 1)
 	}
 }
 
-// plan checks each row: its cells, then against the books. A row whose
-// external_id an earlier row already used fails, so the file says once
-// what each record should be.
-func (im *Importer) plan(ctx context.Context, t *Table, m *Mapping) []*planned {
-	rows := make([]*planned, len(t.Rows))
-	first := map[string]int{}
-	for i, r := range t.Rows {
-		ext := m.Cell(r, "external_id")
-		rows[i] = &planned{row: r, result: Result{Row: r.Number, ExternalID: ext}}
-		if n, dup := first[ext]; dup && ext != "" {
-			rows[i].result = rows[i].result.failed(apperr.Invalidf("external_id", "external_id %q is also on row %d", ext, n))
-			continue
+// Merge adds the report of one part of a file to r. rows maps the part's
+// row numbers to the file's, as Part.Rows does.
+func (r *Report) Merge(part *Report, rows map[int]int) {
+	if r.Columns == nil {
+		r.Columns, r.IgnoredColumns = part.Columns, part.IgnoredColumns
+	}
+	r.Written = r.Written || part.Written
+	r.Rows += part.Rows
+	for _, res := range part.Results {
+		res.Row = rows[res.Row]
+		r.Results = append(r.Results, res)
+		r.count(res.Action, 1)
+	}
+}
+
+// Fail records results as failed, replacing what r said of their rows.
+func (r *Report) Fail(results []Result) {
+	for _, f := range results {
+		i := slices.IndexFunc(r.Results, func(x Result) bool { return x.Row == f.Row })
+		if i < 0 {
+			r.Results = append(r.Results, f)
+			r.Rows++
+		} else {
+			r.count(r.Results[i].Action, -1)
+			r.Results[i] = f
 		}
-		first[ext] = r.Number
+		r.count(Failed, 1)
+	}
+	slices.SortFunc(r.Results, func(a, b Result) int { return a.Row - b.Row })
+}
+
+func (r *Report) count(action string, n int) {
+	switch action {
+	case Created:
+		r.Created += n
+	case Updated:
+		r.Updated += n
+	case Unchanged:
+		r.Unchanged += n
+	case Failed:
+		r.Failed += n
+	}
+}
+
+// plan checks each row: first against the rest of the file, then its
+// cells, then against the books.
+func (im *Importer) plan(ctx context.Context, t *Table, m *Mapping) []*planned {
+	dups := map[int]Result{}
+	for _, r := range Duplicates(t, m) {
+		dups[r.Row] = r
+	}
+	rows := make([]*planned, len(t.Rows))
+	for i, r := range t.Rows {
+		rows[i] = &planned{row: r, result: Result{Row: r.Number, ExternalID: m.Cell(r, "external_id")}}
+		if d, dup := dups[r.Number]; dup {
+			rows[i].result = d
+		}
 	}
 	plan := im.planCustomer
 	if m.Kind == Invoices {
 		plan = im.planInvoice
 	}
-	var numbers sync.Map // invoice number -> first row, for the same check on numbers
 	eachRow(rows, func(p *planned) {
 		if p.result.Action == Failed || ctx.Err() != nil {
 			return
 		}
-		r := p.row
-		if n := m.Cell(r, "number"); m.Kind == Invoices && n != "" {
-			if prev, dup := numbers.LoadOrStore(n, r.Number); dup {
-				p.result = p.result.failed(apperr.Invalidf("number", "number %q is also on row %d", n, prev))
-				return
-			}
-		}
-		if err := plan(ctx, t.Format, m, r, p); err != nil {
-			im.logInternal(ctx, r, err)
+		if err := plan(ctx, t.Format, m, p.row, p); err != nil {
+			im.logInternal(ctx, p.row, err)
 			p.result = p.result.failed(err)
 		}
 	})
 	return rows
+}
+
+// Duplicates are the rows that repeat an external_id (or an invoice
+// number) an earlier row of the file has: a file says once what each
+// record should be. `dunlin import` checks a whole file with it before
+// sending it in parts.
+func Duplicates(t *Table, m *Mapping) []Result {
+	var out []Result
+	fields := []string{"external_id"}
+	if m.Kind == Invoices {
+		fields = append(fields, "number")
+	}
+	seen := map[string]map[string]int{}
+	for _, f := range fields {
+		seen[f] = map[string]int{}
+	}
+	for _, r := range t.Rows {
+		for _, f := range fields {
+			v := m.Cell(r, f)
+			if v == "" {
+				continue
+			}
+			if first, dup := seen[f][v]; dup {
+				res := Result{Row: r.Number, ExternalID: m.Cell(r, "external_id")}
+				out = append(out, res.failed(apperr.Invalidf(f, "%s %q is also on row %d", f, v, first)))
+				break
+			}
+			seen[f][v] = r.Number
+		}
+	}
+	return out
 }
 
 // eachRow runs fn over rows, a few at a time.
