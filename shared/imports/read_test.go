@@ -2,6 +2,7 @@ package imports
 
 import (
 	"bytes"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -168,5 +169,25 @@ func TestPartsKeepTheFilesRowNumbers(t *testing.T) {
 	}
 	if parts[1].Rows[2] != 6 { // row 3 of the file is blank; "two" takes rows 4 and 5
 		t.Errorf("part 2's first row is row %d of the file, want 6", parts[1].Rows[2])
+	}
+}
+
+// TestTheREADMEListsEveryColumn keeps the documented mapping and the code
+// the same: every field and alias is in the README's import section.
+func TestTheREADMEListsEveryColumn(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(b), "### Importing from your books")
+	section, _, _ = strings.Cut(section, "\n### ")
+	for kind, cols := range Columns {
+		for _, c := range cols {
+			for _, name := range append([]string{c.Field}, c.Aliases...) {
+				if !strings.Contains(section, "`"+name+"`") {
+					t.Errorf("%s column %s: the README does not list `%s`", kind, c.Field, name)
+				}
+			}
+		}
 	}
 }
