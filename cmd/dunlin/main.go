@@ -7,6 +7,7 @@
 //	dunlin webhook FILE            sign and post a webhook (samples in events/)
 //	dunlin cost --customers N      estimate the monthly AWS bill
 //	dunlin import FILE...          import customers or invoices (CSV, .xlsx)
+//	dunlin export customers        write them out in the columns import reads
 //	dunlin customers|invoices      list them from the API (local or deployed)
 //	dunlin with-servers -- CMD     run CMD with local DynamoDB and SES (make test)
 package main
@@ -34,6 +35,7 @@ Usage:
   dunlin webhook [--url U] FILE.json       sign a webhook body (events/) and post it
   dunlin cost --customers N [flags]        estimate the monthly AWS bill
   dunlin import [--dry-run] FILE...        import customers or invoices from CSV or .xlsx files
+  dunlin export customers|invoices         write them as CSV or .xlsx (--out FILE.xlsx)
   dunlin customers [--api URL --key K]     list customers from the API (make dev's, or a deployed one)
   dunlin invoices [--status overdue]       list invoices and what is owed on them
   dunlin with-servers -- CMD [ARGS...]     run CMD with DynamoDB Local and SES local started
@@ -83,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runCost(ctx, args[1:], stdout, stderr)
 	case "import":
 		return runImport(ctx, args[1:], stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], stdout, stderr)
 	case "customers":
 		return runCustomers(ctx, args[1:], stdout, stderr)
 	case "invoices":
