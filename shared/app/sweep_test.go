@@ -10,6 +10,7 @@ import (
 	"dunlin/shared/app"
 	"dunlin/shared/metrics"
 	"dunlin/shared/sweep"
+	"dunlin/shared/webhooks"
 )
 
 // TestARunsMetricsAreValidEMF: a run's summary becomes one record for the
@@ -44,5 +45,42 @@ func TestARunsMetricsAreValidEMF(t *testing.T) {
 	}
 	if step["Step"] != "overdue" || step["Tone"] != "reminder" || step["EmailsSent"] != 2.0 || step["Function"] != "sweep" {
 		t.Errorf("per-step record = %v", step)
+	}
+}
+
+// TestAWebhookDeliveryIsOneEMFRecord: a delivery becomes one WebhookEvents
+// count under its provider, event type and outcome, and under its outcome
+// alone, which the alarms watch.
+func TestAWebhookDeliveryIsOneEMFRecord(t *testing.T) {
+	at := time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC)
+	var buf bytes.Buffer
+	err := metrics.NewWriter(&buf).Write(app.WebhookMetrics(webhooks.Delivery{At: at, Provider: "stripe", EventType: "other", Outcome: "ignored"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		AWS struct {
+			Timestamp         int64
+			CloudWatchMetrics []struct {
+				Dimensions [][]string
+				Metrics    []struct{ Name, Unit string }
+			}
+		} `json:"_aws"`
+		Function, Provider, EventType, Outcome string
+		WebhookEvents                          float64
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil || strings.Count(buf.String(), "\n") != 1 {
+		t.Fatalf("%v: %s", err, buf.String())
+	}
+	if doc.Function != "webhooks" || doc.Provider != "stripe" || doc.EventType != "other" || doc.Outcome != "ignored" || doc.WebhookEvents != 1 {
+		t.Errorf("values = %+v", doc)
+	}
+	d := doc.AWS.CloudWatchMetrics[0]
+	if doc.AWS.Timestamp != at.UnixMilli() || len(d.Dimensions) != 2 ||
+		strings.Join(d.Dimensions[0], ",") != "EventType,Function,Outcome,Provider" || strings.Join(d.Dimensions[1], ",") != "Function,Outcome" {
+		t.Errorf("directive = %+v", doc.AWS)
+	}
+	if len(d.Metrics) != 1 || d.Metrics[0].Name != "WebhookEvents" || d.Metrics[0].Unit != "Count" {
+		t.Errorf("metrics = %+v", d.Metrics)
 	}
 }
