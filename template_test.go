@@ -16,6 +16,7 @@ import (
 	"dunlin/shared/metrics"
 	"dunlin/shared/store"
 	"dunlin/shared/sweep"
+	"dunlin/shared/webhooks"
 )
 
 func parseTemplate(t *testing.T) *cfntemplate.Template {
@@ -366,9 +367,11 @@ func alarms(t *testing.T, tpl *cfntemplate.Template) map[string]alarm {
 
 // TestAlarmsWatchWhatCanFail: every function has an alarm on its errors
 // and its throttles; the sweep's dead-letter queue (the one its schedule
-// really uses) and every other queue has one; and the alarms on Dunlin's own metrics name
-// metrics the sweep really writes, so a renamed metric cannot leave an
-// alarm watching nothing. Every alarm goes to the alarm topic.
+// really uses) and every other queue has one; the alarms on Dunlin's own
+// metrics name metrics and dimension sets a function really writes, so a
+// renamed metric cannot leave an alarm watching nothing; and webhooks
+// that fail or are refused for their signature are watched. Every alarm
+// goes to the alarm topic.
 func TestAlarmsWatchWhatCanFail(t *testing.T) {
 	tpl := parseTemplate(t)
 	all := alarms(t, tpl)
@@ -402,11 +405,30 @@ func TestAlarmsWatchWhatCanFail(t *testing.T) {
 			t.Errorf("no alarm on the depth of %s", q)
 		}
 	}
-	written := map[string]bool{}
-	for _, r := range app.SweepMetrics(sweep.Summary{}, 0) {
+	// Each metric Dunlin writes, under each dimension set it is published
+	// with: a record's full set and its rollups.
+	type publishedAs struct {
+		metric string
+		dims   map[string]string
+	}
+	var written []publishedAs
+	add := func(r metrics.Record) {
+		sets := append([][]string{slices.Collect(maps.Keys(r.Dimensions))}, r.Rollups...)
 		for _, m := range r.Metrics {
-			written[m.Name] = true
+			for _, set := range sets {
+				dims := map[string]string{}
+				for _, name := range set {
+					dims[name] = r.Dimensions[name]
+				}
+				written = append(written, publishedAs{m.Name, dims})
+			}
 		}
+	}
+	for _, r := range app.SweepMetrics(sweep.Summary{}, 0) {
+		add(r)
+	}
+	for _, outcome := range webhooks.Outcomes() {
+		add(app.WebhookMetrics(webhooks.Delivery{Provider: "stripe", EventType: webhooks.EventOther, Outcome: outcome}))
 	}
 	custom := 0
 	for id, a := range all {
@@ -417,11 +439,18 @@ func TestAlarmsWatchWhatCanFail(t *testing.T) {
 			continue
 		}
 		custom++
-		if !written[a.metric] || !maps.Equal(a.dims, map[string]string{"Function": "sweep"}) {
-			t.Errorf("%s watches %s %v, which the sweep does not write", id, a.metric, a.dims)
+		if !slices.ContainsFunc(written, func(w publishedAs) bool { return w.metric == a.metric && maps.Equal(w.dims, a.dims) }) {
+			t.Errorf("%s watches %s %v, which no function writes", id, a.metric, a.dims)
 		}
 	}
 	if custom < 2 {
 		t.Errorf("%d alarms on Dunlin's metrics, want at least sends in doubt and a sweep that did not run", custom)
+	}
+	// A webhook answered with a 500 is no Lambda error, and a refused
+	// signature may be payments going unrecorded: both are watched.
+	for _, outcome := range []string{webhooks.OutcomeFailed, webhooks.OutcomeRejectedSignature} {
+		if !watched(metrics.Namespace, "WebhookEvents", map[string]string{"Function": "webhooks", "Outcome": outcome}) {
+			t.Errorf("no alarm on webhooks whose outcome is %s", outcome)
+		}
 	}
 }

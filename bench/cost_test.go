@@ -35,6 +35,7 @@ import (
 	"dunlin/shared/config"
 	"dunlin/shared/cost"
 	"dunlin/shared/dbmeter"
+	"dunlin/shared/mailevents"
 	"dunlin/shared/sweep"
 	"dunlin/shared/testenv"
 )
@@ -59,6 +60,7 @@ func TestMeasuredCostUnits(t *testing.T) {
 	m.Where = "bench/cost_test.go against DynamoDB Local and SES local on one machine: " +
 		"request units as DynamoDB Local reports them; durations in process, not AWS durations"
 	m.MemoryMB.API, m.MemoryMB.Webhooks, m.MemoryMB.Sweep = memorySize(t, "ApiFunction"), memorySize(t, "WebhooksFunction"), memorySize(t, "SweepFunction")
+	m.MemoryMB.MailEvents = memorySize(t, "MailEventsFunction")
 	measureAPI(t, &m)
 	measureSweep(t, &m)
 
@@ -203,6 +205,7 @@ func measureSweep(t *testing.T, m *cost.Measured) {
 	// seed creates n customers with one invoice each; when next is set,
 	// the invoice is moved on the ladder to (step, offset) with its next
 	// action on next.
+	customers := map[string][]*billing.Customer{} // by prefix
 	seed := func(prefix string, issued, due time.Time, step, offset int, next *time.Time) {
 		t.Helper()
 		total := int64(100000)
@@ -211,6 +214,7 @@ func measureSweep(t *testing.T, m *cost.Measured) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			customers[prefix] = append(customers[prefix], c)
 			inv, err := h.app.Billing.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Number: fmt.Sprintf("%s-%02d", prefix, i), Total: &total,
 				IssuedOn: issued.Format(time.DateOnly), DueOn: due.Format(time.DateOnly)})
 			if err != nil {
@@ -306,6 +310,32 @@ func measureSweep(t *testing.T, m *cost.Measured) {
 	if got := len(testenv.SentEmails(t, testenv.SESEndpoint(t))); got < n {
 		t.Errorf("SES local holds %d emails, want at least %d", got, n)
 	}
+
+	// Each email's delivery event, through the mailevents function's
+	// handler, as EventBridge invokes it.
+	sample, err := os.ReadFile("../events/ses-delivery.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deliver := mailevents.Handler(h.app.Billing, h.log)
+	beforeEvents := h.tableBytes(t)
+	var delivered []cost.Op
+	for i, c := range customers["due"] {
+		var ev events.CloudWatchEvent
+		body := strings.NewReplacer("REPLACE_WITH_THE_ADDRESS", c.Email, "REPLACE_WITH_A_CUSTOMER_ID", c.ID).Replace(string(sample))
+		if err := json.Unmarshal([]byte(body), &ev); err != nil {
+			t.Fatal(err)
+		}
+		ev.ID = fmt.Sprintf("cost-delivery-%02d", i)
+		h.reset()
+		start := time.Now()
+		if err := deliver(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		delivered = append(delivered, h.op(time.Since(start)))
+	}
+	m.MailEvent = typical(delivered)
+	m.MailEventBytes = perBytes(h.tableBytes(t), beforeEvents, n)
 
 	// Friday 00:00: the snapshot of the 5n open invoices; 01:00 the baseline.
 	_, snap := run(at(2, 0))
@@ -717,7 +747,7 @@ func compareMeasured(want, got cost.Measured) []string {
 		return map[string]cost.Op{"create_invoice": m.CreateInvoice, "record_payment": m.RecordPayment, "api_read": m.APIRead, "key_touch": m.KeyTouch,
 			"webhook_payment": m.WebhookPayment, "sweep_run": m.SweepRun, "daily_snapshot": m.DailySnapshot, "snapshot_per_open_invoice": m.SnapshotPerOpenInvoice,
 			"digest": m.Digest, "digest_recheck": m.DigestRecheck, "placement": m.Placement, "rescore": m.Rescore, "rescore_peek": m.RescorePeek,
-			"early_read": m.EarlyRead, "window_wait": m.WindowWait, "email": m.Email}
+			"early_read": m.EarlyRead, "window_wait": m.WindowWait, "email": m.Email, "mail_event": m.MailEvent}
 	}
 	w, g := ops(&want), ops(&got)
 	for _, name := range slices.Sorted(maps.Keys(w)) {
@@ -731,7 +761,8 @@ func compareMeasured(want, got cost.Measured) []string {
 		}
 	}
 	bytesOf := func(m *cost.Measured) map[string]cost.Bytes {
-		return map[string]cost.Bytes{"customer_bytes": m.CustomerBytes, "invoice_bytes": m.InvoiceBytes, "email_bytes": m.EmailBytes}
+		return map[string]cost.Bytes{"customer_bytes": m.CustomerBytes, "invoice_bytes": m.InvoiceBytes, "email_bytes": m.EmailBytes,
+			"mail_event_bytes": m.MailEventBytes}
 	}
 	wb, gb := bytesOf(&want), bytesOf(&got)
 	for _, name := range slices.Sorted(maps.Keys(wb)) {

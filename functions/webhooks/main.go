@@ -2,6 +2,7 @@
 // and POST /v1/webhooks/generic. It has no API key: each delivery's
 // signature is its authentication. Signing secrets are read from SSM
 // Parameter Store on first use, so the cold start makes no network call.
+// Each delivery writes a WebhookEvents metric to the log (EMF).
 package main
 
 import (
@@ -19,5 +20,5 @@ func main() {
 		log.Error("cold start", "error", err.Error())
 		os.Exit(1)
 	}
-	algnhsa.ListenAndServe(a.Webhooks(), &algnhsa.Options{RequestType: algnhsa.RequestTypeAPIGatewayV2})
+	algnhsa.ListenAndServe(app.WebhooksHandler(a.Webhooks(), log), &algnhsa.Options{RequestType: algnhsa.RequestTypeAPIGatewayV2})
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"time"
 
 	"dunlin/shared/metrics"
+	"dunlin/shared/money"
 	"dunlin/shared/sweep"
 )
 
@@ -57,7 +59,11 @@ func SweepHandler(s *sweep.Sweeper, log *slog.Logger) func(context.Context, Swee
 
 // SweepMetrics are a run's CloudWatch metrics: one record for the run
 // (SweepRuns is 1, so an alarm can tell a run that did nothing from one
-// that did not happen) and one per ladder step and tone emailed.
+// that did not happen), one per ladder step and tone emailed, and, from
+// the one run a day that takes the receivables snapshot, one per
+// currency with what is overdue: AmountOverdue in major units (a float
+// is fine for a graph; the books stay in integer minor units) and
+// InvoicesOverdue.
 func SweepMetrics(sum sweep.Summary, took time.Duration) []metrics.Record {
 	stopped := 0.0
 	if sum.Stopped {
@@ -82,6 +88,14 @@ func SweepMetrics(sum sweep.Summary, took time.Duration) []metrics.Record {
 		out = append(out, metrics.Record{Time: sum.Now,
 			Dimensions: map[string]string{"Function": "sweep", "Step": c.Step, "Tone": string(c.Tone)},
 			Metrics:    []metrics.Metric{{Name: "EmailsSent", Unit: metrics.Count, Value: float64(c.Emails)}}})
+	}
+	for _, o := range sum.Overdue {
+		out = append(out, metrics.Record{Time: sum.Now,
+			Dimensions: map[string]string{"Function": "sweep", "Currency": o.Currency},
+			Metrics: []metrics.Metric{
+				{Name: "AmountOverdue", Unit: metrics.None, Value: float64(o.Amount) / math.Pow10(money.Digits(o.Currency))},
+				{Name: "InvoicesOverdue", Unit: metrics.Count, Value: float64(o.Invoices)},
+			}})
 	}
 	return out
 }

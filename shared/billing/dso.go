@@ -20,41 +20,75 @@ type Snapshot struct {
 	Day     civil.Date
 	Open    map[string]int64
 	Current map[string]int64
-	TakenAt time.Time
+	// OverdueInvoices counts the open invoices with a balance that were
+	// past due on Day, per currency. Snapshots taken before it was kept
+	// have none.
+	OverdueInvoices map[string]int64
+	TakenAt         time.Time
+}
+
+// Overdue is what was overdue in one currency at a snapshot: the balances
+// due before its day (the firm's day, not each invoice's own zone's), in
+// minor units, and how many invoices they are.
+type Overdue struct {
+	Currency string `json:"currency"`
+	Amount   int64  `json:"amount"`
+	Invoices int64  `json:"invoices"`
+}
+
+// Overdue lists, for every currency with anything open, what was overdue
+// (zero too, so a graph of it falls to zero rather than stopping), in
+// currency order.
+func (s *Snapshot) Overdue() []Overdue {
+	out := make([]Overdue, 0, len(s.Open))
+	for _, cur := range slices.Sorted(maps.Keys(s.Open)) {
+		out = append(out, Overdue{Currency: cur, Amount: s.Open[cur] - s.Current[cur], Invoices: s.OverdueInvoices[cur]})
+	}
+	return out
 }
 
 // receivables sums the open balances now, and the part not yet due on
-// day (the firm's day, not each invoice's own), per currency: one key
-// range of an index.
-func (s *Service) receivables(ctx context.Context, day civil.Date) (open, current map[string]int64, err error) {
-	open, current = map[string]int64{}, map[string]int64{}
-	err = s.store.ListInvoices(ctx, InvoiceRange{State: StateOpen, PageSize: 1000}, func(inv *Invoice, _ string) bool {
-		open[inv.Currency] += inv.Balance
-		if !day.After(inv.DueOn) {
-			current[inv.Currency] += inv.Balance
+// day (the firm's day, not each invoice's own), per currency, and counts
+// the invoices past due: one key range of an index, whose cost follows
+// what is open, never the history.
+func (s *Service) receivables(ctx context.Context, day civil.Date) (*Snapshot, error) {
+	snap := &Snapshot{Day: day, Open: map[string]int64{}, Current: map[string]int64{}, OverdueInvoices: map[string]int64{}}
+	err := s.store.ListInvoices(ctx, InvoiceRange{State: StateOpen, PageSize: 1000}, func(inv *Invoice, _ string) bool {
+		snap.Open[inv.Currency] += inv.Balance
+		switch {
+		case !day.After(inv.DueOn):
+			snap.Current[inv.Currency] += inv.Balance
+		case inv.Balance > 0:
+			snap.OverdueInvoices[inv.Currency]++
 		}
 		return true
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("receivables: %w", err)
+		return nil, fmt.Errorf("receivables: %w", err)
 	}
-	return open, current, nil
+	return snap, nil
 }
 
 // TakeSnapshot stores today's snapshot (firm-local) unless today has one,
-// and reports whether it did.
-func (s *Service) TakeSnapshot(ctx context.Context, now time.Time) (bool, error) {
+// and returns it; nil when today already had one, so whoever gets it is
+// the one run of the day that took it.
+func (s *Service) TakeSnapshot(ctx context.Context, now time.Time) (*Snapshot, error) {
 	day := civil.Today(now, Location(s.firm.Timezone))
 	if _, err := s.store.GetSnapshot(ctx, day); err == nil {
-		return false, nil // taken: one read, not the open invoices, each later run
+		return nil, nil // taken: one read, not the open invoices, each later run
 	} else if !apperr.Is(err, apperr.NotFound) {
-		return false, err
+		return nil, err
 	}
-	open, current, err := s.receivables(ctx, day)
+	snap, err := s.receivables(ctx, day)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
-	return s.store.PutSnapshot(ctx, &Snapshot{Day: day, Open: open, Current: current, TakenAt: now.UTC()})
+	snap.TakenAt = now.UTC()
+	took, err := s.store.PutSnapshot(ctx, snap)
+	if err != nil || !took {
+		return nil, err
+	}
+	return snap, nil
 }
 
 // DSOFigures are days sales outstanding and the collection effectiveness
@@ -103,9 +137,11 @@ func (s *Service) DSO(ctx context.Context, from, to civil.Date) (*DSOReport, err
 	}
 	var endOpen, endCurrent map[string]int64
 	if to == today {
-		if endOpen, endCurrent, err = s.receivables(ctx, today.AddDays(1)); err != nil {
+		end, err := s.receivables(ctx, today.AddDays(1))
+		if err != nil {
 			return nil, err
 		}
+		endOpen, endCurrent = end.Open, end.Current
 	} else {
 		end, err := s.store.GetSnapshot(ctx, to.AddDays(1))
 		if apperr.Is(err, apperr.NotFound) {

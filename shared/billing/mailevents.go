@@ -36,8 +36,14 @@ type MailEvent struct {
 //     invalid (EmailInvalid, EmailError) and raises an address_bounced
 //     alert, in one transaction: no dunning email goes to it until the
 //     address changes.
+//   - A hard bounce or a complaint from a CC address removes it from the
+//     customer's CC list and raises an address_bounced alert naming it,
+//     in the same transaction, on the customer's version: the next email
+//     goes to the others, and no complaint is provoked twice. The
+//     customer's own address and its dunning are untouched.
 //   - Every event is noted in the contact log (a delivery, a bounce, a
-//     complaint, a rejection), after that transaction.
+//     complaint, a rejection, and which CC address it removed), after
+//     that transaction.
 //
 // The event's id is recorded with the change, so a redelivered event
 // changes nothing (it returns nil). An event about a customer that no
@@ -55,27 +61,40 @@ func (s *Service) RecordMailEvent(ctx context.Context, ev MailEvent) error {
 	if at.IsZero() {
 		at = s.now().UTC()
 	}
+	var removed []string // CC addresses this event took off the list
 	_, err := retryRaces(ctx, func() (struct{}, error) {
+		removed = nil
 		c, err := s.GetCustomer(ctx, ev.CustomerID)
 		if err != nil {
 			return struct{}{}, err
 		}
 		pt := &Posting{Event: &EventRecord{Provider: mailEventsFrom, ID: ev.ID, Type: ev.Kind, At: at}, CustomerID: c.ID}
-		if (ev.Kind == MailBounced || ev.Kind == MailComplaint) && !c.EmailInvalid && addressed(c.Email, ev.Recipients) {
-			reason := "hard bounce"
-			if ev.Kind == MailComplaint {
-				reason = "complaint (marked as spam)"
-			}
-			if d := strings.TrimSpace(ev.Detail); d != "" {
-				reason += ": " + d
-			}
-			marked := *c
-			marked.EmailInvalid, marked.EmailError, marked.EmailErrorAt = true, reason, &at
-			marked.UpdatedAt, marked.Version = s.now().UTC(), c.Version+1
-			pt.Customer = &marked
-			pt.Alerts = []*Alert{{ID: ids.New("alr_", at), CustomerID: c.ID, Kind: AlertAddressBounced, State: AlertOpen,
+		if ev.Kind != MailBounced && ev.Kind != MailComplaint {
+			return struct{}{}, s.store.Post(ctx, pt)
+		}
+		reason := "hard bounce"
+		if ev.Kind == MailComplaint {
+			reason = "complaint (marked as spam)"
+		}
+		if d := strings.TrimSpace(ev.Detail); d != "" {
+			reason += ": " + d
+		}
+		changed := *c
+		if !c.EmailInvalid && addressed(c.Email, ev.Recipients) {
+			changed.EmailInvalid, changed.EmailError, changed.EmailErrorAt = true, reason, &at
+			pt.Alerts = append(pt.Alerts, &Alert{ID: ids.New("alr_", at), CustomerID: c.ID, Kind: AlertAddressBounced, State: AlertOpen,
 				Ref: c.Email, CreatedAt: at, UpdatedAt: at,
-				Message: fmt.Sprintf("dunning to %s has stopped: %s; change the customer's email to resume", c.Email, reason)}}
+				Message: fmt.Sprintf("dunning to %s has stopped: %s; change the customer's email to resume", c.Email, reason)})
+		}
+		changed.CC, removed = withoutAddresses(c.CC, ev.Recipients)
+		for _, addr := range removed {
+			pt.Alerts = append(pt.Alerts, &Alert{ID: ids.New("alr_", at), CustomerID: c.ID, Kind: AlertAddressBounced, State: AlertOpen,
+				Ref: addr, CreatedAt: at, UpdatedAt: at,
+				Message: fmt.Sprintf("%s was removed from the customer's CC list: %s; add a working address to cc if someone should still get copies", addr, reason)})
+		}
+		if len(pt.Alerts) > 0 {
+			changed.UpdatedAt, changed.Version = s.now().UTC(), c.Version+1
+			pt.Customer = &changed
 		}
 		return struct{}{}, s.store.Post(ctx, pt)
 	})
@@ -86,7 +105,7 @@ func (s *Service) RecordMailEvent(ctx context.Context, ev MailEvent) error {
 		return fmt.Errorf("record mail event %s: %w", ev.ID, err)
 	}
 	contact := Contact{At: at, Channel: "email", Direction: "outbound", Ref: ev.MessageID, Outcome: ev.Kind,
-		Summary: mailSummary(ev)}
+		Summary: mailSummary(ev, removed)}
 	if err := s.store.AddContact(ctx, ev.CustomerID, contact, nil); err != nil {
 		return fmt.Errorf("log mail event %s: %w", ev.ID, err)
 	}
@@ -104,7 +123,27 @@ func addressed(email string, recipients []string) bool {
 	return false
 }
 
-func mailSummary(ev MailEvent) string {
+// withoutAddresses returns cc without the recipients (compared as
+// addresses are, ignoring case), and the addresses it took out. cc itself
+// is not changed: it is the customer as read, the audit trail's "before".
+func withoutAddresses(cc, recipients []string) (kept, removed []string) {
+	for _, addr := range cc {
+		if addressed(addr, recipients) {
+			removed = append(removed, addr)
+		} else {
+			kept = append(kept, addr)
+		}
+	}
+	if removed == nil {
+		return cc, nil
+	}
+	return kept, removed
+}
+
+// mailSummary is the contact-log line of an event. The CC addresses it
+// removed come before SES's diagnostic, so a long diagnostic cut to
+// length cannot hide them.
+func mailSummary(ev MailEvent, removedCC []string) string {
 	to := strings.Join(ev.Recipients, ", ")
 	s := map[string]string{
 		MailBounced:   "Email bounced for good from " + to,
@@ -112,6 +151,9 @@ func mailSummary(ev MailEvent) string {
 		MailDelivered: "Email delivered to " + to,
 		MailRejected:  "SES rejected the email to " + to,
 	}[ev.Kind]
+	if len(removedCC) > 0 {
+		s += " (removed from the CC list: " + strings.Join(removedCC, ", ") + ")"
+	}
 	if d := strings.TrimSpace(ev.Detail); d != "" {
 		s += ": " + d
 	}

@@ -193,6 +193,7 @@ type Line struct {
 type Usage struct {
 	APIRequests     float64 `json:"api_requests"`      // to the API function
 	WebhookEvents   float64 `json:"webhook_events"`    // to the webhooks function
+	MailEvents      float64 `json:"mail_events"`       // SES events to the mailevents function
 	SweepRuns       float64 `json:"sweep_runs"`        // sweep invocations
 	Emails          float64 `json:"emails"`            // dunning emails and digests
 	Rescores        float64 `json:"rescores"`          // credit scores recomputed (upper bound)
@@ -261,6 +262,11 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 	}
 	touches := use{math.Min(apiRequests, HoursPerMonth), m.KeyTouch} // one key, at most once an hour
 	webhookUses := []use{{webhookPayments, m.WebhookPayment}}
+	// Each email SES delivers comes back as a delivery event. A dunning
+	// email's is recorded; a digest's names no customer and is dropped,
+	// an invocation that reads and writes nothing.
+	mailEvents := emails + f.DigestEmailsPerMonth
+	mailUses := []use{{emails, m.MailEvent}}
 	sweepUses := []use{
 		{runs, m.SweepRun},
 		{days, m.DailySnapshot},
@@ -274,7 +280,7 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 		{rescores, m.Rescore},
 		{timeRescores * f.AheadHours * perHour, m.RescorePeek},
 	}
-	all := append(append(append([]use{touches}, apiUses...), webhookUses...), sweepUses...)
+	all := append(append(append(append([]use{touches}, apiUses...), webhookUses...), sweepUses...), mailUses...)
 	wru := total(all, func(o Op) float64 { return o.WriteUnits })
 	rru := total(all, func(o Op) float64 { return o.ReadUnits })
 
@@ -286,13 +292,15 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 	apiGBs := gbs(total(apiUses, ceilMs)+total([]use{touches}, ms), m.MemoryMB.API)
 	webhookGBs := gbs(total(webhookUses, ceilMs), m.MemoryMB.Webhooks)
 	sweepGBs := gbs(total(sweepUses, ms)+runs, m.MemoryMB.Sweep)
-	coldAPI, coldWebhooks := math.Min(apiRequests, HoursPerMonth), math.Min(webhookPayments, HoursPerMonth)
-	initGBs := gbs(f.ColdStartMs*coldAPI, m.MemoryMB.API) + gbs(f.ColdStartMs*coldWebhooks, m.MemoryMB.Webhooks) + gbs(f.ColdStartMs*runs, m.MemoryMB.Sweep)
-	invocations := apiRequests + webhookPayments + runs
+	mailGBs := gbs(total(mailUses, ceilMs)+f.DigestEmailsPerMonth, m.MemoryMB.MailEvents) // a dropped digest event billed 1 ms
+	coldAPI, coldWebhooks, coldMail := math.Min(apiRequests, HoursPerMonth), math.Min(webhookPayments, HoursPerMonth), math.Min(mailEvents, HoursPerMonth)
+	initGBs := gbs(f.ColdStartMs*coldAPI, m.MemoryMB.API) + gbs(f.ColdStartMs*coldWebhooks, m.MemoryMB.Webhooks) + gbs(f.ColdStartMs*runs, m.MemoryMB.Sweep) +
+		gbs(f.ColdStartMs*coldMail, m.MemoryMB.MailEvents)
+	invocations := apiRequests + webhookPayments + runs + mailEvents
 
 	// Storage after HistoryMonths of books.
-	tableBytes := float64(f.Customers)*m.CustomerBytes.Table + f.HistoryMonths*(f.InvoicesPerMonth*m.InvoiceBytes.Table+emails*m.EmailBytes.Table)
-	indexBytes := float64(f.Customers)*m.CustomerBytes.Indexes + f.HistoryMonths*(f.InvoicesPerMonth*m.InvoiceBytes.Indexes+emails*m.EmailBytes.Indexes)
+	tableBytes := float64(f.Customers)*m.CustomerBytes.Table + f.HistoryMonths*(f.InvoicesPerMonth*m.InvoiceBytes.Table+emails*(m.EmailBytes.Table+m.MailEventBytes.Table))
+	indexBytes := float64(f.Customers)*m.CustomerBytes.Indexes + f.HistoryMonths*(f.InvoicesPerMonth*m.InvoiceBytes.Indexes+emails*(m.EmailBytes.Indexes+m.MailEventBytes.Indexes))
 	storedGB, tableGB := (tableBytes+indexBytes)/gib, tableBytes/gib
 
 	logGB := (invocations*f.PlatformLogBytes + total(all, func(o Op) float64 { return o.LogBytes })) / gib
@@ -301,7 +309,7 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 	// SecureString reads: one per cold start of the API and the sweep
 	// (the link secrets), two per cold start of the webhooks (Stripe's
 	// and the generic secrets).
-	kmsRequests := coldAPI + runs + 2*coldWebhooks
+	kmsRequests := coldAPI + runs + 2*coldWebhooks // mailevents reads no secret: it signs no link
 	sesEmails := emails + f.DigestEmailsPerMonth
 
 	line := func(service, item string, qty float64, unit string, price float64, priceUnit string, per float64) Line {
@@ -316,6 +324,7 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 		line("Lambda", fmt.Sprintf("api function, arm64 %d MB", m.MemoryMB.API), apiGBs, "GB-s", p.LambdaArmPerGBSecond, "per GB-s", 1),
 		line("Lambda", fmt.Sprintf("webhooks function, arm64 %d MB", m.MemoryMB.Webhooks), webhookGBs, "GB-s", p.LambdaArmPerGBSecond, "per GB-s", 1),
 		line("Lambda", fmt.Sprintf("sweep function, arm64 %d MB", m.MemoryMB.Sweep), sweepGBs, "GB-s", p.LambdaArmPerGBSecond, "per GB-s", 1),
+		line("Lambda", fmt.Sprintf("mailevents function, arm64 %d MB", m.MemoryMB.MailEvents), mailGBs, "GB-s", p.LambdaArmPerGBSecond, "per GB-s", 1),
 		line("Lambda", "INIT phase of cold starts", initGBs, "GB-s", p.LambdaArmPerGBSecond, "per GB-s", 1),
 		line("API Gateway", "HTTP API requests", apiRequests+webhookPayments, "requests", p.HTTPAPIPerMillion, "per million", 1e6),
 		line("SES", "emails (dunning and digests)", sesEmails, "emails", p.SESPerThousand, "per 1,000", 1e3),
@@ -328,14 +337,14 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 	}
 	// The scheduler's free invocations are part of its price, not a
 	// free tier.
-	lines[11].Cost = math.Max(0, runs-p.SchedulerFreeInvocations) / 1e6 * p.SchedulerPerMillion
+	lines[12].Cost = math.Max(0, runs-p.SchedulerFreeInvocations) / 1e6 * p.SchedulerPerMillion
 
 	bill := Bill{Firm: f, Prices: p, Lines: lines, Measured: m.Where}
 	for _, l := range lines {
 		bill.Total += l.Cost
 	}
 	free := DefaultAlwaysFree()
-	lambdaGBs := apiGBs + webhookGBs + sweepGBs + initGBs
+	lambdaGBs := apiGBs + webhookGBs + sweepGBs + mailGBs + initGBs
 	saved := math.Min(invocations, free.LambdaRequests)/1e6*p.LambdaRequestsPerMillion +
 		math.Min(lambdaGBs, free.LambdaGBSeconds)*p.LambdaArmPerGBSecond +
 		math.Min(storedGB, free.DynamoDBStorageGB)*p.DynamoDBStoragePerGBMonth +
@@ -343,8 +352,8 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 		math.Min(kmsRequests, free.KMSRequests)/1e4*p.KMSPerTenThousand +
 		math.Min(outGB, free.DataTransferOutGB)*p.DataTransferOutPerGB
 	bill.TotalAlwaysFree = math.Max(0, bill.Total-saved)
-	bill.Usage = Usage{APIRequests: apiRequests, WebhookEvents: webhookPayments, SweepRuns: runs, Emails: sesEmails, Rescores: rescores + f.InvoicesPerMonth + emails,
-		ColdStarts: coldAPI + coldWebhooks + runs, StoredGB: storedGB, LogGB: logGB, LambdaGBSeconds: lambdaGBs, WriteUnits: wru, ReadUnits: rru}
+	bill.Usage = Usage{APIRequests: apiRequests, WebhookEvents: webhookPayments, MailEvents: mailEvents, SweepRuns: runs, Emails: sesEmails, Rescores: rescores + f.InvoicesPerMonth + emails,
+		ColdStarts: coldAPI + coldWebhooks + coldMail + runs, StoredGB: storedGB, LogGB: logGB, LambdaGBSeconds: lambdaGBs, WriteUnits: wru, ReadUnits: rru}
 	bill.Notes = []string{
 		"No AWS Free Tier is counted. With only the always-free allowances (Lambda 1M requests and 400,000 GB-s, DynamoDB 25 GB, CloudWatch Logs 5 GB, KMS 20,000 requests, 100 GB out), in an account running nothing else: " + fmt.Sprintf("USD %.4f.", bill.TotalAlwaysFree),
 		"DynamoDB request units and durations were measured (" + m.Where + "). AWS round trips are typically a few ms, so the Lambda lines are likely high.",

@@ -27,14 +27,16 @@ func plainMeasured() Measured {
 		return Op{ReadUnits: reads, WriteUnits: 2, Ms: 9.5, LogBytes: 100, ResponseBytes: 1000}
 	}
 	m := Measured{Where: "by hand"}
-	m.MemoryMB.API, m.MemoryMB.Webhooks, m.MemoryMB.Sweep = 1024, 1024, 1024
+	m.MemoryMB.API, m.MemoryMB.Webhooks, m.MemoryMB.Sweep, m.MemoryMB.MailEvents = 1024, 1024, 1024, 1024
 	m.CreateInvoice, m.RecordPayment, m.APIRead, m.KeyTouch = op(1), op(2), op(3), op(4)
 	m.WebhookPayment, m.SweepRun, m.DailySnapshot, m.SnapshotPerOpenInvoice = op(5), op(6), op(7), op(8)
 	m.Digest, m.DigestRecheck, m.Placement, m.Rescore = op(9), op(10), op(11), op(12)
 	m.RescorePeek, m.EarlyRead, m.WindowWait, m.Email = op(13), op(14), op(15), op(16)
+	m.MailEvent = op(17)
 	m.CustomerBytes = Bytes{Table: 1000, Indexes: 2000}
 	m.InvoiceBytes = Bytes{Table: 4000, Indexes: 6000}
 	m.EmailBytes = Bytes{Table: 3000, Indexes: 5000}
+	m.MailEventBytes = Bytes{Table: 500, Indexes: 0}
 	return m
 }
 
@@ -67,19 +69,22 @@ func TestEstimateByHand(t *testing.T) {
 	//        each read early 10 times (1,000) and waiting 20 times (2,000);
 	//        rescores 100 payments + 100 x (2 + 0.5) by time = 350, the
 	//        250 by time each peeked 10 times (2,500).
+	//   mailevents: a delivery event for each of the 100 emails, and 30
+	//        for the digests, which do nothing (1 ms billed, no units).
 	const gb = 1 << 30
-	apiCount, webhookCount := 100.0+50+1000, 50.0
+	apiCount, webhookCount, mailCount := 100.0+50+1000, 50.0, 100.0
 	sweepCount := 730.5 + 30.4375 + 3043.75 + 30.4375 + 487 + 100 + 100 + 1000 + 2000 + 350 + 2500 // 10,372.125
-	allCount := 730.5 + apiCount + webhookCount + sweepCount                                       // 12,302.625
+	allCount := 730.5 + apiCount + webhookCount + sweepCount + mailCount                           // 12,402.625
 	reads := 730.5*4 + 100*1 + 50*2 + 1000*3 + 50*5 + 730.5*6 + 30.4375*7 + 3043.75*8 + 30.4375*9 + 487*10 +
-		100*11 + 100*16 + 1000*14 + 2000*15 + 350*12 + 2500*13 // 123,862
-	writes := 2 * allCount                       // 24,605.25
-	apiGBs := (apiCount*10 + 730.5*9.5) / 1000   // each request billed 10 ms; touches add 9.5 ms
-	webhookGBs := webhookCount * 10 / 1000       // 0.5
-	sweepGBs := (sweepCount*9.5 + 730.5) / 1000  // plus 1 ms of rounding a run
-	initGBs := (730.5 + 50 + 730.5) * 100 / 1000 // cold starts: API and sweep once an hour, webhooks each time
-	requests := apiCount + webhookCount + 730.5
-	tableBytes := 100*1000 + 10*(100*4000+100*3000.0)
+		100*11 + 100*16 + 1000*14 + 2000*15 + 350*12 + 2500*13 + 100*17 // 125,562
+	writes := 2 * allCount                      // 24,605.25
+	apiGBs := (apiCount*10 + 730.5*9.5) / 1000  // each request billed 10 ms; touches add 9.5 ms
+	webhookGBs := webhookCount * 10 / 1000      // 0.5
+	sweepGBs := (sweepCount*9.5 + 730.5) / 1000 // plus 1 ms of rounding a run
+	mailGBs := (mailCount*10 + 30) / 1000
+	initGBs := (730.5 + 50 + 730.5 + 130) * 100 / 1000 // cold starts: API and sweep once an hour, webhooks and mailevents each time
+	requests := apiCount + webhookCount + 730.5 + mailCount + 30
+	tableBytes := 100*1000 + 10*(100*4000+100*(3000+500.0))
 	indexBytes := 100*2000 + 10*(100*6000+100*5000.0)
 	logBytes := requests*1000 + allCount*100
 	outBytes := (730.5 + apiCount + webhookCount) * 1000
@@ -97,6 +102,7 @@ func TestEstimateByHand(t *testing.T) {
 		{"Lambda", apiGBs, apiGBs * 0.00001},
 		{"Lambda", webhookGBs, webhookGBs * 0.00001},
 		{"Lambda", sweepGBs, sweepGBs * 0.00001},
+		{"Lambda", mailGBs, mailGBs * 0.00001},
 		{"Lambda", initGBs, initGBs * 0.00001},
 		{"API Gateway", apiCount + webhookCount, (apiCount + webhookCount) / 1e6 * 1},
 		{"SES", 100 + 30, 130.0 / 1000 * 0.1},

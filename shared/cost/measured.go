@@ -51,9 +51,10 @@ type Measured struct {
 	Where string `json:"where"`
 	// MemoryMB is each function's MemorySize in template.yaml.
 	MemoryMB struct {
-		API      int `json:"api"`
-		Webhooks int `json:"webhooks"`
-		Sweep    int `json:"sweep"`
+		API        int `json:"api"`
+		Webhooks   int `json:"webhooks"`
+		Sweep      int `json:"sweep"`
+		MailEvents int `json:"mailevents"`
 	} `json:"memory_mb"`
 
 	// The API function, one request each through the Lambda adapter,
@@ -102,10 +103,19 @@ type Measured struct {
 	// the invoice on, and the customer's rescoring the change marks.
 	Email Op `json:"email"`
 
+	// The mailevents function: the SES delivery event each dunning email
+	// brings back, recorded (the processed-event record and a contact-log
+	// entry). Bounces and complaints are rarer and not counted apart.
+	MailEvent Op `json:"mail_event"`
+
 	// Storage.
 	CustomerBytes Bytes `json:"customer_bytes"` // a customer, created through the API
 	InvoiceBytes  Bytes `json:"invoice_bytes"`  // an invoice and its payment, through the API, with their audit records
 	EmailBytes    Bytes `json:"email_bytes"`    // what a dunning email adds: its send record, contact log and audit records
+	// MailEventBytes is what a delivery event adds: its contact-log entry,
+	// and its processed-event record, which expires after 35 days but is
+	// counted as kept (a bound from above).
+	MailEventBytes Bytes `json:"mail_event_bytes"`
 }
 
 //go:embed measured.json

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"dunlin/shared/apperr"
+	"dunlin/shared/audit"
 	"dunlin/shared/billing"
 )
 
@@ -127,7 +128,9 @@ func Handler(rec Recorder, log *slog.Logger) func(context.Context, events.CloudW
 			log.InfoContext(ctx, "SES event ignored", "event_id", ev.ID, "detail_type", ev.DetailType)
 			return nil
 		}
-		err = rec.RecordMailEvent(ctx, me)
+		// The audit trail names SES's event as the cause of what it changes
+		// (a CC address removed, an address marked invalid).
+		err = rec.RecordMailEvent(audit.Begin(ctx, "system:mailevents", "ses "+me.Kind, me.ID), me)
 		if apperr.Is(err, apperr.Invalid) {
 			log.WarnContext(ctx, "SES event not for a customer", "event_id", ev.ID, "kind", me.Kind, "error", err.Error())
 			return nil

@@ -41,7 +41,12 @@ type Metric struct {
 type Record struct {
 	Time       time.Time
 	Dimensions map[string]string // e.g. {"Function": "sweep", "Tone": "firm"}
-	Metrics    []Metric
+	// Rollups are more dimension sets, each a subset of Dimensions' names:
+	// CloudWatch publishes the metrics under each too, so an alarm can
+	// watch a total (every webhook rejected, whatever its event type)
+	// without metric math over every combination.
+	Rollups [][]string
+	Metrics []Metric
 }
 
 // The specification's limits.
@@ -71,6 +76,15 @@ func (r Record) Encode(w io.Writer) error {
 		dims = append(dims, k)
 	}
 	sort.Strings(dims)
+	sets := [][]string{dims}
+	for _, set := range r.Rollups {
+		for _, name := range set {
+			if _, ok := r.Dimensions[name]; !ok {
+				return fmt.Errorf("metrics: rollup %v names %q, which is not a dimension of the record", set, name)
+			}
+		}
+		sets = append(sets, set)
+	}
 	defs := make([]map[string]string, 0, len(r.Metrics))
 	for _, m := range r.Metrics {
 		if m.Name == "" || m.Name == "_aws" {
@@ -97,7 +111,7 @@ func (r Record) Encode(w io.Writer) error {
 		"Timestamp": at.UnixMilli(),
 		"CloudWatchMetrics": []map[string]any{{
 			"Namespace":  Namespace,
-			"Dimensions": [][]string{dims},
+			"Dimensions": sets,
 			"Metrics":    defs,
 		}},
 	}

@@ -78,3 +78,32 @@ func TestWhatCloudWatchWouldDropIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestRollupsAreMoreDimensionSets: a record's rollups are listed after its
+// full dimension set, so CloudWatch publishes the metric under each; a
+// rollup naming a dimension the record lacks is refused.
+func TestRollupsAreMoreDimensionSets(t *testing.T) {
+	var buf bytes.Buffer
+	r := Record{Dimensions: map[string]string{"Function": "webhooks", "Provider": "stripe", "Outcome": "applied"},
+		Rollups: [][]string{{"Function", "Outcome"}}, Metrics: []Metric{{Name: "WebhookEvents", Unit: Count, Value: 1}}}
+	if err := r.Encode(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		AWS struct {
+			CloudWatchMetrics []struct{ Dimensions [][]string }
+		} `json:"_aws"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := doc.AWS.CloudWatchMetrics[0].Dimensions
+	if len(got) != 2 || strings.Join(got[0], ",") != "Function,Outcome,Provider" || strings.Join(got[1], ",") != "Function,Outcome" {
+		t.Errorf("dimension sets = %v", got)
+	}
+	buf.Reset()
+	r.Rollups = [][]string{{"Function", "Tone"}}
+	if err := r.Encode(&buf); err == nil || buf.Len() != 0 {
+		t.Errorf("a rollup of a missing dimension: %v, wrote %q", err, buf.String())
+	}
+}

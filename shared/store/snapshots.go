@@ -24,13 +24,17 @@ type snapshotItem struct {
 	Day     string           `dynamodbav:"day"`
 	Open    map[string]int64 `dynamodbav:"open"`
 	Current map[string]int64 `dynamodbav:"current"`
-	TakenAt time.Time        `dynamodbav:"taken_at"`
+	// Counts of invoices past due, per currency; absent on snapshots
+	// taken before they were kept.
+	OverdueInvoices map[string]int64 `dynamodbav:"overdue_invoices,omitempty"`
+	TakenAt         time.Time        `dynamodbav:"taken_at"`
 }
 
 // PutSnapshot stores a day's snapshot unless that day has one; false then.
 func (s *Store) PutSnapshot(ctx context.Context, snap *billing.Snapshot) (bool, error) {
 	k := snapshotKey(snap.Day)
-	p, err := s.put(snapshotItem{PK: k.PK, SK: k.SK, Day: snap.Day.String(), Open: snap.Open, Current: snap.Current, TakenAt: snap.TakenAt}, notExists())
+	p, err := s.put(snapshotItem{PK: k.PK, SK: k.SK, Day: snap.Day.String(), Open: snap.Open, Current: snap.Current,
+		OverdueInvoices: snap.OverdueInvoices, TakenAt: snap.TakenAt}, notExists())
 	if err != nil {
 		return false, err
 	}
@@ -47,6 +51,6 @@ func (s *Store) PutSnapshot(ctx context.Context, snap *billing.Snapshot) (bool, 
 // GetSnapshot reads a day's snapshot. Errors: NotFound.
 func (s *Store) GetSnapshot(ctx context.Context, day civil.Date) (*billing.Snapshot, error) {
 	return getOne(ctx, s, snapshotKey(day), "receivables snapshot for", day.String(), func(it *snapshotItem) *billing.Snapshot {
-		return &billing.Snapshot{Day: day, Open: it.Open, Current: it.Current, TakenAt: it.TakenAt}
+		return &billing.Snapshot{Day: day, Open: it.Open, Current: it.Current, OverdueInvoices: it.OverdueInvoices, TakenAt: it.TakenAt}
 	})
 }

@@ -180,7 +180,9 @@ type Books interface {
 	// alerts the firm the first time.
 	NoteBadAddress(ctx context.Context, c *billing.Customer, reason string) error
 	// TakeSnapshot stores the day's receivables snapshot once (for DSO).
-	TakeSnapshot(ctx context.Context, now time.Time) (bool, error)
+	// It returns the snapshot when this call took it, nil when the day
+	// already had one.
+	TakeSnapshot(ctx context.Context, now time.Time) (*billing.Snapshot, error)
 }
 
 // Sweeper runs sweeps.
@@ -217,6 +219,10 @@ type Summary struct {
 	Stopped    bool           `json:"stopped"` // the time budget ran out; the next run continues
 	// SentBy counts the emails sent by ladder step and tone.
 	SentBy []SentCount `json:"sent_by,omitempty"`
+	// Overdue is the firm's overdue receivables per currency, from the
+	// day's snapshot: only on the one run a day that took it, so the
+	// figures are reported once a day, at no read beyond the snapshot's.
+	Overdue []billing.Overdue `json:"overdue,omitempty"`
 }
 
 // SentCount is how many emails a run sent at one step and tone. An email
@@ -277,8 +283,12 @@ func (s *Sweeper) Run(ctx context.Context, now time.Time) (Summary, error) {
 	actx := audit.Begin(ctx, "system:sweep", "sweep", "")
 	// The day's receivables snapshot, once (DSO and CEI read them).
 	if s.settings.Books != nil {
-		if _, err := s.settings.Books.TakeSnapshot(actx, now); err != nil {
+		snap, err := s.settings.Books.TakeSnapshot(actx, now)
+		if err != nil {
 			s.log.ErrorContext(ctx, "receivables snapshot", "error", err.Error())
+		}
+		if snap != nil {
+			sum.Overdue = snap.Overdue()
 		}
 	}
 	// The firm's digest next: quick, once a day, and, once begun, not cut

@@ -1467,3 +1467,51 @@ func TestEmailsLinkTheCustomersStatementPage(t *testing.T) {
 		t.Errorf("the link opens %q, %v", got, err)
 	}
 }
+
+// The run that takes the day's receivables snapshot reports what is
+// overdue per currency, from the snapshot's one read of the open
+// invoices; later runs that day report nothing. An invoice is overdue
+// from the day after its due date; a paid one is not counted.
+func TestTheDaysFirstRunReportsWhatIsOverdue(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, allDays())
+	ctx := context.Background()
+	eur := h.customer("Owed", "Europe/London", "en")
+	usd, err := h.bill.CreateCustomer(ctx, billing.CustomerCreate{Name: "Dollar", Email: "dollar@" + h.domain, Currency: "USD", Timezone: "Europe/London"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	amt := func(v int64) *int64 { return &v }
+	h.now = at("2026-10-01", "Europe/London")
+	for _, in := range []billing.InvoiceCreate{
+		{CustomerID: eur.ID, Number: "O-1", Total: amt(100000), IssuedOn: "2026-10-01", DueOn: "2026-10-31"},
+		{CustomerID: eur.ID, Number: "O-2", Total: amt(60000), IssuedOn: "2026-10-01", DueOn: "2026-11-01"},
+		{CustomerID: usd.ID, Number: "O-3", Total: amt(25000), IssuedOn: "2026-10-01", DueOn: "2026-10-15"},
+		{CustomerID: usd.ID, Number: "O-4", Total: amt(5000), IssuedOn: "2026-10-01", DueOn: "2026-10-10"},
+	} {
+		if _, err := h.bill.CreateInvoice(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// O-4, the oldest dollar invoice, is paid: nothing of it is overdue.
+	if _, err := h.bill.RecordPayment(ctx, billing.PaymentInput{CustomerID: usd.ID, Amount: amt(5000)}); err != nil {
+		t.Fatal(err)
+	}
+	show := func(o []billing.Overdue) string { return fmt.Sprint(o) }
+	if got, want := show(h.sweepAt(at("2026-11-01", "Europe/London")).Overdue), "[{EUR 100000 1} {USD 25000 1}]"; got != want {
+		t.Errorf("1 Nov: %s, want %s (O-2 is due today, not overdue)", got, want)
+	}
+	if got := h.sweepAt(at("2026-11-01", "Europe/London").Add(time.Hour)).Overdue; got != nil {
+		t.Errorf("a second run the same day reported %v", got)
+	}
+	if got, want := show(h.sweepAt(at("2026-11-02", "Europe/London")).Overdue), "[{EUR 160000 2} {USD 25000 1}]"; got != want {
+		t.Errorf("2 Nov: %s, want %s", got, want)
+	}
+	snap, err := h.store.GetSnapshot(ctx, civil.MustParse("2026-11-02"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := show(snap.Overdue()), "[{EUR 160000 2} {USD 25000 1}]"; got != want {
+		t.Errorf("the stored snapshot: %s, want %s", got, want)
+	}
+}
