@@ -65,10 +65,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.BoolVar(&f.dryRun, "dry-run", false, "check every row and report, writing nothing")
 	fs.BoolVar(&f.partial, "partial", false, "import the good rows even when some rows fail")
 	fs.Var(&f.maps, "map", `a heading of the file and the field it holds, e.g. --map "Client Ref=external_id" (repeatable)`)
-	if err := fs.Parse(args); err != nil {
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 0 {
+	if len(files) == 0 {
 		fs.Usage()
 		return errors.New("name at least one file to import")
 	}
@@ -78,7 +79,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	f.run = rand.Text()
 	failed := false
-	for _, path := range fs.Args() {
+	for _, path := range files {
 		rep, err := f.importFile(ctx, path, overrides, stdout, stderr)
 		if rep != nil {
 			f.report(path, rep, stdout)
