@@ -48,7 +48,7 @@ fuzz:
 # (thousands of customers, hundreds of thousands of invoices) once.
 bench:
 	$(GO) run ./cmd/dunlin with-servers -- $(GO) test -run '^$$' -bench 'APIOverhead|AdapterOverhead' -benchtime 2000x ./bench
-	$(GO) run ./cmd/dunlin with-servers -- $(GO) test -run '^$$' -bench 'SweepReads|SweepAtScale|SendingAtTheSESLimit|SweepMemory' -benchtime 1x -timeout 90m ./bench
+	$(GO) run ./cmd/dunlin with-servers -- $(GO) test -run '^$$' -bench 'SweepReads|SweepAtScale|SendingAtTheSESLimit|SweepMemory|Import' -benchtime 1x -timeout 90m ./bench
 	$(GO) run ./bench/coldstart
 
 build:
