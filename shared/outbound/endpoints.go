@@ -180,13 +180,14 @@ func (s *Service) Update(ctx context.Context, id string, p EndpointPatch) (*Endp
 	return e, nil
 }
 
-// Delete removes an endpoint; deliveries still queued for it are
-// cancelled by the next delivery run. Errors: NotFound.
-func (s *Service) Delete(ctx context.Context, id string) error {
-	if _, err := s.Get(ctx, id); err != nil {
-		return err
+// Delete removes an endpoint and returns it as it was; deliveries still
+// queued for it are cancelled by the next delivery run. Errors: NotFound.
+func (s *Service) Delete(ctx context.Context, id string) (*Endpoint, error) {
+	e, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
 	}
-	return s.store.DeleteEndpoint(ctx, id)
+	return e, s.store.DeleteEndpoint(ctx, id)
 }
 
 // Deliveries returns an endpoint's deliveries, newest event first, at

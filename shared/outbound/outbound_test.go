@@ -406,7 +406,7 @@ func TestDisabledAndDeletedEndpointsGetNothing(t *testing.T) {
 	if _, err := w.eps.Update(w.ctx, eOff.ID, outbound.EndpointPatch{Disabled: &disabled}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.eps.Delete(w.ctx, eGone.ID); err != nil {
+	if _, err := w.eps.Delete(w.ctx, eGone.ID); err != nil {
 		t.Fatal(err)
 	}
 	w.pay(c, 200) // raised while disabled: never queued for it
