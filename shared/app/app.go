@@ -38,8 +38,10 @@ type App struct {
 	Keys    *auth.Service
 	API     *api.Server
 	Sweeper *sweep.Sweeper
-	aws     aws.Config
-	log     *slog.Logger
+	// Outbound delivers outbound events to the firm's endpoints.
+	Outbound *outbound.Runner
+	aws      aws.Config
+	log      *slog.Logger
 }
 
 // New builds an App. It makes no network calls: clients connect lazily, so
@@ -82,14 +84,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 	srv.Mount(dashboard.Prefix, dashboard.Home, dashboard.New(dashboard.Deps{Billing: bill, Keys: keys, Policies: st, Sweeper: sw, API: srv,
 		Secrets: linkSecrets, Log: log, Now: now, FirmName: cfg.FirmName}))
 	return &App{
-		aws:     awsCfg,
-		log:     log,
-		Sweeper: sw,
-		Config:  cfg,
-		Store:   st,
-		Billing: bill,
-		Keys:    keys,
-		API:     srv,
+		aws:      awsCfg,
+		log:      log,
+		Sweeper:  sw,
+		Outbound: &outbound.Runner{Store: st, Now: now, Log: log},
+		Config:   cfg,
+		Store:    st,
+		Billing:  bill,
+		Keys:     keys,
+		API:      srv,
 	}, nil
 }
 
