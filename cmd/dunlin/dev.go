@@ -91,6 +91,10 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if cfg.PublicURL == "" {
 		cfg.PublicURL = "http://" + *addr
 	}
+	// A receiver on this machine may be registered as an http:// endpoint.
+	if os.Getenv("DUNLIN_OUTBOUND_ALLOW_LOOPBACK") == "" {
+		cfg.OutboundAllowLoopback = true
+	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	a, err := app.New(ctx, cfg, log, time.Now)
 	if err != nil {
@@ -124,6 +128,9 @@ func runDev(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if *every > 0 {
 		go schedule(ctx, a, *every, stdout, stderr)
 	}
+	// Outbound events go every 15 seconds here (every minute in AWS), so
+	// a developer's receiver hears of a change quickly.
+	go deliverEvents(ctx, a, 15*time.Second, stdout, stderr)
 	base := "http://" + ln.Addr().String()
 	reused := func(s *localstack.Server) string {
 		if s.Reused {
@@ -195,6 +202,28 @@ func schedule(ctx context.Context, a *app.App, every time.Duration, stdout, stde
 		case sum.Sent+sum.InDoubt+sum.Failed+sum.Requeued > 0 || sum.Digest != "":
 			fmt.Fprintf(stdout, "%s sweep: %d sent, %d requeued, %d in doubt, %d failed, skipped %v%s\n",
 				time.Now().Format("15:04:05"), sum.Sent, sum.Requeued, sum.InDoubt, sum.Failed, sum.Skipped, digestNote(sum.Digest))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// deliverEvents runs outbound event delivery every interval, like the
+// one-minute schedule in AWS, printing a line per run that did something.
+func deliverEvents(ctx context.Context, a *app.App, every time.Duration, stdout, stderr io.Writer) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		sum, err := a.Outbound.Run(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			fmt.Fprintf(stderr, "outbound events: %v\n", err)
+		case sum.Attempted+sum.Cancelled > 0:
+			fmt.Fprintf(stdout, "%s outbound events: %d delivered, %d to retry, %d failed, %d cancelled\n",
+				time.Now().Format("15:04:05"), sum.Delivered, sum.Retrying, sum.Failed, sum.Cancelled)
 		}
 		select {
 		case <-ctx.Done():

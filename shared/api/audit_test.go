@@ -41,6 +41,7 @@ func TestEveryWriteRouteLeavesAnAuditRecord(t *testing.T) {
 		"POST /v1/invoices/{id}/void":      {"state", `"open"`, `"void"`},
 		"POST /v1/alerts/{id}/acknowledge": {"state", `"open"`, `"acknowledged"`},
 		"POST /v1/keys/{id}/revoke":        {"revoked_at", ``, `"2026-11-24T10:00:00Z"`},
+		"PATCH /v1/endpoints/{id}":         {"disabled", `false`, `true`},
 	}
 	// Routes run in table order: a template is put before it is deleted,
 	// an alert acknowledged before it is resolved.
@@ -116,7 +117,7 @@ func jsonText(v any) string {
 
 // scenarioIDs are records the write scenarios made, for other tests.
 type scenarioIDs struct {
-	customer, invoice, payment, alert string
+	customer, invoice, payment, alert, endpoint string
 }
 
 // writeScenarios prepares, and returns, one successful request per route
@@ -158,6 +159,8 @@ func writeScenarios(t *testing.T, f *fixture) (map[string]auditedWrite, scenario
 	pid := f.mustCreate("/v1/payments", map[string]any{"customer_id": cid, "amount": 500,
 		"allocations": []any{map[string]any{"invoice_id": inv, "amount": 300}}})["id"].(string)
 	kid := f.mustCreate("/v1/keys", map[string]any{"name": "to revoke", "role": "viewer"})["id"].(string)
+	eid := f.mustCreate("/v1/endpoints", map[string]any{"url": "https://erp.example.com/kept"})["id"].(string)
+	doomed := f.mustCreate("/v1/endpoints", map[string]any{"url": "https://erp.example.com/doomed"})["id"].(string)
 	fixed := func(id string) func(map[string]any) string { return func(map[string]any) string { return id } }
 
 	scenarios := map[string]auditedWrite{
@@ -191,6 +194,9 @@ func writeScenarios(t *testing.T, f *fixture) (map[string]auditedWrite, scenario
 		"POST /v1/dunning/drafts/{customer_id}/{day}/{kind}/approve": {approve, nil, fixed(draftCustomer)},
 		"POST /v1/keys":                                              {"/v1/keys", map[string]any{"name": "ci", "role": "integration"}, nil},
 		"POST /v1/keys/{id}/revoke":                                  {"/v1/keys/" + kid + "/revoke", nil, fixed(kid)},
+		"POST /v1/endpoints":                                         {"/v1/endpoints", map[string]any{"url": "https://erp.example.com/dunlin", "events": []string{"payment.applied"}, "description": "ERP"}, nil},
+		"PATCH /v1/endpoints/{id}":                                   {"/v1/endpoints/" + eid, map[string]any{"disabled": true}, fixed(eid)},
+		"DELETE /v1/endpoints/{id}":                                  {"/v1/endpoints/" + doomed, nil, fixed(doomed)},
 	}
-	return scenarios, scenarioIDs{customer: cid, invoice: inv, payment: pid, alert: alert}
+	return scenarios, scenarioIDs{customer: cid, invoice: inv, payment: pid, alert: alert, endpoint: eid}
 }

@@ -60,6 +60,11 @@ func TestBadInputIsRefusedNamingTheField(t *testing.T) {
 		{"a page size of zero", "GET", "/v1/invoices?limit=0", nil, 400, "limit"},
 		{"an unknown status filter", "GET", "/v1/invoices?status=late", nil, 400, "status"},
 		{"a malformed customer filter", "GET", "/v1/invoices?customer_id=42", nil, 400, "customer_id"},
+		{"an http endpoint", "POST", "/v1/endpoints", map[string]any{"url": "http://erp.example.com/hook"}, 422, "url"},
+		{"an endpoint without a url", "POST", "/v1/endpoints", map[string]any{"events": []string{"payment.applied"}}, 422, "url"},
+		{"an unknown event type", "POST", "/v1/endpoints", map[string]any{"url": "https://erp.example.com/hook", "events": []string{"invoice.paid"}}, 422, "events"},
+		{"event types as a string", "POST", "/v1/endpoints", `{"url":"https://erp.example.com/hook","events":"payment.applied"}`, 400, "events"},
+		{"a client-set signing secret", "POST", "/v1/endpoints", map[string]any{"url": "https://erp.example.com/hook", "secret": "mine"}, 400, "secret"},
 		{"a long idempotency key", "POST", "/v1/customers", map[string]any{"name": "A", "email": "a@b.example"}, 400, "Idempotency-Key"},
 	}
 	for _, c := range cases {

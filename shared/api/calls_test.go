@@ -58,7 +58,7 @@ func TestDynamoDBCallsPerOperation(t *testing.T) {
 	}
 	paths := strings.NewReplacer(
 		"/v1/customers/{id}", "/v1/customers/"+ids.customer, "/v1/invoices/{id}", "/v1/invoices/"+ids.invoice,
-		"/v1/payments/{id}", "/v1/payments/"+ids.payment, "/v1/credit-notes/{id}", "/v1/credit-notes/"+created["POST /v1/credit-notes"],
+		"/v1/payments/{id}", "/v1/payments/"+ids.payment, "/v1/endpoints/{id}", "/v1/endpoints/"+ids.endpoint, "/v1/credit-notes/{id}", "/v1/credit-notes/"+created["POST /v1/credit-notes"],
 		"{name}", "feeful", "{language}/{tone}", "en/firm",
 		"/v1/reports/dso", "/v1/reports/dso?from=2026-11-24&to=2026-11-24") // the day the scenarios' sweep took a snapshot
 	for _, rt := range routes {

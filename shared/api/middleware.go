@@ -177,8 +177,11 @@ func (s *Server) idempotent(w http.ResponseWriter, r *http.Request, rt Route, bo
 	if rt.secret && handlerErr == nil {
 		// Never store a secret: a replay says what happened instead.
 		rec.Status, rec.ContentType = http.StatusConflict, "application/json"
-		rec.Body, _ = json.Marshal(errorBody{errorDetail{Code: apperr.Conflict,
-			Message: "this request already issued a key; its secret is shown only once: revoke that key and create another if it was lost"}})
+		msg := "this request already issued a key; its secret is shown only once: revoke that key and create another if it was lost"
+		if rt.Pattern == "/v1/endpoints" {
+			msg = "this request already registered an endpoint; its signing secret is shown only once: delete that endpoint and register another if it was lost"
+		}
+		rec.Body, _ = json.Marshal(errorBody{errorDetail{Code: apperr.Conflict, Message: msg}})
 	}
 	if err := s.idem.Complete(ctx, rec); err != nil {
 		// The client has its answer; a retry finds the claim pending and is

@@ -99,6 +99,13 @@ func (s *Server) routes() []Route {
 		{"POST", "/v1/keys", adminOnly, s.createKey, true},
 		{"GET", "/v1/keys", adminOnly, s.listKeys, false},
 		{"POST", "/v1/keys/{id}/revoke", adminOnly, s.revokeKey, false},
+
+		{"POST", "/v1/endpoints", adminOnly, s.createEndpoint, true},
+		{"GET", "/v1/endpoints", adminOnly, s.listEndpoints, false},
+		{"GET", "/v1/endpoints/{id}", adminOnly, s.getEndpoint, false},
+		{"PATCH", "/v1/endpoints/{id}", adminOnly, s.updateEndpoint, false},
+		{"DELETE", "/v1/endpoints/{id}", adminOnly, s.deleteEndpoint, false},
+		{"GET", "/v1/endpoints/{id}/deliveries", adminOnly, s.endpointDeliveries, false},
 	}
 }
 
@@ -115,6 +122,7 @@ var bodyless = map[string]bool{
 	"DELETE /v1/templates/{language}/{tone}":                     true,
 	"POST /v1/dunning/drafts/{customer_id}/{day}/{kind}/approve": true,
 	"POST /v1/keys/{id}/revoke":                                  true,
+	"DELETE /v1/endpoints/{id}":                                  true,
 }
 
 // fileRoutes take a file rather than JSON, up to a larger size than

@@ -23,6 +23,7 @@ import (
 	"dunlin/shared/emails"
 	"dunlin/shared/idempotency"
 	"dunlin/shared/links"
+	"dunlin/shared/outbound"
 	"dunlin/shared/sweep"
 )
 
@@ -51,25 +52,28 @@ type Deps struct {
 	// Links checks the signed links of customers' statement pages (/s/);
 	// nil serves no such page.
 	Links *links.Signer
+	// Endpoints registers the firm's outbound-event endpoints.
+	Endpoints *outbound.Service
 }
 
 // Server holds the services the API calls.
 type Server struct {
-	billing  *billing.Service
-	keys     *auth.Service
-	idem     idempotency.Store
-	policies Policies
-	sweeper  *sweep.Sweeper
-	log      *slog.Logger
-	now      func() time.Time
-	mux      *http.ServeMux
-	firmName string
-	links    *links.Signer
+	billing   *billing.Service
+	keys      *auth.Service
+	idem      idempotency.Store
+	policies  Policies
+	sweeper   *sweep.Sweeper
+	log       *slog.Logger
+	now       func() time.Time
+	mux       *http.ServeMux
+	firmName  string
+	links     *links.Signer
+	endpoints *outbound.Service
 }
 
 // New returns the API server.
 func New(d Deps) *Server {
-	s := &Server{billing: d.Billing, keys: d.Keys, idem: d.Idempotency, policies: d.Policies, sweeper: d.Sweeper, log: d.Log, now: d.Now, mux: http.NewServeMux(), firmName: d.FirmName, links: d.Links}
+	s := &Server{billing: d.Billing, keys: d.Keys, idem: d.Idempotency, policies: d.Policies, sweeper: d.Sweeper, log: d.Log, now: d.Now, mux: http.NewServeMux(), firmName: d.FirmName, links: d.Links, endpoints: d.Endpoints}
 	s.registerCustomerPage()
 	patterns := map[string]bool{}
 	served := map[string]bool{}

@@ -23,6 +23,7 @@ import (
 	"dunlin/shared/links"
 	"dunlin/shared/logs"
 	"dunlin/shared/mailer"
+	"dunlin/shared/outbound"
 	"dunlin/shared/secrets"
 	"dunlin/shared/store"
 	"dunlin/shared/sweep"
@@ -37,8 +38,10 @@ type App struct {
 	Keys    *auth.Service
 	API     *api.Server
 	Sweeper *sweep.Sweeper
-	aws     aws.Config
-	log     *slog.Logger
+	// Outbound delivers outbound events to the firm's endpoints.
+	Outbound *outbound.Runner
+	aws      aws.Config
+	log      *slog.Logger
 }
 
 // New builds an App. It makes no network calls: clients connect lazily, so
@@ -74,19 +77,22 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		CollectionsEmail: cfg.CollectionsEmail, Window: cfg.Window, Shards: store.QueueShards, Books: bill,
 		Digest: cfg.DigestHour >= 0, DigestHour: max(cfg.DigestHour, 0), Links: signer, MaxEmails: cfg.MaxEmailsPerRun,
 	}, log)
+	endpoints := outbound.NewService(st, now)
+	endpoints.AllowLoopbackHTTP = cfg.OutboundAllowLoopback
 	srv := api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st,
-		Sweeper: sw, Log: log, Now: now, FirmName: cfg.FirmName, Links: signer})
+		Sweeper: sw, Log: log, Now: now, FirmName: cfg.FirmName, Links: signer, Endpoints: endpoints})
 	srv.Mount(dashboard.Prefix, dashboard.Home, dashboard.New(dashboard.Deps{Billing: bill, Keys: keys, Policies: st, Sweeper: sw, API: srv,
 		Secrets: linkSecrets, Log: log, Now: now, FirmName: cfg.FirmName}))
 	return &App{
-		aws:     awsCfg,
-		log:     log,
-		Sweeper: sw,
-		Config:  cfg,
-		Store:   st,
-		Billing: bill,
-		Keys:    keys,
-		API:     srv,
+		aws:      awsCfg,
+		log:      log,
+		Sweeper:  sw,
+		Outbound: &outbound.Runner{Store: st, Now: now, Log: log},
+		Config:   cfg,
+		Store:    st,
+		Billing:  bill,
+		Keys:     keys,
+		API:      srv,
 	}, nil
 }
 

@@ -137,6 +137,7 @@ func (s *Service) RecordPayment(ctx context.Context, in PaymentInput) (*Payment,
 		pt := &Posting{Payment: pay, Applies: applies, CustomerID: cust.ID, RespondedAt: &now}
 		pt.addCredit(pay.Currency, rest)
 		pt.creditHolding(nil, pay)
+		pt.raisePaymentApplied(pay, applies, now)
 		if err := s.store.Post(ctx, pt); err != nil {
 			return nil, err
 		}
@@ -327,6 +328,7 @@ func (s *Service) Allocate(ctx context.Context, id string, in AllocateInput) (*P
 		p.Unapplied = rest
 		pt.creditHolding(before, p)
 		p.UpdatedAt, p.Version = now, p.Version+1
+		pt.raisePaymentApplied(p, applies, now)
 		if err := s.store.Post(ctx, pt); err != nil {
 			return nil, err
 		}
@@ -653,6 +655,7 @@ func (s *Service) applyCreditTo(ctx context.Context, customerID, currency string
 	p.Unapplied = rest
 	p.UpdatedAt, p.Version = s.now().UTC(), p.Version+1
 	pt.creditHolding(before, p)
+	pt.raisePaymentApplied(p, applies, p.UpdatedAt)
 	return true, s.store.Post(ctx, pt)
 }
 
@@ -692,6 +695,7 @@ func (s *Service) storeNewInvoice(ctx context.Context, inv *Invoice, limit *over
 			p.addAllocations([]Apply{a})
 			p.Unapplied -= a.Amount
 			p.UpdatedAt, p.Version = inv.CreatedAt, p.Version+1
+			pt.raisePaymentApplied(p, []Apply{a}, inv.CreatedAt) // before the invoice's balance moves
 			pt.OtherPayment = append(pt.OtherPayment, p)
 			pt.addCredit(inv.Currency, -a.Amount)
 			pt.creditHolding(before, p)

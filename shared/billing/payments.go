@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"dunlin/shared/civil"
+	"dunlin/shared/outbound"
 )
 
 // Payment is money received from a customer: through the API (a bank
@@ -485,6 +486,9 @@ type Posting struct {
 	// Score is a customer's recomputed credit score, written on its
 	// version; the customer's grade and score follow it.
 	Score *CreditScore
+	// Events are outbound events the change raises, written to the
+	// outbox in the same transaction: sent only if the change commits.
+	Events []*outbound.Event
 }
 
 // addCredit records a change of a customer's credit in a currency.

@@ -300,6 +300,7 @@ func (s *Service) CheckPromise(ctx context.Context, customerID, promiseID string
 			pt.Alerts = append(pt.Alerts, &Alert{ID: ids.New("alr_", now), CustomerID: customerID, Kind: AlertPromiseBroken, State: AlertOpen,
 				Message: fmt.Sprintf("promise to pay %s by %s was broken", money.Format(p.Amount, p.Currency, "en"), p.PromisedOn),
 				Ref:     p.ID, CreatedAt: now, UpdatedAt: now})
+			pt.Events = append(pt.Events, promiseBrokenEvent(p, got, now))
 		}
 		for _, inv := range held {
 			inv.PromiseID = ""

@@ -178,6 +178,7 @@ func (s *Service) reconcile(ctx context.Context, pt *Posting, before, p *Payment
 			pt.Applies = applies
 			pt.addCredit(p.Currency, rest)
 			pt.RespondedAt = &now
+			pt.raisePaymentApplied(p, applies, now)
 		}
 	}
 	pt.CustomerID = p.CustomerID

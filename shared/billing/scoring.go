@@ -168,6 +168,10 @@ func (s *Service) rescore(ctx context.Context, customerID string, always bool) (
 			pt.Alerts = []*Alert{{ID: ids.New("alr_", now), CustomerID: c.ID, Kind: AlertGradeDropped, State: AlertOpen,
 				Ref: cs.AsOf.String(), CreatedAt: now, UpdatedAt: now, Message: gradeDropMessage(prev.Score, cs.Score)}}
 		}
+		if prev.Scored() && cs.Score.Grade != prev.Score.Grade {
+			// Up or down: a receiver (a CRM, credit insurance) keeps its own copy of the grade.
+			pt.Events = append(pt.Events, gradeChangedEvent(c, prev.Score, cs.Score, cs.AsOf, now))
+		}
 		if err := s.store.Post(ctx, pt); err != nil {
 			return nil, err
 		}

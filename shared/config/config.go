@@ -80,6 +80,11 @@ type Config struct {
 	// without a URL, emails carry no link.
 	PublicURL                     string
 	LinkSecretsParam, LinkSecrets string
+	// OutboundAllowLoopback accepts http:// endpoint URLs on 127.0.0.1,
+	// ::1 or localhost (DUNLIN_OUTBOUND_ALLOW_LOOPBACK=true): the local
+	// stack sets it so a receiver on the developer's machine can be
+	// registered. The template never sets it: deployed, endpoints are https.
+	OutboundAllowLoopback bool
 
 	// DynamoDBOptions are applied to the DynamoDB client after the
 	// settings above. Never read from the environment: benchmarks and
@@ -172,6 +177,13 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			return Config{}, fmt.Errorf("DUNLIN_KEY_CACHE_SECONDS=%q: whole seconds from 0 to 3600", v)
 		}
 		c.KeyCache = time.Duration(n) * time.Second
+	}
+	if v, ok := lookup("DUNLIN_OUTBOUND_ALLOW_LOOPBACK"); ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("DUNLIN_OUTBOUND_ALLOW_LOOPBACK=%q: true or false", v)
+		}
+		c.OutboundAllowLoopback = b
 	}
 	if v, ok := lookup("DUNLIN_DEFAULT_TERMS_DAYS"); ok && v != "" {
 		n, err := strconv.Atoi(v)

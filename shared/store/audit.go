@@ -160,6 +160,8 @@ func entityOf(pk, sk string) (kind, id string, ok bool) {
 		return "alert", cut(prefixAlert), true
 	case sk == "KEY":
 		return "key", cut(prefixKey), true
+	case sk == "ENDPOINT":
+		return "endpoint", cut(prefixEndpoint), true
 	case sk == "POLICY":
 		return "policy", cut(prefixPolicy), true
 	case strings.HasPrefix(pk, prefixSnapshot):
@@ -175,7 +177,8 @@ func entityOf(pk, sk string) (kind, id string, ok bool) {
 // notAudited are attributes that are bookkeeping, not content: keys,
 // index keys, the version counter, timestamps of the write itself.
 var notAudited = map[string]bool{attrPK: true, attrSK: true, attrGSI1PK: true, attrGSI1SK: true, attrGSI2PK: true, attrGSI2SK: true,
-	attrGSI3PK: true, attrGSI3SK: true, attrGSI4PK: true, attrGSI4SK: true, "version": true, "updated_at": true, attrTTL: true, "secret_hash": true}
+	attrGSI3PK: true, attrGSI3SK: true, attrGSI4PK: true, attrGSI4SK: true, "version": true, "updated_at": true, attrTTL: true, "secret_hash": true,
+	"signing_secret": true} // secrets never reach the audit trail
 
 // auditNote is the change an UpdateItem makes, stated by the code that
 // built it (an update expression is not read back).

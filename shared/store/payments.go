@@ -384,13 +384,20 @@ func (s *Store) Post(ctx context.Context, pt *billing.Posting) error {
 	for _, cid := range rescored(pt) {
 		add(s.rescoreMark(cid), nil)
 	}
+	evs, err := s.outEventPuts(pt.Events)
+	if err != nil {
+		return err
+	}
+	for _, it := range evs {
+		add(it, nil)
+	}
 	if len(items) == 0 {
 		return nil
 	}
 	if len(items) > 99 { // one more for the audit trail
 		return apperr.New(apperr.Invalid, "this change touches %d records; at most 99 fit in one transaction", len(items))
 	}
-	err := s.writeNoted(ctx, items, conflicts, notes)
+	err = s.writeNoted(ctx, items, conflicts, notes)
 	if errors.Is(err, billing.ErrDuplicateEvent) {
 		return billing.ErrDuplicateEvent
 	}

@@ -14,6 +14,7 @@ import (
 	"dunlin/shared/civil"
 	"dunlin/shared/dunning"
 	"dunlin/shared/ids"
+	"dunlin/shared/outbound"
 )
 
 // sendItem is a dunning email's record, under its customer:
@@ -210,13 +211,19 @@ type contactItem struct {
 // their version is still the one the sweep read; if another writer got there
 // first, nothing is written and a *dunning.RecordConflict says what to
 // re-read. A payment or dispute is never overwritten.
-func (s *Store) RecordSend(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer) error {
+func (s *Store) RecordSend(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer, events []*outbound.Event) error {
 	items, err := s.recordSendItems(snd, advanced, hold)
 	if err != nil {
 		return err
 	}
 	items = append(items, s.rescoreMark(snd.CustomerID)) // fees change the balance
-	all, err := s.withAudit(ctx, items, nil)             // audit records last: the indexes below stay right
+	// The outbox records go last, so the cancellation indexes below stay right.
+	evs, err := s.outEventPuts(events)
+	if err != nil {
+		return err
+	}
+	items = append(items, evs...)
+	all, err := s.withAudit(ctx, items, nil) // audit records last: the indexes below stay right
 	if err != nil {
 		return err
 	}

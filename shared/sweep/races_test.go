@@ -12,6 +12,7 @@ import (
 	"dunlin/shared/billing"
 	"dunlin/shared/civil"
 	"dunlin/shared/dunning"
+	"dunlin/shared/outbound"
 	"dunlin/shared/sweep"
 )
 
@@ -32,11 +33,11 @@ func (h *hooked) ClaimSend(ctx context.Context, snd *dunning.Send) (*dunning.Sen
 	return prev, ok, err
 }
 
-func (h *hooked) RecordSend(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer) error {
+func (h *hooked) RecordSend(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer, events []*outbound.Event) error {
 	if h.beforeRecord != nil {
 		h.once2.Do(h.beforeRecord)
 	}
-	return h.Store.RecordSend(ctx, snd, advanced, hold)
+	return h.Store.RecordSend(ctx, snd, advanced, hold, events)
 }
 
 func (h *harness) hook(hk *hooked) {

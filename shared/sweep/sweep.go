@@ -36,6 +36,7 @@ import (
 	"dunlin/shared/logs"
 	"dunlin/shared/mailer"
 	"dunlin/shared/money"
+	"dunlin/shared/outbound"
 )
 
 // Store is what the sweep reads and writes. Package store implements it.
@@ -57,7 +58,9 @@ type Store interface {
 	ListDrafts(ctx context.Context) ([]*dunning.Send, error)
 	UpdateCustomer(ctx context.Context, c *billing.Customer, oldExternalID string) error
 	SendsSince(ctx context.Context, customerID string, from civil.Date) ([]*dunning.Send, error)
-	RecordSend(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer) error
+	// RecordSend writes a sent email, the invoices it advanced, a credit
+	// hold and the outbound events it raises, in one transaction.
+	RecordSend(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer, events []*outbound.Event) error
 	GetOverrides(ctx context.Context, lang string) (emails.Overrides, error)
 
 	// The firm's daily digest of alerts (digest.go).
@@ -977,7 +980,13 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 	snd.Status, snd.MessageID, snd.SentAt = dunning.Sent, id, &sentAt
 	var advanced []*billing.Invoice
 	var hold *billing.Customer
+	newly := map[string]bool{}
+	var sent []*outbound.Event
+	if kind == dunning.ToCustomer {
+		sent = append(sent, emailSentEvent(fresh, snd, live, pol, sentAt))
+	}
 	for _, w := range live {
+		newly[w.inv.ID] = newlyOverdue(w.inv, w.step, pol)
 		advanced = append(advanced, advance(w.inv, w.inv, w.step, pol))
 		if pol.Steps[w.step].CreditHold && !fresh.CreditHold && hold == nil {
 			h := *fresh
@@ -985,7 +994,9 @@ func (s *Sweeper) deliverClaimed(ctx context.Context, now time.Time, today civil
 			hold = &h
 		}
 	}
-	if err := s.record(ctx, snd, advanced, hold, pol); err != nil {
+	if err := s.record(ctx, snd, advanced, hold, pol, func(advanced []*billing.Invoice) []*outbound.Event {
+		return append(append([]*outbound.Event{}, sent...), overdueEvents(advanced, newly, today, sentAt)...)
+	}); err != nil {
 		s.log.ErrorContext(ctx, "record sent email", "customer_id", c.ID, "message_id", id, "error", err.Error())
 	}
 	if s.settings.Books != nil && kind == dunning.ToCustomer {
@@ -1030,14 +1041,17 @@ func advance(base, charged *billing.Invoice, step int, pol *dunning.Policy) *bil
 // it re-reads them and applies the step again, so the step is recorded and
 // never sent twice; an invoice paid, voided, disputed or already moved on
 // meanwhile is left as it is.
-func (s *Sweeper) record(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer, pol *dunning.Policy) error {
+//
+// events returns the outbound events to record with the invoices actually
+// advanced: an invoice left as it is raises none.
+func (s *Sweeper) record(ctx context.Context, snd *dunning.Send, advanced []*billing.Invoice, hold *billing.Customer, pol *dunning.Policy, events func([]*billing.Invoice) []*outbound.Event) error {
 	for attempt := 0; ; attempt++ {
 		if snd.Kind == dunning.ToCustomer {
 			for _, inv := range advanced {
 				inv.BrokenPromise = nil // this email said so (an internal one does not count)
 			}
 		}
-		err := s.store.RecordSend(ctx, snd, advanced, hold)
+		err := s.store.RecordSend(ctx, snd, advanced, hold, events(advanced))
 		var lost *dunning.RecordConflict
 		if !errors.As(err, &lost) || lost.Claim || attempt >= maxRecordAttempts {
 			return err
