@@ -8,12 +8,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"dunlin"
 	"dunlin/shared/api"
 	"dunlin/shared/app"
 	"dunlin/shared/cfntemplate"
 	"dunlin/shared/metrics"
+	"dunlin/shared/outbound"
 	"dunlin/shared/store"
 	"dunlin/shared/sweep"
 	"dunlin/shared/webhooks"
@@ -427,6 +429,7 @@ func TestAlarmsWatchWhatCanFail(t *testing.T) {
 	for _, r := range app.SweepMetrics(sweep.Summary{}, 0) {
 		add(r)
 	}
+	add(app.OutboundMetrics(outbound.Summary{}, time.Time{}, 0))
 	for _, outcome := range webhooks.Outcomes() {
 		add(app.WebhookMetrics(webhooks.Delivery{Provider: "stripe", EventType: webhooks.EventOther, Outcome: outcome}))
 	}
@@ -445,6 +448,11 @@ func TestAlarmsWatchWhatCanFail(t *testing.T) {
 	}
 	if custom < 2 {
 		t.Errorf("%d alarms on Dunlin's metrics, want at least sends in doubt and a sweep that did not run", custom)
+	}
+	// An event given up after a day of retries is a receiver out of step
+	// with the books.
+	if !watched(metrics.Namespace, "OutboundDeliveriesFailed", map[string]string{"Function": "outbound"}) {
+		t.Error("no alarm on outbound deliveries given up")
 	}
 	// A webhook answered with a 500 is no Lambda error, and a refused
 	// signature may be payments going unrecorded: both are watched.

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"dunlin/shared/metrics"
 	"dunlin/shared/outbound"
 )
 
@@ -23,9 +24,27 @@ func OutboundHandler(r *outbound.Runner, log *slog.Logger) func(context.Context)
 			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-outboundMargin))
 			defer cancel()
 		}
+		started := time.Now()
 		sum, err := r.Run(ctx)
+		if err := metricsOut.Write(OutboundMetrics(sum, started, time.Since(started))); err != nil {
+			log.ErrorContext(ctx, "outbound metrics", "error", err.Error())
+		}
 		log.InfoContext(ctx, "outbound delivery run", "fanned_out", sum.FannedOut, "attempted", sum.Attempted, "delivered", sum.Delivered,
 			"retrying", sum.Retrying, "failed", sum.Failed, "cancelled", sum.Cancelled, "postponed", sum.Postponed)
 		return sum, err
 	}
+}
+
+// OutboundMetrics are a delivery run's CloudWatch metrics. A delivery
+// given up (OutboundDeliveriesFailed) means a receiver missed an event
+// for good: the alarm on it tells the firm to look at the delivery log.
+func OutboundMetrics(sum outbound.Summary, at time.Time, took time.Duration) metrics.Record {
+	return metrics.Record{Time: at, Dimensions: map[string]string{"Function": "outbound"}, Metrics: []metrics.Metric{
+		{Name: "OutboundRunDuration", Unit: metrics.Milliseconds, Value: float64(took.Milliseconds())},
+		{Name: "OutboundEventsFannedOut", Unit: metrics.Count, Value: float64(sum.FannedOut)},
+		{Name: "OutboundAttempts", Unit: metrics.Count, Value: float64(sum.Attempted)},
+		{Name: "OutboundDelivered", Unit: metrics.Count, Value: float64(sum.Delivered)},
+		{Name: "OutboundRetrying", Unit: metrics.Count, Value: float64(sum.Retrying)},
+		{Name: "OutboundDeliveriesFailed", Unit: metrics.Count, Value: float64(sum.Failed)},
+	}}
 }

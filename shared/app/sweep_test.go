@@ -11,6 +11,7 @@ import (
 	"dunlin/shared/app"
 	"dunlin/shared/billing"
 	"dunlin/shared/metrics"
+	"dunlin/shared/outbound"
 	"dunlin/shared/sweep"
 	"dunlin/shared/webhooks"
 )
@@ -47,6 +48,27 @@ func TestARunsMetricsAreValidEMF(t *testing.T) {
 	}
 	if step["Step"] != "overdue" || step["Tone"] != "reminder" || step["EmailsSent"] != 2.0 || step["Function"] != "sweep" {
 		t.Errorf("per-step record = %v", step)
+	}
+}
+
+// TestADeliveryRunsMetricsAreValidEMF: a delivery run is one record with
+// what it did, deliveries given up among it.
+func TestADeliveryRunsMetricsAreValidEMF(t *testing.T) {
+	rec := app.OutboundMetrics(outbound.Summary{FannedOut: 4, Attempted: 5, Delivered: 3, Retrying: 1, Failed: 1},
+		time.Date(2026, 12, 2, 9, 0, 0, 0, time.UTC), 800*time.Millisecond)
+	var buf bytes.Buffer
+	if err := metrics.NewWriter(&buf).Write(rec); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]any{"Function": "outbound", "OutboundRunDuration": 800.0, "OutboundEventsFannedOut": 4.0,
+		"OutboundAttempts": 5.0, "OutboundDelivered": 3.0, "OutboundRetrying": 1.0, "OutboundDeliveriesFailed": 1.0} {
+		if got[name] != want {
+			t.Errorf("%s = %v, want %v", name, got[name], want)
+		}
 	}
 }
 
