@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"maps"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"slices"
@@ -36,6 +38,7 @@ import (
 	"dunlin/shared/cost"
 	"dunlin/shared/dbmeter"
 	"dunlin/shared/mailevents"
+	"dunlin/shared/outbound"
 	"dunlin/shared/sweep"
 	"dunlin/shared/testenv"
 )
@@ -61,8 +64,10 @@ func TestMeasuredCostUnits(t *testing.T) {
 		"request units as DynamoDB Local reports them; durations in process, not AWS durations"
 	m.MemoryMB.API, m.MemoryMB.Webhooks, m.MemoryMB.Sweep = memorySize(t, "ApiFunction"), memorySize(t, "WebhooksFunction"), memorySize(t, "SweepFunction")
 	m.MemoryMB.MailEvents = memorySize(t, "MailEventsFunction")
+	m.MemoryMB.Outbound = memorySize(t, "OutboundFunction")
 	measureAPI(t, &m)
 	measureSweep(t, &m)
+	measureOutbound(t, &m)
 
 	got, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -166,6 +171,63 @@ func measureAPI(t *testing.T, m *cost.Measured) {
 	if m.KeyTouch.WriteUnits == 0 {
 		t.Errorf("the first request after an hour wrote nothing: %+v then %+v", touched, plain)
 	}
+}
+
+// measureOutbound measures the outbound function's delivery run through
+// its Lambda handler: a run with nothing to do (every minute, so most
+// runs), the fan-out of an event with no endpoint registered (every event
+// raised is fanned out, endpoints or not), and one delivery of an event
+// to one endpoint that answers 204.
+func measureOutbound(t *testing.T, m *cost.Measured) {
+	const n = 10
+	ctx := context.Background()
+	clock := testenv.NewClock(time.Date(2026, 12, 9, 10, 0, 0, 0, time.UTC))
+	h := newCostApp(t, clock, nil)
+	run := app.OutboundHandler(h.app.Outbound, h.log)
+	measure := func(what string, want func(outbound.Summary) bool) cost.Op {
+		t.Helper()
+		h.reset()
+		start := time.Now()
+		sum, err := run(ctx)
+		op := h.op(time.Since(start))
+		if err != nil || !want(sum) {
+			t.Fatalf("%s: %+v %v", what, sum, err)
+		}
+		return op
+	}
+	pay := func() {
+		t.Helper()
+		for i := range n {
+			c, err := h.app.Billing.CreateCustomer(ctx, billing.CustomerCreate{Name: fmt.Sprintf("Out %d", i), Email: fmt.Sprintf("out%d@cost.example", i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			amount := int64(1000)
+			if _, err := h.app.Billing.RecordPayment(ctx, billing.PaymentInput{CustomerID: c.ID, Amount: &amount}); err != nil {
+				t.Fatal(err)
+			}
+			inv, err := h.app.Billing.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Total: &amount}) // paid from credit: payment.applied
+			if err != nil || inv.Balance != 0 {
+				t.Fatalf("invoice %+v: %v", inv, err)
+			}
+		}
+	}
+	idle := measure("an idle run", func(s outbound.Summary) bool { return s == outbound.Summary{} })
+	m.OutboundIdleRun = idle
+	pay()
+	fanned := measure("fanning out to no endpoint", func(s outbound.Summary) bool { return s.FannedOut == n && s.Attempted == 0 })
+	m.OutboundFanOut = div(nonNegative(sub(fanned, idle)), n)
+
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(receiver.Close)
+	endpoints := outbound.NewService(h.app.Store, clock.Now)
+	endpoints.AllowLoopbackHTTP = true
+	if _, err := endpoints.Register(ctx, outbound.EndpointInput{URL: receiver.URL, Events: []string{"*"}}); err != nil {
+		t.Fatal(err)
+	}
+	pay()
+	delivered := measure("delivering to one endpoint", func(s outbound.Summary) bool { return s.FannedOut == n && s.Delivered == n })
+	m.OutboundDelivery = div(nonNegative(sub(sub(delivered, idle), mul(m.OutboundFanOut, n))), n)
 }
 
 // measureSweep measures the sweep function on one table over three days,
@@ -726,6 +788,9 @@ func div(o cost.Op, n float64) cost.Op {
 	return out
 }
 
+// mul is o, n times.
+func mul(o cost.Op, n float64) cost.Op { return div(o, 1/n) }
+
 // perBytes is what each of n records added to the table.
 func perBytes(after, before cost.Bytes, n int) cost.Bytes {
 	return cost.Bytes{Table: (after.Table - before.Table) / float64(n), Indexes: (after.Indexes - before.Indexes) / float64(n)}
@@ -747,7 +812,8 @@ func compareMeasured(want, got cost.Measured) []string {
 		return map[string]cost.Op{"create_invoice": m.CreateInvoice, "record_payment": m.RecordPayment, "api_read": m.APIRead, "key_touch": m.KeyTouch,
 			"webhook_payment": m.WebhookPayment, "sweep_run": m.SweepRun, "daily_snapshot": m.DailySnapshot, "snapshot_per_open_invoice": m.SnapshotPerOpenInvoice,
 			"digest": m.Digest, "digest_recheck": m.DigestRecheck, "placement": m.Placement, "rescore": m.Rescore, "rescore_peek": m.RescorePeek,
-			"early_read": m.EarlyRead, "window_wait": m.WindowWait, "email": m.Email, "mail_event": m.MailEvent}
+			"early_read": m.EarlyRead, "window_wait": m.WindowWait, "email": m.Email, "mail_event": m.MailEvent,
+			"outbound_idle_run": m.OutboundIdleRun, "outbound_fan_out": m.OutboundFanOut, "outbound_delivery": m.OutboundDelivery}
 	}
 	w, g := ops(&want), ops(&got)
 	for _, name := range slices.Sorted(maps.Keys(w)) {

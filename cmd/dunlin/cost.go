@@ -32,6 +32,7 @@ func runCost(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	emailsPer := fs.Float64("emails-per-dunned-invoice", 0, "dunning emails per dunned invoice (default 1.5)")
 	webhookShare := fs.Float64("webhook-share", 0, "share of payments that arrive by webhook rather than through the API, 0 to 1 (default 0.5)")
 	history := fs.Float64("history-months", 0, "months of books in the table: storage grows with them (default 12)")
+	endpoints := fs.Float64("endpoints", 0, "outbound-event endpoints that receive every event (default 1; 0 when the firm uses none)")
 	format := fs.String("format", "text", "text, markdown or json")
 	pricesFile := fs.String("prices", "", "a JSON price list overriding the defaults field by field (see the json output's prices)")
 	fs.Usage = func() {
@@ -66,6 +67,7 @@ func runCost(_ context.Context, args []string, stdout, stderr io.Writer) error {
 		{"emails-per-dunned-invoice", *emailsPer, false, &firm.EmailsPerDunnedInvoice},
 		{"webhook-share", *webhookShare, true, &firm.WebhookShare},
 		{"history-months", *history, false, &firm.HistoryMonths},
+		{"endpoints", *endpoints, false, &firm.Endpoints},
 	} {
 		if !set[c.name] {
 			continue
@@ -172,9 +174,11 @@ func printCostMarkdown(w io.Writer, b cost.Bill) error {
 func workload(b cost.Bill) string {
 	f, u := b.Firm, b.Usage
 	return fmt.Sprintf("%s API requests (%s reads), %s webhook payments, %s sweep runs, %s emails (%g%% of invoices dunned, %g emails each, plus digests), "+
+		"%s SES delivery events, %s outbound runs, %s outbound events to %g endpoints, "+
 		"%s rescorings at most, %s cold starts, %s GB stored after %g months, %s GB of logs.",
 		thousands(u.APIRequests), thousands(f.APIReadsPerMonth), thousands(u.WebhookEvents), thousands(u.SweepRuns), thousands(u.Emails),
-		f.DunnedShare*100, f.EmailsPerDunnedInvoice, thousands(u.Rescores), thousands(u.ColdStarts), quantity(u.StoredGB), f.HistoryMonths, quantity(u.LogGB))
+		f.DunnedShare*100, f.EmailsPerDunnedInvoice, thousands(u.MailEvents), thousands(u.OutboundRuns), thousands(u.OutboundEvents), f.Endpoints,
+		thousands(u.Rescores), thousands(u.ColdStarts), quantity(u.StoredGB), f.HistoryMonths, quantity(u.LogGB))
 }
 
 // usd formats a cost to a hundredth of a cent.

@@ -52,6 +52,12 @@ type Firm struct {
 
 	// SweepRunsPerDay is the sweep's schedule (template.yaml: hourly).
 	SweepRunsPerDay float64 `json:"sweep_runs_per_day"`
+	// OutboundRunsPerDay is the outbound function's schedule
+	// (template.yaml: every minute). Endpoints is how many endpoints
+	// receive every event: 1 for a firm that uses outbound events, 0 for
+	// one that does not (its events are still recorded and fanned out).
+	OutboundRunsPerDay float64 `json:"outbound_runs_per_day"`
+	Endpoints          float64 `json:"endpoints"`
 	// DigestHour is the firm-local hour of the digest (DigestHour in
 	// template.yaml, 7); -1 when it is off. Each later run that day finds
 	// the digest claimed, at the price of one refused conditional write.
@@ -106,6 +112,8 @@ func DefaultFirm(customers int) Firm {
 		EmailsPerDunnedInvoice: 1.5,
 		DigestEmailsPerMonth:   DaysPerMonth,
 		SweepRunsPerDay:        24,
+		OutboundRunsPerDay:     1440,
+		Endpoints:              1,
 		DigestHour:             7,
 		AheadHours:             14,
 		WindowWaitHours:        WindowWaitHours(9, []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}),
@@ -154,7 +162,7 @@ func (f Firm) Validate() error {
 		{"emails_per_dunned_invoice", f.EmailsPerDunnedInvoice}, {"digest_emails_per_month", f.DigestEmailsPerMonth},
 		{"ahead_hours", f.AheadHours}, {"window_wait_hours", f.WindowWaitHours}, {"open_invoices", f.OpenInvoices},
 		{"history_months", f.HistoryMonths}, {"log_retention_days", f.LogRetentionDays}, {"platform_log_bytes", f.PlatformLogBytes},
-		{"cold_start_ms", f.ColdStartMs},
+		{"cold_start_ms", f.ColdStartMs}, {"outbound_runs_per_day", f.OutboundRunsPerDay}, {"endpoints", f.Endpoints},
 	} {
 		if c.v < 0 || math.IsNaN(c.v) || math.IsInf(c.v, 0) {
 			return fmt.Errorf("%s: %v: a number, zero or more", c.name, c.v)
@@ -177,6 +185,13 @@ func (f Firm) Validate() error {
 	return nil
 }
 
+// OutboxWriteUnits is what the outbox record of an event adds to the
+// transaction of the change that raises it: 2 write units for a
+// transactional write under 1 KB, and 1 for its entry in the outbox
+// index. By AWS's pricing rules, not measured: DynamoDB Local reports the
+// transaction's units without it.
+const OutboxWriteUnits = 3
+
 // Line is one line of the bill: a quantity of a billed unit at a price.
 type Line struct {
 	Service   string  `json:"service"`
@@ -194,6 +209,8 @@ type Usage struct {
 	APIRequests     float64 `json:"api_requests"`      // to the API function
 	WebhookEvents   float64 `json:"webhook_events"`    // to the webhooks function
 	MailEvents      float64 `json:"mail_events"`       // SES events to the mailevents function
+	OutboundRuns    float64 `json:"outbound_runs"`     // delivery runs of the outbound function
+	OutboundEvents  float64 `json:"outbound_events"`   // events raised, each fanned out and delivered to each endpoint
 	SweepRuns       float64 `json:"sweep_runs"`        // sweep invocations
 	Emails          float64 `json:"emails"`            // dunning emails and digests
 	Rescores        float64 `json:"rescores"`          // credit scores recomputed (upper bound)
@@ -280,7 +297,20 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 		{rescores, m.Rescore},
 		{timeRescores * f.AheadHours * perHour, m.RescorePeek},
 	}
-	all := append(append(append(append([]use{touches}, apiUses...), webhookUses...), sweepUses...), mailUses...)
+	// Outbound events: payment.applied for each payment, dunning.email_sent
+	// for each email, invoice.overdue at most once for each dunned
+	// invoice (broken promises and grade changes are few beside them).
+	// Each is written with its change (OutboxWriteUnits), fanned out by a
+	// delivery run and delivered to each endpoint; most runs find nothing.
+	outboundRuns := f.OutboundRunsPerDay * days
+	outEvents := f.PaymentsPerMonth + emails + f.InvoicesPerMonth*f.DunnedShare
+	outboundUses := []use{
+		{outboundRuns, m.OutboundIdleRun},
+		{outEvents, m.OutboundFanOut},
+		{outEvents * f.Endpoints, m.OutboundDelivery},
+	}
+	outboxWrites := use{outEvents, Op{WriteUnits: OutboxWriteUnits}}
+	all := append(append(append(append(append([]use{touches, outboxWrites}, apiUses...), webhookUses...), sweepUses...), mailUses...), outboundUses...)
 	wru := total(all, func(o Op) float64 { return o.WriteUnits })
 	rru := total(all, func(o Op) float64 { return o.ReadUnits })
 
@@ -293,10 +323,16 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 	webhookGBs := gbs(total(webhookUses, ceilMs), m.MemoryMB.Webhooks)
 	sweepGBs := gbs(total(sweepUses, ms)+runs, m.MemoryMB.Sweep)
 	mailGBs := gbs(total(mailUses, ceilMs)+f.DigestEmailsPerMonth, m.MemoryMB.MailEvents) // a dropped digest event billed 1 ms
+	// A run is one invocation: its parts' durations add up, rounded up by
+	// at most 1 ms.
+	outboundGBs := gbs(total(outboundUses, ms)+outboundRuns, m.MemoryMB.Outbound)
 	coldAPI, coldWebhooks, coldMail := math.Min(apiRequests, HoursPerMonth), math.Min(webhookPayments, HoursPerMonth), math.Min(mailEvents, HoursPerMonth)
+	// The outbound function runs every minute, so it stays warm: about a
+	// cold start an hour, as Lambda recycles environments.
+	coldOutbound := math.Min(outboundRuns, HoursPerMonth)
 	initGBs := gbs(f.ColdStartMs*coldAPI, m.MemoryMB.API) + gbs(f.ColdStartMs*coldWebhooks, m.MemoryMB.Webhooks) + gbs(f.ColdStartMs*runs, m.MemoryMB.Sweep) +
-		gbs(f.ColdStartMs*coldMail, m.MemoryMB.MailEvents)
-	invocations := apiRequests + webhookPayments + runs + mailEvents
+		gbs(f.ColdStartMs*coldMail, m.MemoryMB.MailEvents) + gbs(f.ColdStartMs*coldOutbound, m.MemoryMB.Outbound)
+	invocations := apiRequests + webhookPayments + runs + mailEvents + outboundRuns
 
 	// Storage after HistoryMonths of books.
 	tableBytes := float64(f.Customers)*m.CustomerBytes.Table + f.HistoryMonths*(f.InvoicesPerMonth*m.InvoiceBytes.Table+emails*(m.EmailBytes.Table+m.MailEventBytes.Table))
@@ -325,10 +361,11 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 		line("Lambda", fmt.Sprintf("webhooks function, arm64 %d MB", m.MemoryMB.Webhooks), webhookGBs, "GB-s", p.LambdaArmPerGBSecond, "per GB-s", 1),
 		line("Lambda", fmt.Sprintf("sweep function, arm64 %d MB", m.MemoryMB.Sweep), sweepGBs, "GB-s", p.LambdaArmPerGBSecond, "per GB-s", 1),
 		line("Lambda", fmt.Sprintf("mailevents function, arm64 %d MB", m.MemoryMB.MailEvents), mailGBs, "GB-s", p.LambdaArmPerGBSecond, "per GB-s", 1),
+		line("Lambda", fmt.Sprintf("outbound function, arm64 %d MB", m.MemoryMB.Outbound), outboundGBs, "GB-s", p.LambdaArmPerGBSecond, "per GB-s", 1),
 		line("Lambda", "INIT phase of cold starts", initGBs, "GB-s", p.LambdaArmPerGBSecond, "per GB-s", 1),
 		line("API Gateway", "HTTP API requests", apiRequests+webhookPayments, "requests", p.HTTPAPIPerMillion, "per million", 1e6),
 		line("SES", "emails (dunning and digests)", sesEmails, "emails", p.SESPerThousand, "per 1,000", 1e3),
-		line("EventBridge Scheduler", fmt.Sprintf("sweep invocations (first %g million free)", p.SchedulerFreeInvocations/1e6), runs, "invocations", p.SchedulerPerMillion, "per million", 1e6),
+		line("EventBridge Scheduler", fmt.Sprintf("sweep and outbound invocations (first %g million free)", p.SchedulerFreeInvocations/1e6), runs+outboundRuns, "invocations", p.SchedulerPerMillion, "per million", 1e6),
 		line("SSM Parameter Store", "standard parameters", 3, "parameters", p.SSMStandardParameter, "each", 1),
 		line("KMS", "SecureString decrypts", kmsRequests, "requests", p.KMSPerTenThousand, "per 10,000", 1e4),
 		line("CloudWatch Logs", "ingestion", logGB, "GB", p.LogsIngestionPerGB, "per GB", 1),
@@ -337,14 +374,18 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 	}
 	// The scheduler's free invocations are part of its price, not a
 	// free tier.
-	lines[12].Cost = math.Max(0, runs-p.SchedulerFreeInvocations) / 1e6 * p.SchedulerPerMillion
+	for i := range lines {
+		if lines[i].Service == "EventBridge Scheduler" {
+			lines[i].Cost = math.Max(0, lines[i].Quantity-p.SchedulerFreeInvocations) / 1e6 * p.SchedulerPerMillion
+		}
+	}
 
 	bill := Bill{Firm: f, Prices: p, Lines: lines, Measured: m.Where}
 	for _, l := range lines {
 		bill.Total += l.Cost
 	}
 	free := DefaultAlwaysFree()
-	lambdaGBs := apiGBs + webhookGBs + sweepGBs + mailGBs + initGBs
+	lambdaGBs := apiGBs + webhookGBs + sweepGBs + mailGBs + outboundGBs + initGBs
 	saved := math.Min(invocations, free.LambdaRequests)/1e6*p.LambdaRequestsPerMillion +
 		math.Min(lambdaGBs, free.LambdaGBSeconds)*p.LambdaArmPerGBSecond +
 		math.Min(storedGB, free.DynamoDBStorageGB)*p.DynamoDBStoragePerGBMonth +
@@ -353,7 +394,8 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 		math.Min(outGB, free.DataTransferOutGB)*p.DataTransferOutPerGB
 	bill.TotalAlwaysFree = math.Max(0, bill.Total-saved)
 	bill.Usage = Usage{APIRequests: apiRequests, WebhookEvents: webhookPayments, MailEvents: mailEvents, SweepRuns: runs, Emails: sesEmails, Rescores: rescores + f.InvoicesPerMonth + emails,
-		ColdStarts: coldAPI + coldWebhooks + coldMail + runs, StoredGB: storedGB, LogGB: logGB, LambdaGBSeconds: lambdaGBs, WriteUnits: wru, ReadUnits: rru}
+		OutboundRuns: outboundRuns, OutboundEvents: outEvents,
+		ColdStarts: coldAPI + coldWebhooks + coldMail + runs + coldOutbound, StoredGB: storedGB, LogGB: logGB, LambdaGBSeconds: lambdaGBs, WriteUnits: wru, ReadUnits: rru}
 	bill.Notes = []string{
 		"No AWS Free Tier is counted. With only the always-free allowances (Lambda 1M requests and 400,000 GB-s, DynamoDB 25 GB, CloudWatch Logs 5 GB, KMS 20,000 requests, 100 GB out), in an account running nothing else: " + fmt.Sprintf("USD %.4f.", bill.TotalAlwaysFree),
 		"DynamoDB request units and durations were measured (" + m.Where + "). AWS round trips are typically a few ms, so the Lambda lines are likely high.",

@@ -15,6 +15,7 @@ func plainFirm() Firm {
 		DunnedShare: 0.5, EmailsPerDunnedInvoice: 2, DigestEmailsPerMonth: 30,
 		SweepRunsPerDay: 24, DigestHour: 7, AheadHours: 10, WindowWaitHours: 20, OpenInvoices: 100,
 		HistoryMonths: 10, LogRetentionDays: 30, PlatformLogBytes: 1000, ColdStartMs: 100,
+		OutboundRunsPerDay: 48, Endpoints: 2,
 	}
 }
 
@@ -27,12 +28,13 @@ func plainMeasured() Measured {
 		return Op{ReadUnits: reads, WriteUnits: 2, Ms: 9.5, LogBytes: 100, ResponseBytes: 1000}
 	}
 	m := Measured{Where: "by hand"}
-	m.MemoryMB.API, m.MemoryMB.Webhooks, m.MemoryMB.Sweep, m.MemoryMB.MailEvents = 1024, 1024, 1024, 1024
+	m.MemoryMB.API, m.MemoryMB.Webhooks, m.MemoryMB.Sweep, m.MemoryMB.MailEvents, m.MemoryMB.Outbound = 1024, 1024, 1024, 1024, 1024
 	m.CreateInvoice, m.RecordPayment, m.APIRead, m.KeyTouch = op(1), op(2), op(3), op(4)
 	m.WebhookPayment, m.SweepRun, m.DailySnapshot, m.SnapshotPerOpenInvoice = op(5), op(6), op(7), op(8)
 	m.Digest, m.DigestRecheck, m.Placement, m.Rescore = op(9), op(10), op(11), op(12)
 	m.RescorePeek, m.EarlyRead, m.WindowWait, m.Email = op(13), op(14), op(15), op(16)
 	m.MailEvent = op(17)
+	m.OutboundIdleRun, m.OutboundFanOut, m.OutboundDelivery = op(18), op(19), op(20)
 	m.CustomerBytes = Bytes{Table: 1000, Indexes: 2000}
 	m.InvoiceBytes = Bytes{Table: 4000, Indexes: 6000}
 	m.EmailBytes = Bytes{Table: 3000, Indexes: 5000}
@@ -71,19 +73,25 @@ func TestEstimateByHand(t *testing.T) {
 	//        250 by time each peeked 10 times (2,500).
 	//   mailevents: a delivery event for each of the 100 emails, and 30
 	//        for the digests, which do nothing (1 ms billed, no units).
+	//   outbound: 1,461 runs (48 a day); 250 events (100 payments, 100
+	//        emails, 50 invoices overdue), each fanned out and delivered
+	//        to 2 endpoints (500), and each writing its outbox record
+	//        (3 write units) with its change.
 	const gb = 1 << 30
 	apiCount, webhookCount, mailCount := 100.0+50+1000, 50.0, 100.0
 	sweepCount := 730.5 + 30.4375 + 3043.75 + 30.4375 + 487 + 100 + 100 + 1000 + 2000 + 350 + 2500 // 10,372.125
-	allCount := 730.5 + apiCount + webhookCount + sweepCount + mailCount                           // 12,402.625
+	outboundCount := 1461.0 + 250 + 500
+	allCount := 730.5 + apiCount + webhookCount + sweepCount + mailCount + outboundCount // 14,613.625
 	reads := 730.5*4 + 100*1 + 50*2 + 1000*3 + 50*5 + 730.5*6 + 30.4375*7 + 3043.75*8 + 30.4375*9 + 487*10 +
-		100*11 + 100*16 + 1000*14 + 2000*15 + 350*12 + 2500*13 + 100*17 // 125,562
-	writes := 2 * allCount                      // 24,605.25
+		100*11 + 100*16 + 1000*14 + 2000*15 + 350*12 + 2500*13 + 100*17 + 1461*18 + 250*19 + 500*20
+	writes := 2*allCount + 250*3
 	apiGBs := (apiCount*10 + 730.5*9.5) / 1000  // each request billed 10 ms; touches add 9.5 ms
 	webhookGBs := webhookCount * 10 / 1000      // 0.5
 	sweepGBs := (sweepCount*9.5 + 730.5) / 1000 // plus 1 ms of rounding a run
 	mailGBs := (mailCount*10 + 30) / 1000
-	initGBs := (730.5 + 50 + 730.5 + 130) * 100 / 1000 // cold starts: API and sweep once an hour, webhooks and mailevents each time
-	requests := apiCount + webhookCount + 730.5 + mailCount + 30
+	outboundGBs := (outboundCount*9.5 + 1461) / 1000           // like the sweep: a run's parts, plus 1 ms
+	initGBs := (730.5 + 50 + 730.5 + 130 + 730.5) * 100 / 1000 // cold starts: API, sweep and outbound once an hour, webhooks and mailevents each time
+	requests := apiCount + webhookCount + 730.5 + mailCount + 30 + 1461
 	tableBytes := 100*1000 + 10*(100*4000+100*(3000+500.0))
 	indexBytes := 100*2000 + 10*(100*6000+100*5000.0)
 	logBytes := requests*1000 + allCount*100
@@ -103,10 +111,11 @@ func TestEstimateByHand(t *testing.T) {
 		{"Lambda", webhookGBs, webhookGBs * 0.00001},
 		{"Lambda", sweepGBs, sweepGBs * 0.00001},
 		{"Lambda", mailGBs, mailGBs * 0.00001},
+		{"Lambda", outboundGBs, outboundGBs * 0.00001},
 		{"Lambda", initGBs, initGBs * 0.00001},
 		{"API Gateway", apiCount + webhookCount, (apiCount + webhookCount) / 1e6 * 1},
 		{"SES", 100 + 30, 130.0 / 1000 * 0.1},
-		{"EventBridge Scheduler", 730.5, 0}, // under the 14 million in the price
+		{"EventBridge Scheduler", 730.5 + 1461, 0}, // under the 14 million in the price
 		{"SSM Parameter Store", 3, 0},
 		{"KMS", kms, kms / 1e4 * 0.03},
 		{"CloudWatch Logs", logBytes / gb, logBytes / gb * 0.5},
@@ -141,8 +150,9 @@ func TestEstimateChargesSchedulerBeyondItsFreeInvocations(t *testing.T) {
 	p.SchedulerFreeInvocations = 100
 	b := Estimate(plainFirm(), plainMeasured(), p)
 	for _, l := range b.Lines {
-		if l.Service == "EventBridge Scheduler" && !near(l.Cost, (730.5-100)/1e6*1) {
-			t.Errorf("scheduler: $%v for %v invocations, want $%v", l.Cost, l.Quantity, (730.5-100)/1e6)
+		// The sweep's 730.5 runs and the outbound function's 1,461.
+		if l.Service == "EventBridge Scheduler" && !near(l.Cost, (730.5+1461-100)/1e6*1) {
+			t.Errorf("scheduler: $%v for %v invocations, want $%v", l.Cost, l.Quantity, (730.5+1461-100)/1e6)
 		}
 	}
 }

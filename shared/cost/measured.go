@@ -55,6 +55,7 @@ type Measured struct {
 		Webhooks   int `json:"webhooks"`
 		Sweep      int `json:"sweep"`
 		MailEvents int `json:"mailevents"`
+		Outbound   int `json:"outbound"`
 	} `json:"memory_mb"`
 
 	// The API function, one request each through the Lambda adapter,
@@ -69,6 +70,13 @@ type Measured struct {
 	// The webhooks function: a signed generic payment.succeeded event
 	// naming its invoice.
 	WebhookPayment Op `json:"webhook_payment"`
+
+	// The outbound function, every minute: a run with nothing to do; each
+	// event raised, fanned out (with or without endpoints); and each
+	// delivery of an event to an endpoint that answers at once.
+	OutboundIdleRun  Op `json:"outbound_idle_run"`
+	OutboundFanOut   Op `json:"outbound_fan_out"`
+	OutboundDelivery Op `json:"outbound_delivery"`
 
 	// The sweep function.
 	SweepRun Op `json:"sweep_run"` // an hourly run with nothing due: one Query per work-queue shard, the day's snapshot found taken, the rescoring queue read
