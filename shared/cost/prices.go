@@ -35,6 +35,8 @@ type Prices struct {
 
 	LogsIngestionPerGB    float64 `json:"logs_ingestion_per_gb"`     // CloudWatch Logs, Standard class
 	LogsStoragePerGBMonth float64 `json:"logs_storage_per_gb_month"` // CloudWatch Logs archive
+	MetricPerMonth        float64 `json:"metric_per_month"`          // CloudWatch custom metric (first 10,000), prorated by the hour
+	AlarmPerMonth         float64 `json:"alarm_per_month"`           // CloudWatch alarm, standard resolution
 	DataTransferOutPerGB  float64 `json:"data_transfer_out_per_gb"`  // to the internet, first 10 TB
 }
 
@@ -67,6 +69,8 @@ func DefaultPrices() Prices {
 
 		LogsIngestionPerGB:    0.50,
 		LogsStoragePerGBMonth: 0.03,
+		MetricPerMonth:        0.30,
+		AlarmPerMonth:         0.10,
 		DataTransferOutPerGB:  0.09,
 	}
 }
@@ -108,6 +112,8 @@ func (p Prices) List() []PriceItem {
 		{"KMS", "requests (SecureString reads, aws/ssm key)", p.KMSPerTenThousand, "USD per 10,000", kms},
 		{"CloudWatch Logs", "ingestion, Standard class", p.LogsIngestionPerGB, "USD per GB", logs},
 		{"CloudWatch Logs", "storage", p.LogsStoragePerGBMonth, "USD per GB-month", logs},
+		{"CloudWatch", "custom metrics (first 10,000)", p.MetricPerMonth, "USD per metric-month", logs},
+		{"CloudWatch", "alarms, standard resolution", p.AlarmPerMonth, "USD per alarm-month", logs},
 		{"Data transfer", "out to the internet (first 10 TB)", p.DataTransferOutPerGB, "USD per GB", transfer},
 	}
 }
@@ -144,11 +150,13 @@ type AlwaysFree struct {
 	LogsGB            float64 // ingestion and storage together
 	KMSRequests       float64
 	DataTransferOutGB float64 // all services together
+	Metrics, Alarms   float64 // CloudWatch custom metrics and alarms
 }
 
 // DefaultAlwaysFree is the always-free tier as published on
 // https://aws.amazon.com/free/ (Lambda, DynamoDB, CloudWatch, KMS) and
 // the EC2 pricing page (data transfer out).
 func DefaultAlwaysFree() AlwaysFree {
-	return AlwaysFree{LambdaRequests: 1_000_000, LambdaGBSeconds: 400_000, DynamoDBStorageGB: 25, LogsGB: 5, KMSRequests: 20_000, DataTransferOutGB: 100}
+	return AlwaysFree{LambdaRequests: 1_000_000, LambdaGBSeconds: 400_000, DynamoDBStorageGB: 25, LogsGB: 5, KMSRequests: 20_000, DataTransferOutGB: 100,
+		Metrics: 10, Alarms: 10}
 }

@@ -107,3 +107,31 @@ func TestRollupsAreMoreDimensionSets(t *testing.T) {
 		t.Errorf("a rollup of a missing dimension: %v, wrote %q", err, buf.String())
 	}
 }
+
+// TestOnlyKeepsTheChosenMetricsAndDimensionSets: a metric is kept under
+// the dimension sets the filter accepts, each as a record of its own, and
+// a record with nothing kept is dropped.
+func TestOnlyKeepsTheChosenMetricsAndDimensionSets(t *testing.T) {
+	recs := []Record{
+		{Dimensions: map[string]string{"Function": "webhooks", "Provider": "stripe", "Outcome": "failed"},
+			Rollups: [][]string{{"Outcome", "Function"}},
+			Metrics: []Metric{{Name: "WebhookEvents", Value: 1}, {Name: "Other", Value: 2}}},
+		{Dimensions: map[string]string{"Function": "sweep"}, Metrics: []Metric{{Name: "SweepDuration", Value: 3}}},
+	}
+	got := Only(recs, func(m string, dims []string) bool {
+		return m == "WebhookEvents" && len(dims) == 2 && dims[0] == "Function" && dims[1] == "Outcome"
+	})
+	if len(got) != 1 || len(got[0].Metrics) != 1 || got[0].Metrics[0].Name != "WebhookEvents" ||
+		len(got[0].Dimensions) != 2 || got[0].Dimensions["Outcome"] != "failed" || got[0].Rollups != nil {
+		t.Fatalf("Only = %+v", got)
+	}
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	w.Keep = func(m string, _ []string) bool { return m == "SweepDuration" }
+	if err := w.Write(recs...); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(buf.String(), "\n"); n != 1 || !strings.Contains(buf.String(), `"SweepDuration":3`) || strings.Contains(buf.String(), "WebhookEvents") {
+		t.Errorf("a writer with Keep wrote:\n%s", buf.String())
+	}
+}
