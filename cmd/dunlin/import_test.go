@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"dunlin/shared/auth"
 )
@@ -19,12 +18,8 @@ import (
 // them again changes nothing.
 func TestImportTheSampleFiles(t *testing.T) {
 	t.Parallel()
-	a, srv := serveAPI(t, time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	a, srv, token := serveAPIWithKey(t, auth.Integration)
 	ctx := context.Background()
-	token, _, err := a.Keys.Create(ctx, "books", auth.Integration)
-	if err != nil {
-		t.Fatal(err)
-	}
 	samples := []string{"../../testdata/imports/customers.csv", "../../testdata/imports/invoices.csv", "../../testdata/imports/invoices-december.xlsx"}
 	var out, errOut bytes.Buffer
 	args := append([]string{"import", "--api", srv.URL, "--key", token}, samples...)
@@ -68,12 +63,8 @@ func TestImportTheSampleFiles(t *testing.T) {
 // rows.
 func TestImportChecksTheWholeFileBeforeWriting(t *testing.T) {
 	t.Parallel()
-	a, srv := serveAPI(t, time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	a, srv, token := serveAPIWithKey(t, auth.Admin)
 	ctx := context.Background()
-	token, _, err := a.Keys.Create(ctx, "books", auth.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var b strings.Builder
 	b.WriteString("Client Ref,name,email\n")
 	const n = 2*partRows + 10
@@ -137,12 +128,8 @@ func TestImportChecksTheWholeFileBeforeWriting(t *testing.T) {
 // import reads back as the same books.
 func TestExportThenImportChangesNothing(t *testing.T) {
 	t.Parallel()
-	a, srv := serveAPI(t, time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	_, srv, token := serveAPIWithKey(t, auth.Admin)
 	ctx := context.Background()
-	token, _, err := a.Keys.Create(ctx, "books", auth.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
 	api := []string{"--api", srv.URL, "--key", token}
 	var out, errOut bytes.Buffer
 	if err := run(ctx, append(append([]string{"import"}, api...), "../../testdata/imports/customers.csv", "../../testdata/imports/invoices.csv"), &out, &errOut); err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"strings"
 	"testing"
-	"time"
 
 	"dunlin/shared/auth"
 )
@@ -15,12 +14,8 @@ import (
 // works and, once revoked, does not; a viewer may not make keys.
 func TestKeysThroughTheAPI(t *testing.T) {
 	t.Parallel()
-	a, srv := serveAPI(t, time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	a, srv, admin := serveAPIWithKey(t, auth.Admin)
 	ctx := context.Background()
-	admin, _, err := a.Keys.Create(ctx, "owner", auth.Admin)
-	if err != nil {
-		t.Fatal(err)
-	}
 	api := []string{"--api", srv.URL, "--key", admin}
 	var out, errOut bytes.Buffer
 	if err := run(ctx, append([]string{"keys", "create", "--role", "viewer", "--name", "auditor"}, api...), &out, &errOut); err != nil {

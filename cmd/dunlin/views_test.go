@@ -36,6 +36,17 @@ func serveAPI(t *testing.T, now time.Time) (*app.App, *httptest.Server) {
 	return a, srv
 }
 
+// serveAPIWithKey is serveAPI and a key of the role to call it with.
+func serveAPIWithKey(t *testing.T, role auth.Role) (*app.App, *httptest.Server, string) {
+	t.Helper()
+	a, srv := serveAPI(t, time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC))
+	token, _, err := a.Keys.Create(context.Background(), "cli", role)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, srv, token
+}
+
 // TestCustomersAndInvoicesListWhatTheAPIHolds: the quick views read the
 // real API over HTTP, as they would a deployed one, with a viewer's key;
 // an overdue invoice says so (no colour codes when not on a terminal); a

@@ -59,17 +59,13 @@ func (im *Importer) planCustomer(ctx context.Context, f Format, m *Mapping, r Ro
 		if _, err := im.Billing.NewCustomer(ctx, in); err != nil {
 			return err
 		}
-		p.result.Action = Created
-		p.write = func(ctx context.Context) (Result, error) {
+		im.creates(f, m, r, p, im.planCustomer, func(ctx context.Context) (string, error) {
 			c, err := im.Billing.CreateCustomer(ctx, in)
-			if createdMeanwhile(err) {
-				return im.replan(ctx, f, m, r, p, im.planCustomer)
-			}
 			if err != nil {
-				return Result{}, err
+				return "", err
 			}
-			return p.result.done(Created, c.ID, nil), nil
-		}
+			return c.ID, nil
+		})
 		return nil
 	}
 
@@ -162,17 +158,13 @@ func (im *Importer) planInvoice(ctx context.Context, f Format, m *Mapping, r Row
 		if _, err := im.Billing.NewInvoice(ctx, in); err != nil {
 			return err
 		}
-		p.result.Action = Created
-		p.write = func(ctx context.Context) (Result, error) {
+		im.creates(f, m, r, p, im.planInvoice, func(ctx context.Context) (string, error) {
 			inv, err := im.Billing.CreateInvoice(ctx, in)
-			if createdMeanwhile(err) {
-				return im.replan(ctx, f, m, r, p, im.planInvoice)
-			}
 			if err != nil {
-				return Result{}, err
+				return "", err
 			}
-			return p.result.done(Created, inv.ID, nil), nil
-		}
+			return inv.ID, nil
+		})
 		return nil
 	}
 
@@ -222,6 +214,26 @@ func sameDate(s string, d civil.Date) bool {
 	return err == nil && v == d
 }
 
+// rowPlan checks a row and readies its write (planCustomer, planInvoice).
+type rowPlan func(context.Context, Format, *Mapping, Row, *planned) error
+
+// creates readies p to create its record with create, which returns the
+// new record's id. A create that loses the race for the external_id is
+// checked again by plan, as the update it now is.
+func (im *Importer) creates(f Format, m *Mapping, r Row, p *planned, plan rowPlan, create func(context.Context) (string, error)) {
+	p.result.Action = Created
+	p.write = func(ctx context.Context) (Result, error) {
+		id, err := create(ctx)
+		if createdMeanwhile(err) {
+			return im.replan(ctx, f, m, r, p, plan)
+		}
+		if err != nil {
+			return Result{}, err
+		}
+		return p.result.done(Created, id, nil), nil
+	}
+}
+
 // createdMeanwhile is a create refused because the external_id was taken
 // after the row was checked: another import, or the API, won the race.
 func createdMeanwhile(err error) bool {
@@ -232,8 +244,7 @@ func createdMeanwhile(err error) bool {
 // replan checks a row again after losing a race to create it, and writes
 // what it now calls for (an update, or nothing). Once: a second lost race
 // is reported.
-func (im *Importer) replan(ctx context.Context, f Format, m *Mapping, r Row, p *planned,
-	plan func(context.Context, Format, *Mapping, Row, *planned) error) (Result, error) {
+func (im *Importer) replan(ctx context.Context, f Format, m *Mapping, r Row, p *planned, plan rowPlan) (Result, error) {
 	again := &planned{row: r, result: Result{Row: r.Number, ExternalID: p.result.ExternalID}}
 	if err := plan(ctx, f, m, r, again); err != nil {
 		return Result{}, err
