@@ -230,7 +230,11 @@ func runInvoices(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		for _, x := range page.Data {
 			st := x.Status
 			if x.DaysOverdue > 0 {
-				st = c.red(fmt.Sprintf("%s, %d days", x.Status, x.DaysOverdue))
+				days := "days"
+				if x.DaysOverdue == 1 {
+					days = "day"
+				}
+				st = c.red(fmt.Sprintf("%s, %d %s", x.Status, x.DaysOverdue, days))
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s %s\t%s\n", x.Number, x.CustomerID, x.DueOn,
 				x.Currency, money.Decimal(x.Total, x.Currency), x.Currency, money.Decimal(x.Balance, x.Currency), st)
