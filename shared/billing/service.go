@@ -649,7 +649,18 @@ func (s *Service) CreateInvoice(ctx context.Context, in InvoiceCreate) (*Invoice
 // account pays it), or why it is refused.
 func (s *Service) NewInvoice(ctx context.Context, in InvoiceCreate) (*Invoice, error) {
 	_, inv, err := s.newInvoice(ctx, in)
-	return inv, err
+	if err != nil || inv.Number == "" {
+		return inv, err
+	}
+	// The write refuses a number already taken; a check says so too.
+	taken, err := s.store.GetInvoiceByNumber(ctx, inv.Number)
+	if apperr.Is(err, apperr.NotFound) {
+		return inv, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return nil, apperr.Field(apperr.Conflict, "number", "invoice number %q is taken by %s", inv.Number, taken.ID)
 }
 
 func (s *Service) newInvoice(ctx context.Context, in InvoiceCreate) (*Customer, *Invoice, error) {
@@ -769,7 +780,11 @@ func (s *Service) UpdateInvoiceDetails(ctx context.Context, id string, d Invoice
 // createNumbered assigns the next free number from the firm's counter. A
 // number the firm already used by hand is skipped rather than failing.
 func (s *Service) createNumbered(ctx context.Context, inv *Invoice, create func(*Invoice) error) error {
+	// A refused attempt may have moved the invoice (credit on account put
+	// on it); each attempt starts from the invoice as it came.
+	base := *inv
 	for range 20 {
+		*inv = base
 		n, err := s.store.NextInvoiceNumber(ctx)
 		if err != nil {
 			return err

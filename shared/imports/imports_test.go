@@ -241,3 +241,62 @@ func TestInvoicesFromCSVAndExcel(t *testing.T) {
 		t.Errorf("changed amounts: %v %s", err, actions(rep))
 	}
 }
+
+// TestATakenInvoiceNumberIsFoundByTheCheck: a number another invoice has
+// fails its row in the check, so an all-or-nothing file writes nothing.
+func TestATakenInvoiceNumberIsFoundByTheCheck(t *testing.T) {
+	t.Parallel()
+	im, bill := newImporter(t)
+	ctx := context.Background()
+	if _, err := im.Import(ctx, imports.Customers, []byte("external_id,name,email\nC-1,Acme,ap@acme.example\n"), imports.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	c := customer(t, bill, "C-1")
+	total := int64(1000)
+	if _, err := bill.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Number: "A-1", Total: &total}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := im.Import(ctx, imports.Invoices, []byte("external_id,customer_external_id,number,total\nI-1,C-1,A-2,10.00\nI-2,C-1,A-1,10.00\n"), imports.Options{})
+	if !errors.Is(err, imports.ErrRowsRefused) || actions(rep) != "2:created 3:failed(number)" {
+		t.Fatalf("%v %s", err, actions(rep))
+	}
+	if page, _ := bill.FindInvoiceByExternalID(ctx, "I-1"); len(page.Items) != 0 {
+		t.Error("a refused file wrote a row")
+	}
+}
+
+// TestANumberClashDoesNotSpendCreditTwice: a new invoice paid from the
+// customer's credit, whose counter number turns out taken, is paid once
+// from that credit under the next number.
+func TestANumberClashDoesNotSpendCreditTwice(t *testing.T) {
+	t.Parallel()
+	_, bill := newImporter(t)
+	ctx := context.Background()
+	other, err := bill.CreateCustomer(ctx, billing.CustomerCreate{Name: "Other", Email: "ap@other.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := bill.CreateCustomer(ctx, billing.CustomerCreate{Name: "Credit", Email: "ap@credit.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	amount := func(n int64) *int64 { return &n }
+	if _, err := bill.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: other.ID, Number: "INV-000001", Total: amount(500)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bill.RecordPayment(ctx, billing.PaymentInput{CustomerID: c.ID, Amount: amount(10000)}); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := bill.CreateInvoice(ctx, billing.InvoiceCreate{CustomerID: c.ID, Total: amount(3000)}) // the counter's first number is taken
+	if err != nil {
+		t.Fatal(err)
+	}
+	bal, err := bill.CustomerBalance(ctx, c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if inv.Number != "INV-000002" || inv.Balance != 0 || inv.Paid != 3000 || bal.Credit["EUR"] != 7000 {
+		t.Errorf("invoice %s balance %d paid %d, credit left %d; want INV-000002 paid 3000 from credit, 7000 left",
+			inv.Number, inv.Balance, inv.Paid, bal.Credit["EUR"])
+	}
+}
