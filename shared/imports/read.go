@@ -33,10 +33,13 @@ const (
 
 // Table is a file read into rows of text cells.
 type Table struct {
-	Format  Format
-	Header  []string
-	Rows    []Row
-	maxRows int
+	Format Format
+	Header []string
+	Rows   []Row
+	// Date1904 is a workbook's date system: Excel on old Macs counts days
+	// from 1904, not 1900, so the same serial is another date.
+	Date1904 bool
+	maxRows  int
 }
 
 // Row is one data row and where it is in the file: Number counts rows the
@@ -117,6 +120,9 @@ func readXLSX(b []byte, maxRows int) (*Table, error) {
 		return nil, apperr.Field(apperr.BadRequest, "body", "could not read sheet %q: %v", sheet, err)
 	}
 	t := &Table{Format: XLSX, maxRows: maxRows}
+	if props, err := f.GetWorkbookProps(); err == nil && props.Date1904 != nil {
+		t.Date1904 = *props.Date1904
+	}
 	for i, rec := range rows {
 		if err := t.add(i+1, rec); err != nil {
 			return nil, err
@@ -241,6 +247,12 @@ func (t *Table) xlsxPart(rows []Row) (Part, error) {
 	defer f.Close()
 	p := Part{Rows: make(map[int]int, len(rows)), Len: len(rows)}
 	sheet := f.GetSheetName(0)
+	if t.Date1904 {
+		on := true
+		if err := f.SetWorkbookProps(&excelize.WorkbookPropsOptions{Date1904: &on}); err != nil {
+			return p, err
+		}
+	}
 	put := func(n int, cells []string) error {
 		vals := make([]any, len(cells))
 		for i, c := range cells {

@@ -68,10 +68,10 @@ func TestReadXLSXGivesRawValues(t *testing.T) {
 	if got := tb.Rows[0].Cells; got[1] != "1234.56" || got[2] != "46357" {
 		t.Errorf("cells %q, want raw values", got)
 	}
-	if d, _ := dateCell(XLSX, "due_on", "46357"); d != "2026-12-01" {
+	if d, _ := dateCell(tb, "due_on", "46357"); d != "2026-12-01" {
 		t.Errorf("Excel day 46357 = %s, want 2026-12-01", d)
 	}
-	if d, _ := dateCell(XLSX, "due_on", "2026-12-31"); d != "2026-12-31" {
+	if d, _ := dateCell(tb, "due_on", "2026-12-31"); d != "2026-12-31" {
 		t.Errorf("a date written as text = %s", d)
 	}
 }
@@ -89,6 +89,10 @@ func TestAmountsInMajorUnits(t *testing.T) {
 		{CSV, "1.005", "EUR", 0, true},
 		{CSV, "-3", "EUR", 0, true},
 		{CSV, "1500", "JPY", 1500, false},
+		{CSV, "12.500", "EUR", 0, true}, // twelve and a half, or twelve thousand five hundred?
+		{CSV, "1.250.000", "EUR", 0, true},
+		{CSV, "12.50", "EUR", 1250, false},
+		{CSV, "12.500", "KWD", 12500, false}, // three decimals: no doubt
 		{XLSX, "1234.5599999999999", "EUR", 123456, false},
 		{XLSX, "0.1234", "EUR", 0, true},
 	}
@@ -189,5 +193,41 @@ func TestTheREADMEListsEveryColumn(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestAWorkbookDatedFrom1904: a workbook in Excel's 1904 date system
+// (old Mac Excel) counts days from 1904; its dates are read as such, and
+// the parts sent for it say so too.
+func TestAWorkbookDatedFrom1904(t *testing.T) {
+	f := excelize.NewFile()
+	on := true
+	if err := f.SetWorkbookProps(&excelize.WorkbookPropsOptions{Date1904: &on}); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range [][]any{{"external_id", "due_on"}, {"I-1", 44895}} {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := f.SetSheetRow("Sheet1", cell, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := Read(buf.Bytes(), MaxRows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := dateCell(tb, "due_on", tb.Rows[0].Cells[1]); err != nil || d != "2026-12-01" {
+		t.Errorf("day 44895 from 1904 = %s %v, want 2026-12-01", d, err)
+	}
+	parts, err := tb.Parts(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := Read(parts[0].File, 0)
+	if err != nil || !again.Date1904 {
+		t.Errorf("the part lost the date system: %v %v", again, err)
 	}
 }

@@ -19,7 +19,7 @@ import (
 // planCustomer checks a customers row and readies its write: a new
 // customer when none has the row's external_id, else an update of the
 // fields whose cells are not blank.
-func (im *Importer) planCustomer(ctx context.Context, f Format, m *Mapping, r Row, p *planned) error {
+func (im *Importer) planCustomer(ctx context.Context, t *Table, m *Mapping, r Row, p *planned) error {
 	cell := func(field string) string { return m.Cell(r, field) }
 	ext := cell("external_id")
 	if ext == "" {
@@ -40,7 +40,7 @@ func (im *Importer) planCustomer(ctx context.Context, f Format, m *Mapping, r Ro
 	if currency == "" {
 		currency = im.Billing.Firm().DefaultCurrency
 	}
-	limit, err := optionalAmount(f, "credit_limit", cell("credit_limit"), currency)
+	limit, err := optionalAmount(t.Format, "credit_limit", cell("credit_limit"), currency)
 	if err != nil {
 		return err
 	}
@@ -59,7 +59,7 @@ func (im *Importer) planCustomer(ctx context.Context, f Format, m *Mapping, r Ro
 		if _, err := im.Billing.NewCustomer(ctx, in); err != nil {
 			return err
 		}
-		im.creates(f, m, r, p, im.planCustomer, func(ctx context.Context) (string, error) {
+		im.creates(t, m, r, p, im.planCustomer, func(ctx context.Context) (string, error) {
 			c, err := im.Billing.CreateCustomer(ctx, in)
 			if err != nil {
 				return "", err
@@ -108,7 +108,7 @@ func (im *Importer) planCustomer(ctx context.Context, f Format, m *Mapping, r Ro
 // when none has the row's external_id. An invoice already there may get a
 // new description or payment link, but never a new customer, amount or
 // dates: those change what is owed, which takes a void or a credit note.
-func (im *Importer) planInvoice(ctx context.Context, f Format, m *Mapping, r Row, p *planned) error {
+func (im *Importer) planInvoice(ctx context.Context, t *Table, m *Mapping, r Row, p *planned) error {
 	cell := func(field string) string { return m.Cell(r, field) }
 	ext := cell("external_id")
 	if ext == "" {
@@ -131,21 +131,25 @@ func (im *Importer) planInvoice(ctx context.Context, f Format, m *Mapping, r Row
 		return err
 	}
 	currency := cell("currency")
-	if currency == "" {
+	switch {
+	case currency != "":
+	case len(invs.Items) > 0:
+		currency = invs.Items[0].Currency // the invoice's, whatever the customer's is now
+	default:
 		currency = cust.Currency
 	}
-	total, err := optionalAmount(f, "total", cell("total"), currency)
+	total, err := optionalAmount(t.Format, "total", cell("total"), currency)
 	if err != nil {
 		return err
 	}
 	if total == nil {
 		return apperr.Invalidf("total", "total is required: the amount invoiced, e.g. 1250.00")
 	}
-	issued, err := dateCell(f, "issued_on", cell("issued_on"))
+	issued, err := dateCell(t, "issued_on", cell("issued_on"))
 	if err != nil {
 		return err
 	}
-	due, err := dateCell(f, "due_on", cell("due_on"))
+	due, err := dateCell(t, "due_on", cell("due_on"))
 	if err != nil {
 		return err
 	}
@@ -158,7 +162,7 @@ func (im *Importer) planInvoice(ctx context.Context, f Format, m *Mapping, r Row
 		if _, err := im.Billing.NewInvoice(ctx, in); err != nil {
 			return err
 		}
-		im.creates(f, m, r, p, im.planInvoice, func(ctx context.Context) (string, error) {
+		im.creates(t, m, r, p, im.planInvoice, func(ctx context.Context) (string, error) {
 			inv, err := im.Billing.CreateInvoice(ctx, in)
 			if err != nil {
 				return "", err
@@ -215,17 +219,17 @@ func sameDate(s string, d civil.Date) bool {
 }
 
 // rowPlan checks a row and readies its write (planCustomer, planInvoice).
-type rowPlan func(context.Context, Format, *Mapping, Row, *planned) error
+type rowPlan func(context.Context, *Table, *Mapping, Row, *planned) error
 
 // creates readies p to create its record with create, which returns the
 // new record's id. A create that loses the race for the external_id is
 // checked again by plan, as the update it now is.
-func (im *Importer) creates(f Format, m *Mapping, r Row, p *planned, plan rowPlan, create func(context.Context) (string, error)) {
+func (im *Importer) creates(t *Table, m *Mapping, r Row, p *planned, plan rowPlan, create func(context.Context) (string, error)) {
 	p.result.Action = Created
 	p.write = func(ctx context.Context) (Result, error) {
 		id, err := create(ctx)
 		if createdMeanwhile(err) {
-			return im.replan(ctx, f, m, r, p, plan)
+			return im.replan(ctx, t, m, r, p, plan)
 		}
 		if err != nil {
 			return Result{}, err
@@ -244,9 +248,9 @@ func createdMeanwhile(err error) bool {
 // replan checks a row again after losing a race to create it, and writes
 // what it now calls for (an update, or nothing). Once: a second lost race
 // is reported.
-func (im *Importer) replan(ctx context.Context, f Format, m *Mapping, r Row, p *planned, plan rowPlan) (Result, error) {
+func (im *Importer) replan(ctx context.Context, t *Table, m *Mapping, r Row, p *planned, plan rowPlan) (Result, error) {
 	again := &planned{row: r, result: Result{Row: r.Number, ExternalID: p.result.ExternalID}}
-	if err := plan(ctx, f, m, r, again); err != nil {
+	if err := plan(ctx, t, m, r, again); err != nil {
 		return Result{}, err
 	}
 	if again.result.Action == Created {
@@ -265,6 +269,10 @@ func (r Result) done(action, id string, changes []string) Result {
 
 // grouped is an amount with thousands separators: 1,250.00.
 var grouped = regexp.MustCompile(`^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?$`)
+
+// dotGrouped is an amount whose points could be thousands separators:
+// 12.500, 1.250.000.
+var dotGrouped = regexp.MustCompile(`^[0-9]{1,3}(\.[0-9]{3})+$`)
 
 // optionalAmount reads an amount in major units of currency as minor
 // units; nil for a blank cell.
@@ -291,6 +299,13 @@ func optionalAmount(f Format, field, s, currency string) (*int64, error) {
 	if grouped.MatchString(s) {
 		s = strings.ReplaceAll(s, ",", "")
 	}
+	// "12.500" is twelve and a half in English and twelve thousand five
+	// hundred in much of Europe, whose files are otherwise read as well
+	// as English ones: refused, never guessed, unless the currency has
+	// three decimals.
+	if dotGrouped.MatchString(s) && money.Digits(code) < 3 {
+		return nil, apperr.Invalidf(field, "%s: %q could be read two ways: write %s or %s", field, s, strings.ReplaceAll(s, ".", ""), strings.TrimSuffix(strings.TrimRight(s, "0"), "."))
+	}
 	minor, err := money.Parse(s, code)
 	if err != nil {
 		return nil, apperr.Invalidf(field, "%s: %v", field, err)
@@ -311,15 +326,15 @@ func optionalInt(field, s string) (*int, error) {
 
 // dateCell returns a date as YYYY-MM-DD text for the billing rules to
 // check. An Excel date is a serial number of days, which it converts.
-func dateCell(f Format, field, s string) (string, error) {
-	if s == "" || f != XLSX {
+func dateCell(tb *Table, field, s string) (string, error) {
+	if s == "" || tb.Format != XLSX {
 		return s, nil
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		return s, nil // text in a date cell: checked as written
 	}
-	t, err := excelize.ExcelDateToTime(v, false)
+	t, err := excelize.ExcelDateToTime(v, tb.Date1904)
 	if err != nil {
 		return "", apperr.Invalidf(field, "%s: %q is not a date", field, s)
 	}

@@ -218,7 +218,7 @@ func (im *Importer) plan(ctx context.Context, t *Table, m *Mapping) []*planned {
 		if p.result.Action == Failed || ctx.Err() != nil {
 			return
 		}
-		if err := plan(ctx, t.Format, m, p.row, p); err != nil {
+		if err := plan(ctx, t, m, p.row, p); err != nil {
 			im.logInternal(ctx, p.row, err)
 			p.result = p.result.failed(err)
 		}
