@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -133,15 +132,17 @@ func Load(ctx context.Context) (*App, *slog.Logger, error) {
 }
 
 // Alarmed says whether the template's alarms watch a metric published
-// under a dimension set (names sorted): with DetailedMetrics off, the only
-// metrics written. TestAlarmsWatchWhatCanFail checks every alarm still
-// has its metric.
-func Alarmed(metric string, dims []string) bool {
+// under these dimensions: with DetailedMetrics off, the only metrics
+// written. Webhook deliveries count only when they failed or were refused
+// for their signature, the outcomes alarmed on. TestAlarmsWatchWhatCanFail
+// checks every alarm still has its metric.
+func Alarmed(metric string, dims map[string]string) bool {
 	switch metric {
 	case "SweepRuns", "SendsInDoubt", "OutboundDeliveriesFailed":
-		return slices.Equal(dims, []string{"Function"})
+		return len(dims) == 1 && dims["Function"] != ""
 	case "WebhookEvents":
-		return slices.Equal(dims, []string{"Function", "Outcome"})
+		o := dims["Outcome"]
+		return len(dims) == 2 && dims["Function"] != "" && (o == webhooks.OutcomeFailed || o == webhooks.OutcomeRejectedSignature)
 	}
 	return false
 }

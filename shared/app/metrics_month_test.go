@@ -43,7 +43,7 @@ func TestMetricsInAMonth(t *testing.T) {
 	}
 	records = append(records, app.OutboundMetrics(outbound.Summary{Delivered: 1}, now, time.Second))
 
-	count := func(keep func(string, []string) bool) int {
+	count := func(keep func(string, map[string]string) bool) int {
 		seen := map[string]bool{}
 		for _, r := range metrics.Only(records, keep) {
 			dims := slices.Sorted(maps.Keys(r.Dimensions))
@@ -57,7 +57,7 @@ func TestMetricsInAMonth(t *testing.T) {
 		}
 		return len(seen)
 	}
-	all := func(string, []string) bool { return true }
+	all := func(string, map[string]string) bool { return true }
 	if got := count(all); got != cost.DetailedMetrics {
 		t.Errorf("a month publishes %d metrics; cost.DetailedMetrics says %d", got, cost.DetailedMetrics)
 	}

@@ -202,7 +202,7 @@ func (f Firm) Validate() error {
 // whenever something happens, taken here as all month.
 const (
 	DetailedMetrics  = 28
-	EssentialMetrics = 6
+	EssentialMetrics = 3
 )
 
 // TemplateAlarms is the number of alarms template.yaml makes (its test

@@ -129,14 +129,14 @@ type Writer struct {
 	mu  sync.Mutex
 	out io.Writer
 	// Keep, when set, says which metrics are published under which
-	// dimension set (its names, sorted); the rest are not written. Each
-	// metric and set of dimension values is billed as a custom metric.
-	Keep func(metric string, dims []string) bool
+	// dimensions (names and values); the rest are not written. Each metric
+	// and set of dimension values is billed as a custom metric.
+	Keep func(metric string, dims map[string]string) bool
 }
 
 // Only returns the records with just the metrics and dimension sets keep
 // accepts: one record per dimension set kept, without rollups.
-func Only(records []Record, keep func(metric string, dims []string) bool) []Record {
+func Only(records []Record, keep func(metric string, dims map[string]string) bool) []Record {
 	var out []Record
 	for _, r := range records {
 		names := make([]string, 0, len(r.Dimensions))
@@ -145,22 +145,19 @@ func Only(records []Record, keep func(metric string, dims []string) bool) []Reco
 		}
 		sort.Strings(names)
 		for _, set := range append([][]string{names}, r.Rollups...) {
-			set = append([]string(nil), set...)
-			sort.Strings(set)
-			var kept []Metric
-			for _, m := range r.Metrics {
-				if keep(m.Name, set) {
-					kept = append(kept, m)
-				}
-			}
-			if len(kept) == 0 {
-				continue
-			}
 			dims := make(map[string]string, len(set))
 			for _, name := range set {
 				dims[name] = r.Dimensions[name]
 			}
-			out = append(out, Record{Time: r.Time, Dimensions: dims, Metrics: kept})
+			var kept []Metric
+			for _, m := range r.Metrics {
+				if keep(m.Name, dims) {
+					kept = append(kept, m)
+				}
+			}
+			if len(kept) > 0 {
+				out = append(out, Record{Time: r.Time, Dimensions: dims, Metrics: kept})
+			}
 		}
 	}
 	return out

@@ -118,8 +118,8 @@ func TestOnlyKeepsTheChosenMetricsAndDimensionSets(t *testing.T) {
 			Metrics: []Metric{{Name: "WebhookEvents", Value: 1}, {Name: "Other", Value: 2}}},
 		{Dimensions: map[string]string{"Function": "sweep"}, Metrics: []Metric{{Name: "SweepDuration", Value: 3}}},
 	}
-	got := Only(recs, func(m string, dims []string) bool {
-		return m == "WebhookEvents" && len(dims) == 2 && dims[0] == "Function" && dims[1] == "Outcome"
+	got := Only(recs, func(m string, dims map[string]string) bool {
+		return m == "WebhookEvents" && len(dims) == 2 && dims["Function"] == "webhooks" && dims["Outcome"] == "failed"
 	})
 	if len(got) != 1 || len(got[0].Metrics) != 1 || got[0].Metrics[0].Name != "WebhookEvents" ||
 		len(got[0].Dimensions) != 2 || got[0].Dimensions["Outcome"] != "failed" || got[0].Rollups != nil {
@@ -127,7 +127,7 @@ func TestOnlyKeepsTheChosenMetricsAndDimensionSets(t *testing.T) {
 	}
 	var buf bytes.Buffer
 	w := NewWriter(&buf)
-	w.Keep = func(m string, _ []string) bool { return m == "SweepDuration" }
+	w.Keep = func(m string, _ map[string]string) bool { return m == "SweepDuration" }
 	if err := w.Write(recs...); err != nil {
 		t.Fatal(err)
 	}
