@@ -182,7 +182,7 @@ func measureOutbound(t *testing.T, m *cost.Measured) {
 	const n = 10
 	ctx := context.Background()
 	clock := testenv.NewClock(time.Date(2026, 12, 9, 10, 0, 0, 0, time.UTC))
-	h := newCostApp(t, clock, nil)
+	h := newCostApp(t, clock, map[string]string{"DUNLIN_OUTBOUND_ALLOW_LOOPBACK": "true"}) // the receiver is on 127.0.0.1
 	run := app.OutboundHandler(h.app.Outbound, h.log)
 	measure := func(what string, want func(outbound.Summary) bool) cost.Op {
 		t.Helper()

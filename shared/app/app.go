@@ -87,7 +87,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, now func() ti
 		aws:      awsCfg,
 		log:      log,
 		Sweeper:  sw,
-		Outbound: &outbound.Runner{Store: st, Now: now, Log: log},
+		Outbound: &outbound.Runner{Store: st, Now: now, Log: log, AllowLoopback: cfg.OutboundAllowLoopback},
 		Config:   cfg,
 		Store:    st,
 		Billing:  bill,

@@ -19,13 +19,12 @@ const outboundMargin = outbound.RequestTimeout + 5*time.Second
 // next run picks up; an error is returned so the Errors alarm sees it.
 func OutboundHandler(r *outbound.Runner, log *slog.Logger) func(context.Context) (outbound.Summary, error) {
 	return func(ctx context.Context) (outbound.Summary, error) {
+		var stop time.Time
 		if deadline, ok := ctx.Deadline(); ok {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, deadline.Add(-outboundMargin))
-			defer cancel()
+			stop = deadline.Add(-outboundMargin)
 		}
 		started := time.Now()
-		sum, err := r.Run(ctx)
+		sum, err := r.RunUntil(ctx, stop)
 		if sum == (outbound.Summary{}) && err == nil {
 			// Most runs, every minute, find nothing to do; saying so in
 			// the log would be most of the function's log bill. Missing

@@ -66,10 +66,13 @@ type Store interface {
 // Runner is one delivery run's machinery.
 type Runner struct {
 	Store  Store
-	Client *http.Client // nil: one with RequestTimeout
-	Now    func() time.Time
-	Rand   func() float64 // jitter source; nil: math/rand
-	Log    *slog.Logger
+	Client *http.Client // nil: one with RequestTimeout that dials only public addresses
+	// AllowLoopback lets deliveries reach 127.0.0.1 and ::1: the local
+	// stack's receivers. Never set when deployed.
+	AllowLoopback bool
+	Now           func() time.Time
+	Rand          func() float64 // jitter source; nil: math/rand
+	Log           *slog.Logger
 	// Lanes is how many endpoints are sent to at once (default 8). An
 	// endpoint's deliveries go one after another in its own lane, so a
 	// slow or dead endpoint holds up only itself.
@@ -91,7 +94,12 @@ type Summary struct {
 }
 
 // Run fans out new events and sends every delivery that is due.
-func (r *Runner) Run(ctx context.Context) (Summary, error) {
+func (r *Runner) Run(ctx context.Context) (Summary, error) { return r.RunUntil(ctx, time.Time{}) }
+
+// RunUntil is Run that starts no attempt after stop (zero: no limit),
+// though one begun may finish: the time between stop and ctx's deadline
+// must hold one attempt and its record. What is left, the next run does.
+func (r *Runner) RunUntil(ctx context.Context, stop time.Time) (Summary, error) {
 	var sum Summary
 	batch := r.Batch
 	if batch <= 0 {
@@ -144,7 +152,7 @@ func (r *Runner) Run(ctx context.Context) (Summary, error) {
 		go func(ep *Endpoint, ds []*Delivery) {
 			defer func() { <-sem; wg.Done() }()
 			var lane Summary
-			err := r.lane(ctx, ep, ds, &lane)
+			err := r.lane(ctx, stop, ep, ds, &lane)
 			mu.Lock()
 			defer mu.Unlock()
 			sum.Attempted += lane.Attempted
@@ -194,9 +202,9 @@ func (r *Runner) fanOut(ctx context.Context, endpoints []*Endpoint, batch int, s
 // lane sends one endpoint's deliveries in turn. After a failure it leaves
 // the endpoint's other deliveries for a later run rather than wait on a
 // receiver that is down once per delivery.
-func (r *Runner) lane(ctx context.Context, ep *Endpoint, ds []*Delivery, sum *Summary) error {
+func (r *Runner) lane(ctx context.Context, stop time.Time, ep *Endpoint, ds []*Delivery, sum *Summary) error {
 	for i, d := range ds {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || !stop.IsZero() && !time.Now().Before(stop) {
 			return nil // out of time: the next run goes on
 		}
 		if ep == nil || ep.Disabled {
@@ -257,7 +265,9 @@ func (r *Runner) attempt(ctx context.Context, ep *Endpoint, d *Delivery, sum *Su
 		sum.Retrying++
 	}
 	d.Log = append(d.Log, a)
-	saved, err := r.Store.SaveDelivery(ctx, d, d.Attempts)
+	// The attempt was made: its record is written even if the run's time
+	// ran out while the receiver answered.
+	saved, err := r.Store.SaveDelivery(context.WithoutCancel(ctx), d, d.Attempts)
 	if err != nil {
 		return false, fmt.Errorf("record delivery %s to %s: %w", d.EventID, d.EndpointID, err)
 	}
@@ -306,17 +316,13 @@ func (r *Runner) post(ctx context.Context, ep *Endpoint, d *Delivery) Attempt {
 }
 
 func (r *Runner) client() *http.Client {
-	if r.Client != nil {
+	switch {
+	case r.Client != nil:
 		return r.Client
+	case r.AllowLoopback:
+		return loopbackClient
 	}
-	return defaultClient
-}
-
-var defaultClient = &http.Client{
-	Timeout: RequestTimeout,
-	CheckRedirect: func(*http.Request, []*http.Request) error {
-		return http.ErrUseLastResponse
-	},
+	return publicClient
 }
 
 func (r *Runner) rand() float64 {

@@ -222,6 +222,9 @@ func (s *Service) checkURL(raw string) (string, error) {
 	if u.Fragment != "" {
 		return "", apperr.Invalidf("url", "url must not have a #fragment")
 	}
+	if why := refusedHost(u.Hostname(), s.AllowLoopbackHTTP); why != "" {
+		return "", apperr.Invalidf("url", "url: %s", why)
+	}
 	switch u.Scheme {
 	case "https":
 	case "http":

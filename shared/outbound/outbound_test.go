@@ -111,7 +111,7 @@ func newWorld(t *testing.T) *world {
 }
 
 func (w *world) newRunner() *outbound.Runner {
-	return &outbound.Runner{Store: w.store, Now: w.clock.Now, Rand: func() float64 { return 0.5 }}
+	return &outbound.Runner{Store: w.store, Now: w.clock.Now, Rand: func() float64 { return 0.5 }, AllowLoopback: true}
 }
 
 // receiver is an httptest server that records what it is sent and
@@ -442,6 +442,10 @@ func TestBadEndpointsAreRefusedNamingTheField(t *testing.T) {
 		{"another scheme", w.eps, outbound.EndpointInput{URL: "ftp://erp.example.com/"}, "url"},
 		{"an unknown event type", w.eps, outbound.EndpointInput{URL: "https://erp.example.com/", Events: []string{"invoice.paid"}}, "events"},
 		{"a long description", w.eps, outbound.EndpointInput{URL: "https://erp.example.com/", Description: strings.Repeat("x", 501)}, "description"},
+		{"a private address", w.eps, outbound.EndpointInput{URL: "https://10.0.0.5/hook"}, "url"},
+		{"the metadata address", w.eps, outbound.EndpointInput{URL: "https://169.254.169.254/latest"}, "url"},
+		{"loopback when deployed", strict, outbound.EndpointInput{URL: "https://127.0.0.1:8443/hook"}, "url"},
+		{"a mapped private address", w.eps, outbound.EndpointInput{URL: "https://[::ffff:192.168.1.1]/hook"}, "url"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := tc.svc.Register(w.ctx, tc.in)
@@ -555,5 +559,33 @@ func TestTheSweepRaisesEmailSentAndOverdueOnce(t *testing.T) {
 	second := deliveredTypes(t, w, r)
 	if len(second[outbound.DunningEmailSent]) != 2 || len(second[outbound.InvoiceOverdue]) != 1 {
 		t.Errorf("after the second email: %d email_sent, %d overdue; want 2 and still 1", len(second[outbound.DunningEmailSent]), len(second[outbound.InvoiceOverdue]))
+	}
+}
+
+// TestANameThatResolvesInsideIsNotDialled: a host name passes
+// registration, but where it resolves to a loopback address (as localhost
+// does) a deployed runner refuses to dial it, and the log says why.
+func TestANameThatResolvesInsideIsNotDialled(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	inside := newReceiver(t, ok)
+	_, port, _ := strings.Cut(strings.TrimPrefix(inside.URL, "http://"), ":")
+	strict := outbound.NewService(w.store, w.clock.Now)
+	e, err := strict.Register(w.ctx, outbound.EndpointInput{URL: "https://localhost:" + port + "/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := w.customerOwing(10000, "2026-11-01", "2026-12-01")
+	w.pay(c, 4000)
+	w.runner.AllowLoopback = false
+	if sum := w.run(); sum.Attempted != 1 || sum.Delivered != 0 {
+		t.Fatalf("summary %+v; want one attempt, refused", sum)
+	}
+	if n := len(inside.all()); n != 0 {
+		t.Errorf("the receiver inside got %d requests", n)
+	}
+	log, err := w.eps.Deliveries(w.ctx, e.ID, 10)
+	if err != nil || len(log) != 1 || len(log[0].Log) != 1 || !strings.Contains(log[0].Log[0].Error, "not a public address") {
+		t.Errorf("delivery log %+v %v; want the refusal", log, err)
 	}
 }
