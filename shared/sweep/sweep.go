@@ -263,10 +263,11 @@ func (s *Sweeper) stamp(now time.Time) time.Time {
 }
 
 // MaxInvoicesPerEmail is the most invoices one dunning email speaks for.
-// Its record is one transaction of at most 100 items: each invoice and
-// its audit record, plus the send, the contact log entry, a credit hold,
-// an alert and the rescoring mark with theirs.
-const MaxInvoicesPerEmail = 40
+// Its record is one transaction of at most 100 items: each invoice, its
+// audit record and its invoice.overdue event, plus the send, the contact
+// log entry, a credit hold, an alert, the rescoring mark, the
+// dunning.email_sent event and their audit records.
+const MaxInvoicesPerEmail = 25
 
 // sendTimeout bounds one claimed send: re-check, SES and the record.
 const sendTimeout = 30 * time.Second

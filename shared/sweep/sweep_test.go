@@ -1337,7 +1337,7 @@ func TestRescoringWaitsForTheCustomersOwnDay(t *testing.T) {
 
 // One email speaks for at most MaxInvoicesPerEmail invoices, the oldest;
 // its record (with every invoice's audit record) fits one transaction.
-func TestOneEmailCoversAtMostFortyInvoices(t *testing.T) {
+func TestOneEmailCoversAtMostTwentyFiveInvoices(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, allDays())
 	c := h.customer("Many", "UTC", "en")
@@ -1352,6 +1352,32 @@ func TestOneEmailCoversAtMostFortyInvoices(t *testing.T) {
 	mail := h.mail()
 	if len(mail) != 1 || !strings.Contains(mail[0].Subject, fmt.Sprint(sweep.MaxInvoicesPerEmail, " invoices")) {
 		t.Fatalf("emails: %d, subject %q", len(mail), mail[0].Subject)
+	}
+	// Each invoice was newly overdue, so each raised invoice.overdue in
+	// the email's transaction; every invoice still has its own audit
+	// record of the send, not one folded record for all.
+	page, err := h.bill.ListInvoices(t.Context(), billing.InvoiceQuery{CustomerID: c.ID, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := 0
+	for _, inv := range page.Items {
+		if inv.DunningStep < 0 {
+			continue // one of the two left for the next email
+		}
+		var recs []*audit.Record
+		if err := h.store.ListAudit(t.Context(), inv.ID, "", 100, func(r *audit.Record, _ string) bool { recs = append(recs, r); return true }); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Actor == "system:sweep" && r.Entity == inv.ID {
+				audited++
+				break
+			}
+		}
+	}
+	if audited != sweep.MaxInvoicesPerEmail {
+		t.Errorf("%d of the %d invoices emailed about have their own audit record of it", audited, sweep.MaxInvoicesPerEmail)
 	}
 }
 
