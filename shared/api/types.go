@@ -39,6 +39,7 @@ type customerJSON struct {
 	EmailError       *string    `json:"email_error"`
 	EmailErrorAt     *time.Time `json:"email_error_at"`
 	EmailInvalid     bool       `json:"email_invalid"`
+	BouncedCC        []string   `json:"bounced_cc"`
 	LastResponseAt   *time.Time `json:"last_response_at"`
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
@@ -46,6 +47,14 @@ type customerJSON struct {
 }
 
 func (c customerJSON) location() string { return "/v1/customers/" + c.ID }
+
+// nonNil is list, or an empty list for nil: a JSON array, never null.
+func nonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
+}
 
 func nullable(s string) *string {
 	if s == "" {
@@ -65,7 +74,7 @@ func toCustomerJSON(c *billing.Customer) customerJSON {
 		PaymentTermsDays: c.PaymentTermsDays, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 		Policy: policyName(c.Policy), Paused: c.Paused || len(c.DisputeHolds) > 0, PauseReason: nullable(pauseReason(c)), PausedUntil: nullable(c.PausedUntil.String()),
 		Owner: nullable(c.Owner), FollowUpOn: nullable(c.FollowUpOn.String()),
-		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason), Grade: nullable(c.Grade), Score: c.Score, HandedOffTo: nullable(c.HandedOffTo), HandedOffAt: c.HandedOffAt, EmailError: nullable(c.EmailError), EmailErrorAt: c.EmailErrorAt, EmailInvalid: c.EmailInvalid, LastResponseAt: c.LastResponseAt,
+		CreditHold: c.CreditHold, HoldReason: nullable(c.HoldReason), Grade: nullable(c.Grade), Score: c.Score, HandedOffTo: nullable(c.HandedOffTo), HandedOffAt: c.HandedOffAt, EmailError: nullable(c.EmailError), EmailErrorAt: c.EmailErrorAt, EmailInvalid: c.EmailInvalid, BouncedCC: nonNil(c.BouncedCC), LastResponseAt: c.LastResponseAt,
 	}
 }
 

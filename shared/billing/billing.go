@@ -49,6 +49,10 @@ type Customer struct {
 	// customer's address. No dunning email goes to it until the address
 	// changes; escalations to the firm still go.
 	EmailInvalid bool
+	// BouncedCC are addresses taken off CC after a hard bounce or a
+	// complaint. An import does not put them back; setting cc through the
+	// API does, as the firm's own decision.
+	BouncedCC []string
 	// LastResponseAt is when the customer last responded to dunning: a
 	// reply or call logged (and, later, a payment or promise).
 	LastResponseAt *time.Time

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -87,6 +88,9 @@ func (s *Service) RecordMailEvent(ctx context.Context, ev MailEvent) error {
 				Message: fmt.Sprintf("dunning to %s has stopped: %s; change the customer's email to resume", c.Email, reason)})
 		}
 		changed.CC, removed = withoutAddresses(c.CC, ev.Recipients)
+		if len(removed) > 0 {
+			changed.BouncedCC = append(slices.Clone(c.BouncedCC), removed...)
+		}
 		for _, addr := range removed {
 			pt.Alerts = append(pt.Alerts, &Alert{ID: ids.New("alr_", at), CustomerID: c.ID, Kind: AlertAddressBounced, State: AlertOpen,
 				Ref: addr, CreatedAt: at, UpdatedAt: at,

@@ -445,6 +445,13 @@ func applyPatch(c *Customer, p CustomerPatch) error {
 	}
 	if p.CC != nil {
 		c.CC = *p.CC
+		// An address the firm lists again is its decision to try it again.
+		c.BouncedCC = slices.DeleteFunc(slices.Clone(c.BouncedCC), func(b string) bool {
+			return slices.ContainsFunc(c.CC, func(a string) bool { return strings.EqualFold(a, b) })
+		})
+		if len(c.BouncedCC) == 0 {
+			c.BouncedCC = nil
+		}
 	}
 	if p.Language != nil {
 		c.Language = *p.Language

@@ -300,3 +300,31 @@ func TestANumberClashDoesNotSpendCreditTwice(t *testing.T) {
 			inv.Number, inv.Balance, inv.Paid, bal.Credit["EUR"])
 	}
 }
+
+// TestABouncedCCAddressStaysOffAfterAnImport: a CC address SES reported
+// as bouncing for good is not put back by importing the books that still
+// list it; the firm listing it again through the API is.
+func TestABouncedCCAddressStaysOffAfterAnImport(t *testing.T) {
+	t.Parallel()
+	im, bill := newImporter(t)
+	ctx := context.Background()
+	file := "external_id,name,email,cc\nC-1,Acme,ap@acme.example,gone@acme.example; cfo@acme.example\n"
+	if _, err := im.Import(ctx, imports.Customers, []byte(file), imports.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	c := customer(t, bill, "C-1")
+	if err := bill.RecordMailEvent(ctx, billing.MailEvent{ID: "ses-1", Kind: billing.MailBounced, CustomerID: c.ID, Recipients: []string{"gone@acme.example"}}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := im.Import(ctx, imports.Customers, []byte(file), imports.Options{})
+	if err != nil || actions(rep) != "2:unchanged" {
+		t.Fatalf("re-import: %v %s", err, actions(rep))
+	}
+	if c = customer(t, bill, "C-1"); len(c.CC) != 1 || c.CC[0] != "cfo@acme.example" || len(c.BouncedCC) != 1 {
+		t.Errorf("after re-import cc %v, bounced %v", c.CC, c.BouncedCC)
+	}
+	cc := []string{"gone@acme.example", "cfo@acme.example"}
+	if c, err = bill.UpdateCustomer(ctx, c.ID, billing.CustomerPatch{CC: &cc}); err != nil || len(c.CC) != 2 || len(c.BouncedCC) != 0 {
+		t.Errorf("listed again through the API: cc %v, bounced %v, %v", c.CC, c.BouncedCC, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode"
@@ -83,6 +84,11 @@ func (im *Importer) planCustomer(ctx context.Context, t *Table, m *Mapping, r Ro
 	set(&patch.Owner, "owner")
 	set(&patch.Policy, "policy")
 	if cc != nil {
+		// Addresses that bounced for good stay off, whatever the books
+		// still list: putting them back would bounce again.
+		cc = slices.DeleteFunc(cc, func(a string) bool {
+			return slices.ContainsFunc(cur.BouncedCC, func(b string) bool { return strings.EqualFold(a, b) })
+		})
 		patch.CC = &cc
 	}
 	patch.CreditLimit, patch.PaymentTermsDays = limit, terms

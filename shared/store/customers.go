@@ -46,6 +46,7 @@ type customerItem struct {
 	EmailError       string     `dynamodbav:"email_error,omitempty"`
 	EmailErrorAt     *time.Time `dynamodbav:"email_error_at,omitempty"`
 	EmailInvalid     bool       `dynamodbav:"email_invalid,omitempty"`
+	BouncedCC        []string   `dynamodbav:"bounced_cc,omitempty"`
 	LastResponseAt   *time.Time `dynamodbav:"last_response_at,omitempty"`
 	CreditHold       bool       `dynamodbav:"credit_hold,omitempty"`
 	HoldReason       string     `dynamodbav:"hold_reason,omitempty"`
@@ -75,7 +76,7 @@ func toCustomerItem(c *billing.Customer) customerItem {
 		Language: c.Language, Timezone: c.Timezone, Currency: c.Currency,
 		CreditLimit: c.CreditLimit, PaymentTermsDays: c.PaymentTermsDays,
 		Policy: c.Policy, Paused: c.Paused, PauseReason: c.PauseReason, PausedUntil: c.PausedUntil.String(), DisputeHolds: c.DisputeHolds, DisputesReleased: c.DisputesReleased,
-		CreditHold: c.CreditHold, HoldReason: c.HoldReason, EmailError: c.EmailError, EmailErrorAt: c.EmailErrorAt, EmailInvalid: c.EmailInvalid,
+		CreditHold: c.CreditHold, HoldReason: c.HoldReason, EmailError: c.EmailError, EmailErrorAt: c.EmailErrorAt, EmailInvalid: c.EmailInvalid, BouncedCC: c.BouncedCC,
 		LastResponseAt: c.LastResponseAt, Grade: c.Grade, Score: c.Score, HandedOffTo: c.HandedOffTo, HandedOffAt: c.HandedOffAt,
 		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt, Version: c.Version,
 	}
@@ -87,7 +88,7 @@ func (it *customerItem) customer() *billing.Customer {
 	return &billing.Customer{
 		Owner: it.Owner, FollowUpOn: follow,
 		Policy: it.Policy, Paused: it.Paused, PauseReason: it.PauseReason, PausedUntil: until, DisputeHolds: it.DisputeHolds, DisputesReleased: it.DisputesReleased,
-		CreditHold: it.CreditHold, HoldReason: it.HoldReason, EmailError: it.EmailError, EmailErrorAt: it.EmailErrorAt, EmailInvalid: it.EmailInvalid, LastResponseAt: it.LastResponseAt,
+		CreditHold: it.CreditHold, HoldReason: it.HoldReason, EmailError: it.EmailError, EmailErrorAt: it.EmailErrorAt, EmailInvalid: it.EmailInvalid, BouncedCC: it.BouncedCC, LastResponseAt: it.LastResponseAt,
 		Grade: it.Grade, Score: it.Score, HandedOffTo: it.HandedOffTo, HandedOffAt: it.HandedOffAt,
 		ID: it.ID, ExternalID: it.ExternalID, Name: it.Name, Email: it.Email, CC: it.CC,
 		Language: it.Language, Timezone: it.Timezone, Currency: it.Currency,
