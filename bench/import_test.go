@@ -12,8 +12,8 @@ import (
 	"dunlin/shared/testenv"
 )
 
-// BenchmarkImport imports a file of 1,000 customers (the most one request
-// takes) and then 1,000 invoices for them, and imports each file a second
+// BenchmarkImport imports a file of 500 customers (the most one request
+// takes) and then 500 invoices for them, and imports each file a second
 // time, with shared/dbmeter on the client. It reports DynamoDB calls and
 // capacity units per row, and the time of a whole file as a ratio to one
 // CreateCustomer through the same service in the same run: what decides

@@ -3,6 +3,7 @@ package imports_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -327,4 +328,30 @@ func TestABouncedCCAddressStaysOffAfterAnImport(t *testing.T) {
 	if c, err = bill.UpdateCustomer(ctx, c.ID, billing.CustomerPatch{CC: &cc}); err != nil || len(c.CC) != 2 || len(c.BouncedCC) != 0 {
 		t.Errorf("listed again through the API: cc %v, bounced %v, %v", c.CC, c.BouncedCC, err)
 	}
+}
+
+// TestTheLargestReportFitsAnIdempotencyRecord: a request of MaxRows rows
+// that all fail, with the longest ids and values the rules allow, still
+// answers with a report small enough to be kept whole for an
+// Idempotency-Key's replay (a DynamoDB item holds 400 KB).
+func TestTheLargestReportFitsAnIdempotencyRecord(t *testing.T) {
+	t.Parallel()
+	im, _ := newImporter(t)
+	var b strings.Builder
+	b.WriteString("external_id,name,email\n")
+	for i := range imports.MaxRows {
+		fmt.Fprintf(&b, "%s%04d,Customer,%s\n", strings.Repeat("x", 124), i, strings.Repeat("y", 250))
+	}
+	rep, err := im.Import(context.Background(), imports.Customers, []byte(b.String()), imports.Options{})
+	if !errors.Is(err, imports.ErrRowsRefused) || rep.Failed != imports.MaxRows {
+		t.Fatalf("%v, %d failed", err, rep.Failed)
+	}
+	body, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(body) > 300_000 {
+		t.Errorf("the report is %d bytes; an idempotency record must stay under 400 KB with room to spare", len(body))
+	}
+	t.Logf("%d rows, report %d bytes", imports.MaxRows, len(body))
 }

@@ -18,10 +18,12 @@ import (
 	"dunlin/shared/apperr"
 )
 
-// MaxRows is how many data rows one request may carry: enough for most
-// firms' whole ledger, few enough to finish well inside API Gateway's 30
-// seconds. `dunlin import` splits larger files into requests of this size.
-const MaxRows = 1000
+// MaxRows is how many data rows one request may carry: few enough to
+// finish well inside API Gateway's 30 seconds, and for the report of
+// every row (kept whole for an Idempotency-Key's replay) to stay well
+// inside DynamoDB's 400 KB item. `dunlin import` splits larger files
+// into requests of half this size.
+const MaxRows = 500
 
 // Format is how a file is encoded.
 type Format string
