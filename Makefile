@@ -35,7 +35,8 @@ test:
 # a deadline ("context deadline exceeded", golang/go#75804).
 FUZZ_TARGETS := shared/api:FuzzDecodeRequestBodies:30000x shared/billing:FuzzValidateCustomer:100000x \
 	shared/billing:FuzzLocation:100000x shared/money:FuzzParseAndFormat:100000x shared/civil:FuzzParseDate:100000x \
-	shared/emails:FuzzHostileCustomerData:3000x shared/webhooks:FuzzGenericWebhook:30000x
+	shared/emails:FuzzHostileCustomerData:3000x shared/webhooks:FuzzGenericWebhook:30000x \
+	shared/imports:FuzzReadAndParts:30000x
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

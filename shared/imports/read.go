@@ -92,13 +92,26 @@ func readCSV(b []byte, maxRows int) (*Table, error) {
 	return t.done()
 }
 
-// sniffDelimiter picks ';' or tab when the header line uses it and not
-// commas: Excel in much of Europe saves "CSV" with semicolons.
+// sniffDelimiter picks ';' or tab when the header line uses it, outside
+// quotes, and not commas: Excel in much of Europe saves "CSV" with
+// semicolons.
 func sniffDelimiter(b []byte) rune {
-	line, _, _ := bytes.Cut(b, []byte("\n"))
-	for _, d := range []rune{';', '\t'} {
-		if bytes.ContainsRune(line, d) && !bytes.ContainsRune(line, ',') {
-			return d
+	seen := map[byte]bool{}
+	quoted := false
+	for _, c := range b {
+		if c == '"' {
+			quoted = !quoted
+		}
+		if !quoted && c == '\n' {
+			break
+		}
+		if !quoted {
+			seen[c] = true
+		}
+	}
+	for _, d := range []byte{';', '\t'} {
+		if seen[d] && !seen[','] {
+			return rune(d)
 		}
 	}
 	return ','
@@ -215,22 +228,31 @@ func (t *Table) Parts(size int) ([]Part, error) {
 
 func (t *Table) csvPart(rows []Row) (Part, error) {
 	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
 	p := Part{Rows: make(map[int]int, len(rows)), Len: len(rows)}
 	line := 1 + lines(t.Header)
-	if err := w.Write(t.Header); err != nil {
-		return p, err
-	}
+	writeQuoted(&buf, t.Header)
 	for _, r := range rows {
 		p.Rows[line] = r.Number
 		line += lines(r.Cells)
-		if err := w.Write(r.Cells); err != nil {
-			return p, err
-		}
+		writeQuoted(&buf, r.Cells)
 	}
-	w.Flush()
 	p.File = buf.Bytes()
-	return p, w.Error()
+	return p, nil
+}
+
+// writeQuoted writes a CSV record with every field quoted, so that a part
+// is read with commas whatever its cells hold: a semicolon in a header
+// cell cannot make it look like a semicolon-separated file.
+func writeQuoted(buf *bytes.Buffer, rec []string) {
+	for i, f := range rec {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteByte('"')
+		buf.WriteString(strings.ReplaceAll(f, `"`, `""`))
+		buf.WriteByte('"')
+	}
+	buf.WriteByte('\n')
 }
 
 // lines is how many lines a record takes in CSV: cells may hold newlines.
