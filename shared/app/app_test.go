@@ -15,6 +15,7 @@ import (
 	"github.com/akrylysov/algnhsa"
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/stripe/stripe-go/v85/webhook"
+	"github.com/xuri/excelize/v2"
 
 	"dunlin/shared/app"
 	"dunlin/shared/auth"
@@ -168,5 +169,52 @@ func TestWebhooksLambdaVerifiesTheRawBody(t *testing.T) {
 	}
 	if _, err := a.Store.GetPaymentByRef(context.Background(), "stripe", "pi_3SampleA"); err != nil {
 		t.Errorf("the signed refund left no record: %v", err)
+	}
+}
+
+// TestAnExcelImportThroughLambda: API Gateway hands a binary body to the
+// function base64-encoded; an .xlsx import arrives through the adapter
+// intact.
+func TestAnExcelImportThroughLambda(t *testing.T) {
+	t.Parallel()
+	a := newApp(t, map[string]string{})
+	token, _, err := a.Keys.Create(context.Background(), "lambda import", auth.Integration)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := excelize.NewFile()
+	for i, r := range [][]any{{"Customer Number", "Company", "Email", "Credit Limit"}, {"C-7", "Lambda Ltd", "ap@lambda.example", 2500.5}} {
+		cell, _ := excelize.CoordinatesToCellName(1, i+1)
+		if err := f.SetSheetRow("Sheet1", cell, &r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var book strings.Builder
+	enc := base64.NewEncoder(base64.StdEncoding, &book)
+	if err := f.Write(enc); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var ev events.APIGatewayV2HTTPRequest
+	if err := json.Unmarshal(loadEvent(t, "api-create-customer.json", token), &ev); err != nil {
+		t.Fatal(err)
+	}
+	ev.RawPath, ev.RequestContext.HTTP.Path, ev.RawQueryString = "/v1/imports", "/v1/imports", "kind=customers"
+	ev.Headers["content-type"] = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	delete(ev.Headers, "idempotency-key")
+	ev.Body, ev.IsBase64Encoded = book.String(), true
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := invoke(t, algnhsa.New(a.API, &algnhsa.Options{RequestType: algnhsa.RequestTypeAPIGatewayV2}), payload)
+	if res.StatusCode != 200 || !strings.Contains(res.Body, `"created":1`) {
+		t.Fatalf("import through Lambda = %d %s", res.StatusCode, res.Body)
+	}
+	page, err := a.Billing.FindCustomerByExternalID(context.Background(), "C-7")
+	if err != nil || len(page.Items) != 1 || *page.Items[0].CreditLimit != 250050 {
+		t.Errorf("C-7 = %+v %v", page.Items, err)
 	}
 }
