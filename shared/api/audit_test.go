@@ -3,6 +3,7 @@ package api_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"testing"
 	"time"
@@ -161,6 +162,9 @@ func writeScenarios(t *testing.T, f *fixture) (map[string]auditedWrite, scenario
 	kid := f.mustCreate("/v1/keys", map[string]any{"name": "to revoke", "role": "viewer"})["id"].(string)
 	eid := f.mustCreate("/v1/endpoints", map[string]any{"url": "https://erp.example.com/kept"})["id"].(string)
 	doomed := f.mustCreate("/v1/endpoints", map[string]any{"url": "https://erp.example.com/doomed"})["id"].(string)
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	t.Cleanup(receiver.Close)
+	tested := f.mustCreate("/v1/endpoints", map[string]any{"url": receiver.URL + "/events"})["id"].(string)
 	fixed := func(id string) func(map[string]any) string { return func(map[string]any) string { return id } }
 
 	scenarios := map[string]auditedWrite{
@@ -197,6 +201,7 @@ func writeScenarios(t *testing.T, f *fixture) (map[string]auditedWrite, scenario
 		"POST /v1/endpoints":                                         {"/v1/endpoints", map[string]any{"url": "https://erp.example.com/dunlin", "events": []string{"payment.applied"}, "description": "ERP"}, nil},
 		"PATCH /v1/endpoints/{id}":                                   {"/v1/endpoints/" + eid, map[string]any{"disabled": true}, fixed(eid)},
 		"DELETE /v1/endpoints/{id}":                                  {"/v1/endpoints/" + doomed, nil, fixed(doomed)},
+		"POST /v1/endpoints/{id}/test":                               {"/v1/endpoints/" + tested + "/test", nil, fixed(tested)},
 	}
 	return scenarios, scenarioIDs{customer: cid, invoice: inv, payment: pid, alert: alert, endpoint: eid}
 }

@@ -17,9 +17,20 @@ type endpointJSON struct {
 	Events      []string  `json:"events"` // ["*"] for every type
 	Description string    `json:"description"`
 	Disabled    bool      `json:"disabled"`
+	LastTest    *testJSON `json:"last_test"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 	Secret      string    `json:"secret,omitempty"`
+}
+
+// testJSON is the outcome of an endpoint's latest test delivery.
+type testJSON struct {
+	EventID    string    `json:"event_id"`
+	At         time.Time `json:"at"`
+	Delivered  bool      `json:"delivered"`
+	StatusCode *int      `json:"status_code"` // null when no HTTP answer came
+	Error      *string   `json:"error"`
+	DurationMS int64     `json:"duration_ms"`
 }
 
 func toEndpointJSON(e *outbound.Endpoint) endpointJSON {
@@ -27,8 +38,27 @@ func toEndpointJSON(e *outbound.Endpoint) endpointJSON {
 	if len(events) == 0 {
 		events = []string{"*"}
 	}
-	return endpointJSON{ID: e.ID, URL: e.URL, Events: events, Description: e.Description, Disabled: e.Disabled,
+	out := endpointJSON{ID: e.ID, URL: e.URL, Events: events, Description: e.Description, Disabled: e.Disabled,
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
+	if t := e.LastTest; t != nil {
+		out.LastTest = &testJSON{EventID: t.EventID, At: t.At, Delivered: t.Error == "", Error: nullable(t.Error), DurationMS: t.Duration.Milliseconds()}
+		if t.StatusCode != 0 {
+			code := t.StatusCode
+			out.LastTest.StatusCode = &code
+		}
+	}
+	return out
+}
+
+// testEndpoint is POST /v1/endpoints/{id}/test: one signed test delivery,
+// now; the endpoint comes back with its outcome in last_test. A receiver
+// that refuses it is still a 200: the request did what it asked.
+func (s *Server) testEndpoint(r *http.Request, _ []byte) (int, any, error) {
+	e, err := s.endpoints.Test(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return 0, nil, err
+	}
+	return http.StatusOK, toEndpointJSON(e), nil
 }
 
 // attemptJSON is one row of an endpoint's delivery log: one attempt, or

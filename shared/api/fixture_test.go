@@ -85,8 +85,10 @@ func newFixtureOn(t *testing.T, st *store.Store, wrap func(billing.Store) billin
 		CollectionsEmail: "collections@firm.example", Window: dunning.DefaultWindow(), Shards: store.QueueShards, Clock: clk.Now, Books: bill,
 	}, log)
 	signer := &links.Signer{Secrets: secrets.Static{"test-link-secret"}, BaseURL: "https://dunlin.test"}
+	eps := outbound.NewService(st, clk.Now)
+	eps.AllowLoopbackHTTP = true // test deliveries go to httptest receivers
 	srv := api.New(api.Deps{Billing: bill, Keys: keys, Idempotency: st.Idempotency(), Policies: st, Sweeper: sw, Log: log, Now: clk.Now, FirmName: "Test Firm", Links: signer,
-		Endpoints: outbound.NewService(st, clk.Now)})
+		Endpoints: eps})
 	f := &fixture{server: srv, keys: map[auth.Role]string{}, auth: keys, clock: clk, links: signer}
 	for _, r := range auth.Roles {
 		token, _, err := keys.Create(context.Background(), "test "+string(r), r)

@@ -106,6 +106,7 @@ func (s *Server) routes() []Route {
 		{"PATCH", "/v1/endpoints/{id}", adminOnly, s.updateEndpoint, false},
 		{"DELETE", "/v1/endpoints/{id}", adminOnly, s.deleteEndpoint, false},
 		{"GET", "/v1/endpoints/{id}/deliveries", adminOnly, s.endpointDeliveries, false},
+		{"POST", "/v1/endpoints/{id}/test", adminOnly, s.testEndpoint, false},
 	}
 }
 
@@ -122,6 +123,7 @@ var bodyless = map[string]bool{
 	"DELETE /v1/templates/{language}/{tone}":                     true,
 	"POST /v1/dunning/drafts/{customer_id}/{day}/{kind}/approve": true,
 	"POST /v1/keys/{id}/revoke":                                  true,
+	"POST /v1/endpoints/{id}/test":                               true,
 	"DELETE /v1/endpoints/{id}":                                  true,
 }
 

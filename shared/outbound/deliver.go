@@ -285,22 +285,26 @@ func (r *Runner) attempt(ctx context.Context, ep *Endpoint, d *Delivery, sum *Su
 // including a redirect (not followed: the firm should register the final
 // address) and a timeout, is a failure to retry.
 func (r *Runner) post(ctx context.Context, ep *Endpoint, d *Delivery) Attempt {
-	at := r.Now().UTC()
+	return send(ctx, r.client(), ep, d.EventID, d.EventType, d.Body, r.Now().UTC())
+}
+
+// send POSTs body, signed at at, to the endpoint once.
+func send(ctx context.Context, client *http.Client, ep *Endpoint, eventID, eventType string, body []byte, at time.Time) Attempt {
 	a := Attempt{At: at}
 	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(d.Body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
 	if err != nil {
 		a.Error = "bad request: " + err.Error()
 		return a
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Dunlin-Events/1")
-	req.Header.Set(SignatureHeader, Sign(ep.Secret, at, d.Body))
-	req.Header.Set(EventIDHeader, d.EventID)
-	req.Header.Set(EventTypeHeader, d.EventType)
-	started := time.Now() // the wall clock measures the call, whatever r.Now says
-	res, err := r.client().Do(req)
+	req.Header.Set(SignatureHeader, Sign(ep.Secret, at, body))
+	req.Header.Set(EventIDHeader, eventID)
+	req.Header.Set(EventTypeHeader, eventType)
+	started := time.Now() // the wall clock measures the call, whatever the run's clock says
+	res, err := client.Do(req)
 	a.Duration = time.Since(started)
 	if err != nil {
 		a.Error = err.Error()

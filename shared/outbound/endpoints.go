@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"net"
 	"net/url"
 	"slices"
@@ -22,9 +24,20 @@ type Endpoint struct {
 	Description string
 	Secret      string // signs its deliveries; shown once, when the endpoint is registered
 	Disabled    bool
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	Version     int64
+	// LastTest is the outcome of the latest test delivery (Service.Test).
+	LastTest  *TestResult
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Version   int64
+}
+
+// TestResult is what came of a test delivery.
+type TestResult struct {
+	EventID    string
+	At         time.Time
+	StatusCode int    // 0 when no HTTP answer came
+	Error      string // why it failed, when it did
+	Duration   time.Duration
 }
 
 // Wants reports whether the endpoint receives events of type t now.
@@ -188,6 +201,36 @@ func (s *Service) Delete(ctx context.Context, id string) (*Endpoint, error) {
 		return nil, err
 	}
 	return e, s.store.DeleteEndpoint(ctx, id)
+}
+
+// Test sends the endpoint a signed endpoint.test event now, once, and
+// keeps the outcome on the endpoint (LastTest): how a firm checks a
+// receiver before real events depend on it. A disabled endpoint can be
+// tested too. Errors: NotFound.
+func (s *Service) Test(ctx context.Context, id string) (*Endpoint, error) {
+	e, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	ev := &Event{ID: ids.New("evt_", now), Type: TestEvent, CreatedAt: now,
+		Data: json.RawMessage(`{"endpoint_id":"` + e.ID + `","message":"A test delivery from Dunlin: answer with any 2xx."}`)}
+	client := publicClient
+	if s.AllowLoopbackHTTP {
+		client = loopbackClient
+	}
+	a := send(ctx, client, e, ev.ID, ev.Type, ev.Body(), now)
+	result := &TestResult{EventID: ev.ID, At: a.At, StatusCode: a.StatusCode, Error: a.Error, Duration: a.Duration}
+	for attempt := 0; ; attempt++ {
+		e.LastTest, e.UpdatedAt, e.Version = result, s.now().UTC(), e.Version+1
+		err := s.store.UpdateEndpoint(ctx, e)
+		if !errors.Is(err, apperr.ErrLostRace) || attempt == 3 {
+			return e, err
+		}
+		if e, err = s.Get(ctx, id); err != nil { // changed meanwhile: keep the change, add the result
+			return nil, err
+		}
+	}
 }
 
 // Deliveries returns an endpoint's deliveries, newest event first, at

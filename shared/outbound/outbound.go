@@ -32,6 +32,10 @@ const (
 	PaymentApplied       = "payment.applied"
 )
 
+// TestEvent is what a test delivery (Service.Test) sends: never raised by
+// a change, never fanned out, so no endpoint subscribes to it.
+const TestEvent = "endpoint.test"
+
 // Types lists every event type, in the order the documentation gives them.
 var Types = []string{InvoiceOverdue, DunningEmailSent, PromiseBroken, CustomerGradeChanged, PaymentApplied}
 

@@ -589,3 +589,52 @@ func TestANameThatResolvesInsideIsNotDialled(t *testing.T) {
 		t.Errorf("delivery log %+v %v; want the refusal", log, err)
 	}
 }
+
+// TestATestDeliveryIsSignedAndItsOutcomeKept: a test delivery goes at
+// once, signed like any other, with type endpoint.test; its outcome, good
+// or bad, is kept on the endpoint, and nothing enters the delivery queue.
+func TestATestDeliveryIsSignedAndItsOutcomeKept(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t)
+	rcv := newReceiver(t, func(n int) int {
+		if n == 1 {
+			return http.StatusNoContent
+		}
+		return http.StatusInternalServerError
+	})
+	e := w.register(rcv.URL, outbound.PaymentApplied)
+	tested, err := w.eps.Test(w.ctx, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rcv.all()
+	if len(got) != 1 {
+		t.Fatalf("%d requests, want 1", len(got))
+	}
+	if err := outbound.Verify(e.Secret, got[0].header.Get(outbound.SignatureHeader), got[0].body, w.clock.Now(), 5*time.Minute); err != nil {
+		t.Errorf("the test delivery's signature: %v", err)
+	}
+	ev := got[0].event(t)
+	if ev.Type != outbound.TestEvent || got[0].header.Get(outbound.EventTypeHeader) != outbound.TestEvent || !strings.Contains(string(ev.Data), e.ID) {
+		t.Errorf("test event %+v", ev)
+	}
+	if lt := tested.LastTest; lt == nil || lt.Error != "" || lt.StatusCode != http.StatusNoContent || lt.EventID != ev.ID {
+		t.Errorf("last test %+v", lt)
+	}
+	again, err := w.eps.Test(w.ctx, e.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if lt := again.LastTest; lt.StatusCode != 500 || lt.Error == "" {
+		t.Errorf("a refused test: %+v", lt)
+	}
+	if kept, _ := w.eps.Get(w.ctx, e.ID); kept.LastTest == nil || kept.LastTest.StatusCode != 500 || kept.Version != e.Version+2 {
+		t.Errorf("stored endpoint %+v", kept)
+	}
+	if sum := w.run(); sum != (outbound.Summary{}) {
+		t.Errorf("a test left work for the delivery run: %+v", sum)
+	}
+	if _, err := w.eps.Test(w.ctx, "end_01JD0Q5M2W8T4B6X9C3N7R1HZK"); !apperr.Is(err, apperr.NotFound) {
+		t.Errorf("an unknown endpoint: %v", err)
+	}
+}

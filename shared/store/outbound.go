@@ -63,20 +63,39 @@ type endpointItem struct {
 	Description string    `dynamodbav:"description,omitempty"`
 	Secret      string    `dynamodbav:"signing_secret"`
 	Disabled    bool      `dynamodbav:"disabled"`
+	LastTest    *testItem `dynamodbav:"last_test,omitempty"`
 	CreatedAt   time.Time `dynamodbav:"created_at"`
 	UpdatedAt   time.Time `dynamodbav:"updated_at"`
 	Version     int64     `dynamodbav:"version"`
 }
 
+// testItem is an endpoint's latest test delivery.
+type testItem struct {
+	EventID    string    `dynamodbav:"event_id"`
+	At         time.Time `dynamodbav:"at"`
+	StatusCode int       `dynamodbav:"status,omitempty"`
+	Error      string    `dynamodbav:"error,omitempty"`
+	DurationMS int64     `dynamodbav:"duration_ms"`
+}
+
 func toEndpointItem(e *outbound.Endpoint) endpointItem {
 	k := endpointKey(e.ID)
-	return endpointItem{PK: k.PK, SK: k.SK, GSI2PK: kindEndpoint, GSI2SK: e.ID, ID: e.ID, URL: e.URL, Events: e.Events,
+	it := endpointItem{PK: k.PK, SK: k.SK, GSI2PK: kindEndpoint, GSI2SK: e.ID, ID: e.ID, URL: e.URL, Events: e.Events,
 		Description: e.Description, Secret: e.Secret, Disabled: e.Disabled, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt, Version: e.Version}
+	if t := e.LastTest; t != nil {
+		it.LastTest = &testItem{EventID: t.EventID, At: t.At, StatusCode: t.StatusCode, Error: t.Error, DurationMS: t.Duration.Milliseconds()}
+	}
+	return it
 }
 
 func (it *endpointItem) endpoint() *outbound.Endpoint {
-	return &outbound.Endpoint{ID: it.ID, URL: it.URL, Events: it.Events, Description: it.Description, Secret: it.Secret,
+	e := &outbound.Endpoint{ID: it.ID, URL: it.URL, Events: it.Events, Description: it.Description, Secret: it.Secret,
 		Disabled: it.Disabled, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, Version: it.Version}
+	if t := it.LastTest; t != nil {
+		e.LastTest = &outbound.TestResult{EventID: t.EventID, At: t.At, StatusCode: t.StatusCode, Error: t.Error,
+			Duration: time.Duration(t.DurationMS) * time.Millisecond}
+	}
+	return e
 }
 
 type outEventItem struct {
