@@ -31,13 +31,10 @@ type Endpoint struct {
 	Version   int64
 }
 
-// TestResult is what came of a test delivery.
+// TestResult is what came of a test delivery: its one attempt.
 type TestResult struct {
-	EventID    string
-	At         time.Time
-	StatusCode int    // 0 when no HTTP answer came
-	Error      string // why it failed, when it did
-	Duration   time.Duration
+	EventID string
+	Attempt
 }
 
 // Wants reports whether the endpoint receives events of type t now.
@@ -220,7 +217,8 @@ func (s *Service) Test(ctx context.Context, id string) (*Endpoint, error) {
 		client = loopbackClient
 	}
 	a := send(ctx, client, e, ev.ID, ev.Type, ev.Body(), now)
-	result := &TestResult{EventID: ev.ID, At: a.At, StatusCode: a.StatusCode, Error: a.Error, Duration: a.Duration}
+	a.Number = 1
+	result := &TestResult{EventID: ev.ID, Attempt: a}
 	for attempt := 0; ; attempt++ {
 		e.LastTest, e.UpdatedAt, e.Version = result, s.now().UTC(), e.Version+1
 		err := s.store.UpdateEndpoint(ctx, e)

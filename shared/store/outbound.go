@@ -92,8 +92,8 @@ func (it *endpointItem) endpoint() *outbound.Endpoint {
 	e := &outbound.Endpoint{ID: it.ID, URL: it.URL, Events: it.Events, Description: it.Description, Secret: it.Secret,
 		Disabled: it.Disabled, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, Version: it.Version}
 	if t := it.LastTest; t != nil {
-		e.LastTest = &outbound.TestResult{EventID: t.EventID, At: t.At, StatusCode: t.StatusCode, Error: t.Error,
-			Duration: time.Duration(t.DurationMS) * time.Millisecond}
+		e.LastTest = &outbound.TestResult{EventID: t.EventID, Attempt: outbound.Attempt{Number: 1, At: t.At, StatusCode: t.StatusCode,
+			Error: t.Error, Duration: time.Duration(t.DurationMS) * time.Millisecond}}
 	}
 	return e
 }
