@@ -17,6 +17,7 @@ import (
 	"dunlin/shared/audit"
 	"dunlin/shared/billing"
 	"dunlin/shared/mailevents"
+	"dunlin/shared/store"
 	"dunlin/shared/testenv"
 )
 
@@ -35,6 +36,32 @@ func sample(t *testing.T, name, id, to, customerID string) events.CloudWatchEven
 	}
 	ev.ID = id
 	return ev
+}
+
+// view is a customer as the events left it: the record, its contact log
+// and its alerts.
+type view struct {
+	customer *billing.Customer
+	contacts []billing.Contact
+	alerts   []*billing.Alert
+}
+
+func customerNow(t *testing.T, bill *billing.Service, st *store.Store, id string) view {
+	t.Helper()
+	ctx := context.Background()
+	got, err := bill.GetCustomer(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	contacts, err := st.ListContacts(ctx, id, 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerts, err := bill.ListAlerts(ctx, "", id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return view{got, contacts, alerts}
 }
 
 // TestSESEventsStopDunningAndReachTheContactLog drives the handler with
@@ -61,19 +88,8 @@ func TestSESEventsStopDunningAndReachTheContactLog(t *testing.T) {
 	}
 	state := func() (*billing.Customer, []billing.Contact, []*billing.Alert) {
 		t.Helper()
-		got, err := bill.GetCustomer(ctx, c.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		contacts, err := st.ListContacts(ctx, c.ID, 50)
-		if err != nil {
-			t.Fatal(err)
-		}
-		alerts, err := bill.ListAlerts(ctx, "", c.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return got, contacts, alerts
+		v := customerNow(t, bill, st, c.ID)
+		return v.customer, v.contacts, v.alerts
 	}
 
 	handle(sample(t, "ses-delivery.json", "ev-delivered", "ap@acme.example", c.ID))
@@ -166,26 +182,9 @@ func TestABouncingCCAddressLeavesTheCCList(t *testing.T) {
 			t.Fatalf("%s: %v", ev.DetailType, err)
 		}
 	}
-	type view struct {
-		customer *billing.Customer
-		contacts []billing.Contact
-		alerts   []*billing.Alert
-	}
 	state := func() view {
 		t.Helper()
-		got, err := bill.GetCustomer(ctx, c.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		contacts, err := st.ListContacts(ctx, c.ID, 50)
-		if err != nil {
-			t.Fatal(err)
-		}
-		alerts, err := bill.ListAlerts(ctx, "", c.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return view{got, contacts, alerts}
+		return customerNow(t, bill, st, c.ID)
 	}
 
 	// A complaint from a CC, in other case than the list has it.
