@@ -313,6 +313,7 @@ func (s *Service) Allocate(ctx context.Context, id string, in AllocateInput) (*P
 		if !wasMatched {
 			p.CustomerID = named.ID
 		}
+		p.AllocatedByHand = true // a provider's later events leave it where a person put it
 		applies, rest, err := s.placeMoney(ctx, p.CustomerID, p.Currency, p.Unapplied, p.ReceivedOn, in.Allocations, nil)
 		if err != nil {
 			return nil, err

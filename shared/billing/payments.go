@@ -53,7 +53,14 @@ type Payment struct {
 	// outside the provider, are not counted here.
 	SyncedRefund, SyncedChargeback int64
 	Disputes                       []Dispute
-	Hint                           Match // whom the provider says paid; used when allocating
+	Hint                           Match // whom the provider says paid, merged from every event; used when allocating
+	// PlacedFor is the invoice the money was aimed at (the one Hint
+	// named when it was placed); "" when it went oldest due first or is
+	// unmatched. A later event that names a better one re-places it.
+	PlacedFor string
+	// AllocatedByHand: a person allocated the money (Allocate); later
+	// events never move it.
+	AllocatedByHand bool
 	CreatedAt                      time.Time
 	UpdatedAt                      time.Time
 	Version                        int64
@@ -307,9 +314,14 @@ func reopen(inv *Invoice, r Reopen, today civil.Date, now time.Time) {
 // merge gives the same result in any order and any number of times.
 func (p *Payment) mergeFacts(ev *ProviderEvent) bool {
 	changed := false
-	if s := ev.Success; s != nil && p.Amount == 0 {
-		p.Amount, p.Currency, p.ReceivedOn, p.Method, p.Reference, p.Hint = s.Amount, s.Currency, s.ReceivedOn, s.Method, s.Reference, s.Match
-		changed = true
+	if s := ev.Success; s != nil {
+		if p.Amount == 0 {
+			p.Amount, p.Currency, p.ReceivedOn, p.Method, p.Reference = s.Amount, s.Currency, s.ReceivedOn, s.Method, s.Reference
+			changed = true
+		}
+		if more, _ := mergeMatch(&p.Hint, s.Match); more {
+			changed = true
+		}
 	}
 	if ev.Refunded > p.ProviderRefunded {
 		p.ProviderRefunded = ev.Refunded
@@ -342,10 +354,13 @@ type Repoint struct {
 	Ref, From string
 }
 
-// absorb takes over a pending record of the same money (facts only: a
-// refund or dispute seen before the payment was linked to its ids): its
-// facts merge in and its ids become this payment's.
+// absorb takes over another record of the same money: a pending one
+// (facts only: a refund or dispute seen before the payment was linked to
+// its ids), or a twin whose money unplace has taken off the books. Its
+// facts and what it says of who paid merge in, and its ids become this
+// payment's.
 func (p *Payment) absorb(shell *Payment) []Repoint {
+	mergeMatch(&p.Hint, shell.Hint)
 	p.mergeFacts(&ProviderEvent{Refunded: shell.ProviderRefunded})
 	for i := range shell.Disputes {
 		p.mergeFacts(&ProviderEvent{Dispute: &shell.Disputes[i]})

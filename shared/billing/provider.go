@@ -1,13 +1,16 @@
 package billing
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"dunlin/shared/apperr"
+	"dunlin/shared/civil"
 	"dunlin/shared/ids"
 	"dunlin/shared/money"
 )
@@ -34,21 +37,32 @@ const (
 // the merge is order-independent and the books follow the merged facts,
 // any order of delivery ends in the same books.
 //
-// Errors: Invalid (a success without amount or currency), Unavailable,
+// Errors: Invalid (a success without amount or currency, or received on a
+// day POST /v1/payments would refuse; a negative refund or dispute),
+// Unavailable,
 // Conflict (contention beyond retries).
 func (s *Service) ApplyProviderEvent(ctx context.Context, ev *ProviderEvent) (Outcome, error) {
 	if ev.Provider == "" || ev.EventID == "" || ev.PaymentRef == "" {
 		return "", apperr.New(apperr.Invalid, "event needs a provider, an id and a payment reference")
 	}
-	if s := ev.Success; s != nil {
-		if err := money.CheckAmount(s.Amount, 1); err != nil {
+	if v := ev.Success; v != nil {
+		if err := money.CheckAmount(v.Amount, 1); err != nil {
 			return "", apperr.Invalidf("amount", "amount %v", err)
 		}
-		cur, err := checkCurrency("currency", s.Currency)
+		cur, err := checkCurrency("currency", v.Currency)
 		if err != nil {
 			return "", err
 		}
-		s.Currency = cur
+		v.Currency = cur
+		if err := checkProviderDate(v.ReceivedOn, s.now()); err != nil {
+			return "", err
+		}
+	}
+	switch {
+	case ev.Refunded < 0:
+		return "", apperr.Invalidf("refunded", "a refunded amount cannot be negative")
+	case ev.Dispute != nil && ev.Dispute.Amount < 0:
+		return "", apperr.Invalidf("amount", "a dispute's amount cannot be negative")
 	}
 	return retryRaces(ctx, func() (Outcome, error) {
 		seen, err := s.store.EventSeen(ctx, ev.Provider, ev.EventID)
@@ -65,17 +79,31 @@ func (s *Service) ApplyProviderEvent(ctx context.Context, ev *ProviderEvent) (Ou
 		if err != nil {
 			return "", err
 		}
-		before, shells := pickPayment(found, ev)
+		pick := s.pickPayment(found, ev)
+		before := pick.main
 		if before == nil {
 			before = &Payment{ID: ids.New("pay_", now), Provider: ev.Provider, ProviderRef: ev.PaymentRef, Method: "card", CreatedAt: now}
 		}
 		p := before.clone()
+		pt := &Posting{Event: rec, Alerts: pick.alerts}
 		var moved []Repoint
-		for _, sh := range shells {
+		for _, sh := range pick.shells {
 			moved = append(moved, p.absorb(sh)...)
 		}
+		for _, tw := range pick.twins {
+			// The same money booked apart under another id: off the books
+			// it comes, and this payment takes over its ids and its facts.
+			if tw.CustomerID != "" && tw.Unapplied > 0 {
+				pt.CreditCleared = append(pt.CreditCleared, tw.ID)
+			}
+			if err := s.unplace(ctx, pt, tw.clone()); err != nil {
+				return "", err
+			}
+			moved = append(moved, p.absorb(tw)...)
+		}
 		newRefs := p.learnRefs(ev)
-		if !p.mergeFacts(ev) && len(newRefs) == 0 && len(shells) == 0 {
+		told := p.mergeFacts(ev)
+		if !told && len(newRefs) == 0 && len(pick.shells) == 0 && len(pick.twins) == 0 && len(pick.alerts) == 0 {
 			err := s.store.Post(ctx, &Posting{Event: rec})
 			if errors.Is(err, ErrDuplicateEvent) {
 				return OutcomeDuplicate, nil
@@ -83,11 +111,14 @@ func (s *Service) ApplyProviderEvent(ctx context.Context, ev *ProviderEvent) (Ou
 			return OutcomeNoChange, err
 		}
 		p.UpdatedAt, p.Version = now, p.Version+1
-		pt := &Posting{Event: rec, Payment: p, Absorbed: shells, Repoints: moved}
+		pt.Payment, pt.Absorbed, pt.Repoints = p, append(slices.Clone(pick.shells), pick.twins...), moved
 		if before.Version > 0 { // a new payment gets all its guards when created
 			pt.NewRefs = newRefs
 		}
-		if err := s.reconcile(ctx, pt, before, p); err != nil {
+		// Who paid is worth working out again only when this event told
+		// something new of it.
+		rematch := before.Applied && (p.Hint != before.Hint || len(pick.twins) > 0)
+		if err := s.reconcile(ctx, pt, before, p, rematch); err != nil {
 			return "", err
 		}
 		err = s.store.Post(ctx, pt)
@@ -99,6 +130,38 @@ func (s *Service) ApplyProviderEvent(ctx context.Context, ev *ProviderEvent) (Ou
 		}
 		return OutcomeApplied, nil
 	})
+}
+
+// AlertProviderVersion is raised when a provider's events cannot be read
+// in the API version they were sent in.
+const AlertProviderVersion = "provider_api_version"
+
+// RaiseDailyAlert raises an alert of kind about ref (with no customer)
+// at most once a UTC day: a provider that keeps sending what cannot be
+// read is one problem, not one alert per delivery.
+// Errors: Unavailable.
+func (s *Service) RaiseDailyAlert(ctx context.Context, kind, ref, message string) error {
+	now := s.now().UTC()
+	day := now.Truncate(24 * time.Hour)
+	a := &Alert{ID: ids.Keyed("alr_", day, kind+"\x00"+ref), Kind: kind, State: AlertOpen, Message: message, Ref: ref, CreatedAt: now, UpdatedAt: now}
+	err := s.store.Post(ctx, &Posting{Alerts: []*Alert{a}})
+	if apperr.Is(err, apperr.Conflict) {
+		return nil // raised today already
+	}
+	return err
+}
+
+// checkProviderDate applies POST /v1/payments' rules to the day a
+// provider says money arrived: within the years the API accepts, and not
+// after today anywhere on Earth.
+func checkProviderDate(d civil.Date, now time.Time) error {
+	if _, err := checkDate("received_on", d.String()); err != nil {
+		return err
+	}
+	if d.After(civil.Today(now, latestZone)) {
+		return apperr.Invalidf("received_on", "received_on %s is in the future", d)
+	}
+	return nil
 }
 
 // providerPayments finds the payments an event's ids lead to, each once,
@@ -120,45 +183,76 @@ func (s *Service) providerPayments(ctx context.Context, ev *ProviderEvent) ([]*P
 	return out, nil
 }
 
+// picked is what an event's ids lead to.
+type picked struct {
+	main *Payment // gets the event's facts; nil when the payment is new
+	// shells are pending records of the same money (facts only: a refund
+	// or dispute named the PaymentIntent before anything tied it to the
+	// payment); main absorbs them.
+	shells []*Payment
+	// twins are the same money booked apart under another id before an
+	// event linked the ids (a PaymentIntent and the Stripe invoice it
+	// paid); main takes them off the books and over.
+	twins  []*Payment
+	alerts []*Alert
+}
+
 // pickPayment decides which of the payments an event's ids lead to gets
-// its facts. Usually there is one. There are two when the event links
-// ids that were seen apart: a refund or dispute named the PaymentIntent
-// before anything tied it to the invoice's payment. Then the payment that
-// succeeded absorbs the other, which holds only facts (a pending record).
-// Two that both succeeded are two payments in the books; they stay apart
-// (the firm resolves the double), and the event keeps only the ids of the
-// first.
-func pickPayment(found []*Payment, ev *ProviderEvent) (main *Payment, shells []*Payment) {
+// its facts. Usually there is one. When the event links ids that were
+// seen apart, the payment that succeeded takes over the others: pending
+// records, and payments of the same amount booked under the other id. Two
+// that succeeded with different amounts are not one payment Dunlin can
+// merge: they stay apart, the event keeps only the ids of the first, and
+// an alert names both for the firm.
+func (s *Service) pickPayment(found []*Payment, ev *ProviderEvent) picked {
+	var out picked
 	if len(found) == 0 {
-		return nil, nil
+		return out
 	}
-	main = found[0]
+	out.main = found[0]
 	for _, p := range found {
 		if p.Applied {
-			main = p
+			out.main = p
 			break
 		}
 	}
+	main := out.main
 	for _, p := range found {
 		switch {
 		case p == main:
 		case !p.Applied:
-			shells = append(shells, p)
+			out.shells = append(out.shells, p)
+		case main.twinOf(p):
+			out.twins = append(out.twins, p)
 		default:
 			ev.AltRefs = slices.DeleteFunc(ev.AltRefs, func(r string) bool { return r == p.ProviderRef || slices.Contains(p.AltRefs, r) })
 			if ev.PaymentRef == p.ProviderRef || slices.Contains(p.AltRefs, ev.PaymentRef) {
 				ev.PaymentRef = main.ProviderRef
 			}
+			out.alerts = append(out.alerts, s.providerAlert(cmp.Or(main.CustomerID, p.CustomerID), main.ProviderRef,
+				fmt.Sprintf("%s says %s and %s are one payment, but they are booked as two: %s %d %s and %s %d %s; reverse the one that is not real",
+					main.Provider, main.ProviderRef, p.ProviderRef, main.ID, main.Amount, main.Currency, p.ID, p.Amount, p.Currency)))
 		}
 	}
-	return main, shells
+	return out
 }
 
 // reconcile moves the books to what p's merged facts say, adding the
 // writes to pt. before is p as stored (Version 0 when new).
-func (s *Service) reconcile(ctx context.Context, pt *Posting, before, p *Payment) error {
+//
+// rematch: the payment was applied before this event, and the event told
+// something new of who paid; its money is re-placed if that points
+// somewhere better (see rematch).
+func (s *Service) reconcile(ctx context.Context, pt *Posting, before, p *Payment, rematch bool) error {
 	now := s.now().UTC()
 	var matched *Customer // read while matching; the dispute check reuses it
+	if rematch {
+		c, err := s.rematch(ctx, pt, p)
+		if err != nil {
+			return err
+		}
+		matched = c
+	}
 	if p.Amount > 0 && !p.Applied {
 		cust, prefer, err := s.resolveMatch(ctx, p.Hint)
 		if err != nil {
@@ -169,6 +263,9 @@ func (s *Service) reconcile(ctx context.Context, pt *Posting, before, p *Payment
 		p.Unapplied = p.Amount
 		if cust != nil {
 			p.CustomerID = cust.ID
+			if prefer != nil {
+				p.PlacedFor = prefer.ID
+			}
 			applies, rest, err := s.placeMoney(ctx, cust.ID, p.Currency, p.Amount, p.ReceivedOn, nil, prefer)
 			if err != nil {
 				return err

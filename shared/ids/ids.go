@@ -8,6 +8,7 @@ package ids
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"sync"
 	"time"
@@ -73,6 +74,17 @@ func Valid(prefix, s string) bool {
 		}
 	}
 	return true
+}
+
+// Keyed returns the id with the given prefix made at t for key: the same
+// for the same t and key, so a record meant to exist once (an alert raised
+// once a day) can be written under a condition that it does not exist.
+func Keyed(prefix string, t time.Time, key string) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(t.UnixMilli())<<16)
+	h := sha256.Sum256([]byte(key))
+	copy(b[6:], h[:10])
+	return prefix + encode(b)
 }
 
 // Floor returns the smallest id with the given prefix that can be made at

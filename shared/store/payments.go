@@ -54,6 +54,8 @@ type paymentItem struct {
 	SyncCharge  int64            `dynamodbav:"synced_chargeback,omitempty"`
 	Disputes    []disputeItem    `dynamodbav:"disputes,omitempty"`
 	Hint        billing.Match    `dynamodbav:"hint"`
+	PlacedFor   string           `dynamodbav:"placed_for,omitempty"`
+	ByHand      bool             `dynamodbav:"allocated_by_hand,omitempty"`
 	CreatedAt   time.Time        `dynamodbav:"created_at"`
 	UpdatedAt   time.Time        `dynamodbav:"updated_at"`
 	Version     int64            `dynamodbav:"version"`
@@ -89,6 +91,7 @@ func toPaymentItem(p *billing.Payment) paymentItem {
 		Currency: p.Currency, Amount: p.Amount, ReceivedOn: p.ReceivedOn.String(), Method: p.Method, Reference: p.Reference,
 		Unapplied: p.Unapplied, Refunded: p.Refunded, ChargedBack: p.ChargedBack, Applied: p.Applied,
 		ProvRefund: p.ProviderRefunded, SyncRefund: p.SyncedRefund, SyncCharge: p.SyncedChargeback, Hint: p.Hint, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt, Version: p.Version,
+		PlacedFor: p.PlacedFor, ByHand: p.AllocatedByHand,
 	}
 	for _, a := range p.Allocations {
 		it.Allocations = append(it.Allocations, allocationItem(a))
@@ -109,6 +112,7 @@ func (it *paymentItem) payment() *billing.Payment {
 		Currency: it.Currency, Amount: it.Amount, ReceivedOn: received, Method: it.Method, Reference: it.Reference,
 		Unapplied: it.Unapplied, Refunded: it.Refunded, ChargedBack: it.ChargedBack, Applied: it.Applied,
 		ProviderRefunded: it.ProvRefund, SyncedRefund: it.SyncRefund, SyncedChargeback: it.SyncCharge, Hint: it.Hint, CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt, Version: it.Version,
+		PlacedFor: it.PlacedFor, AllocatedByHand: it.ByHand,
 	}
 	for _, a := range it.Allocations {
 		p.Allocations = append(p.Allocations, billing.Allocation(a))

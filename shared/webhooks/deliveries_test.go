@@ -122,6 +122,8 @@ func (b failingBooks) ApplyProviderEvent(context.Context, *billing.ProviderEvent
 	return "", b.err
 }
 
+func (b failingBooks) RaiseDailyAlert(context.Context, string, string, string) error { return b.err }
+
 type brokenSecrets struct{}
 
 func (brokenSecrets) Secrets(context.Context) ([]string, error) {
@@ -134,7 +136,7 @@ func (brokenSecrets) Secrets(context.Context) ([]string, error) {
 func TestFailuresAreReportedAsBusyOrFailed(t *testing.T) {
 	t.Parallel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	payload := stripeEvent(t, "evt_f", "charge.refunded", &stripe.Charge{ID: "ch_f", AmountRefunded: 100, PaymentIntent: &stripe.PaymentIntent{ID: "pi_f"}})
+	payload := stripeEvent(t, "evt_f", "charge.refunded", &stripe.Charge{ID: "ch_f", AmountRefunded: 100, Currency: "eur", PaymentIntent: &stripe.PaymentIntent{ID: "pi_f"}})
 	for _, tc := range []struct {
 		name    string
 		books   webhooks.Books

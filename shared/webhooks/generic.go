@@ -32,7 +32,12 @@ type GenericEvent struct {
 
 // GenericPayment describes the payment an event is about.
 type GenericPayment struct {
-	ID         string `json:"id"` // the sender's payment id: every event about it repeats it
+	ID string `json:"id"` // the sender's payment id: every event about it repeats it
+	// Amount (and Refunded) are in the currency's minor unit as ISO 4217
+	// and CLDR count it, the unit Dunlin keeps everywhere: cents for EUR,
+	// whole yen for JPY, whole krónur for ISK, fils (thousandths) for KWD.
+	// A provider that counts otherwise (Stripe writes ISK in hundredths)
+	// converts before it sends.
 	Amount     int64  `json:"amount"`
 	Currency   string `json:"currency"`
 	ReceivedOn string `json:"received_on"`
@@ -107,8 +112,13 @@ func fromGeneric(body []byte) (pe *billing.ProviderEvent, known bool, err error)
 			return nil, false, apperr.Invalidf("payment.currency", "payment.currency is required")
 		}
 		day, err := civil.Parse(p.ReceivedOn)
-		if err != nil {
+		switch {
+		case err != nil:
 			return nil, false, apperr.Invalidf("payment.received_on", "payment.received_on must be a date, YYYY-MM-DD")
+		case day.Year < 1900 || day.Year > 2999:
+			return nil, false, apperr.Invalidf("payment.received_on", "payment.received_on %s is outside the years 1900-2999", day)
+		case day.After(civil.Today(time.Now(), time.FixedZone("UTC+14", 14*3600))):
+			return nil, false, apperr.Invalidf("payment.received_on", "payment.received_on %s is in the future", day)
 		}
 		method := p.Method
 		if method == "" {

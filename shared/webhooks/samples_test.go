@@ -15,7 +15,7 @@ import (
 // replay; each must read as the payment fact it claims to be.
 func TestSampleEventsReadAsTheirPaymentFacts(t *testing.T) {
 	for file, want := range map[string]string{
-		"stripe-payment-intent-succeeded.json": "pi_3SampleA succeeded 30000 EUR on 2025-11-24 match {InvoiceID:inv_01KAX3Y0Z7K4B8W2N5Q9R6T1VM InvoiceExternalID: InvoiceNumber: CustomerID: CustomerExternalID:cus_SampleStripe}",
+		"stripe-payment-intent-succeeded.json": "pi_3SampleA [ch_3SampleA] succeeded 30000 EUR on 2025-11-24 match {InvoiceID:inv_01KAX3Y0Z7K4B8W2N5Q9R6T1VM InvoiceExternalID: InvoiceNumber: CustomerID: CustomerExternalID:cus_SampleStripe}",
 		"stripe-invoice-paid.json":             "pi_3SampleB [in_1SampleB] succeeded 20000 EUR on 2025-11-24 match {InvoiceID: InvoiceExternalID:in_1SampleB InvoiceNumber: CustomerID: CustomerExternalID:cus_SampleStripe}",
 		"stripe-invoice-payment-paid.json":     "pi_3SampleB [in_1SampleB] succeeded 20000 EUR on 2025-11-24 match {InvoiceID: InvoiceExternalID:in_1SampleB InvoiceNumber: CustomerID: CustomerExternalID:}",
 		"stripe-charge-refunded.json":          "pi_3SampleA refunded 5000",

@@ -32,6 +32,7 @@ type Secrets interface {
 // Books is what the webhooks change.
 type Books interface {
 	ApplyProviderEvent(ctx context.Context, ev *billing.ProviderEvent) (billing.Outcome, error)
+	RaiseDailyAlert(ctx context.Context, kind, ref, message string) error
 }
 
 // Handler serves POST /v1/webhooks/stripe and POST /v1/webhooks/generic.
@@ -155,9 +156,27 @@ func (h *Handler) serveStripe(w http.ResponseWriter, r *http.Request) {
 	}
 	typ := eventType(provider, string(ev.Type))
 	pe, known, err := fromStripe(ev)
-	if err != nil {
+	var version *apiVersionError
+	switch {
+	case errors.As(err, &version):
+		// Refused, so Stripe keeps retrying while the firm moves the
+		// endpoint to a version Dunlin reads; the firm hears of it once a day.
+		h.log.WarnContext(r.Context(), "webhook API version refused", "provider", provider, "event_id", ev.ID, "type", string(ev.Type), "reason", err.Error())
+		if aerr := h.books.RaiseDailyAlert(r.Context(), billing.AlertProviderVersion, "stripe:"+version.Version,
+			err.Error()+"; events of this version are refused until the webhook endpoint is moved to API version "+OldestStripeVersion+" or newer"); aerr != nil {
+			h.fail(w, r, provider, typ, aerr)
+			return
+		}
+		reply(w, http.StatusUnprocessableEntity, result{Error: err.Error() + " (field api_version)"})
+		h.record(r, provider, typ, OutcomeInvalid)
+		return
+	case err != nil:
 		h.log.WarnContext(r.Context(), "webhook payload rejected", "provider", provider, "event_id", ev.ID, "type", string(ev.Type), "reason", err.Error())
-		reply(w, http.StatusUnprocessableEntity, result{Error: "the event could not be read"})
+		msg := "the event could not be read"
+		if e, ok := apperr.As(err); ok && e.Field != "" {
+			msg = e.Message + " (field " + e.Field + ")"
+		}
+		reply(w, http.StatusUnprocessableEntity, result{Error: msg})
 		h.record(r, provider, typ, OutcomeInvalid)
 		return
 	}
