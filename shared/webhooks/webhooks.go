@@ -252,7 +252,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, provider, typ str
 	switch apperr.CodeOf(err) {
 	case apperr.Invalid, apperr.BadRequest:
 		e, _ := apperr.As(err)
-		reply(w, http.StatusUnprocessableEntity, result{Error: e.Message})
+		msg := e.Message
+		if e.Field != "" {
+			msg += " (field " + e.Field + ")"
+		}
+		reply(w, http.StatusUnprocessableEntity, result{Error: msg})
 		h.record(r, provider, typ, OutcomeInvalid)
 	case apperr.Unavailable, apperr.Conflict:
 		w.Header().Set("Retry-After", "5")

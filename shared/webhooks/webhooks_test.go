@@ -106,7 +106,8 @@ func stripeEvent(t testing.TB, id string, typ stripe.EventType, obj any) []byte 
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := json.Marshal(stripe.Event{ID: id, Object: "event", Type: typ, Created: time.Now().Unix(),
+	// Created on the rig's yesterday: a payment is never received after "today".
+	b, err := json.Marshal(stripe.Event{ID: id, Object: "event", Type: typ, Created: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC).Unix(),
 		APIVersion: stripe.APIVersion, Data: &stripe.EventData{Raw: raw}})
 	if err != nil {
 		t.Fatal(err)
