@@ -61,9 +61,9 @@ type Payment struct {
 	// AllocatedByHand: a person allocated the money (Allocate); later
 	// events never move it.
 	AllocatedByHand bool
-	CreatedAt                      time.Time
-	UpdatedAt                      time.Time
-	Version                        int64
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	Version         int64
 }
 
 // Allocation is part of a payment applied to one invoice. Discount is the
