@@ -297,6 +297,13 @@ func (s *Service) reconcile(ctx context.Context, pt *Posting, before, p *Payment
 	}
 	pt.creditHolding(before, p)
 	pt.CreditHolders, pt.CreditCleared = dedupe(pt.CreditHolders), dedupe(pt.CreditCleared)
+	if len(pt.CreditHolders) > 0 && len(pt.CreditCleared) > 0 {
+		// A twin absorbed while the payment keeping the money gains
+		// credit: one write cannot both add to and take from the account's
+		// list. The absorbed id stays listed; creditHolders skips ids whose
+		// payment is gone or holds nothing.
+		pt.CreditCleared = nil
+	}
 	return s.disputePause(ctx, pt, p, matched)
 }
 

@@ -15,14 +15,17 @@ import (
 // replay; each must read as the payment fact it claims to be.
 func TestSampleEventsReadAsTheirPaymentFacts(t *testing.T) {
 	for file, want := range map[string]string{
-		"stripe-payment-intent-succeeded.json": "pi_3SampleA [ch_3SampleA] succeeded 30000 EUR on 2025-11-24 match {InvoiceID:inv_01KAX3Y0Z7K4B8W2N5Q9R6T1VM InvoiceExternalID: InvoiceNumber: CustomerID: CustomerExternalID:cus_SampleStripe}",
-		"stripe-invoice-paid.json":             "pi_3SampleB [in_1SampleB] succeeded 20000 EUR on 2025-11-24 match {InvoiceID: InvoiceExternalID:in_1SampleB InvoiceNumber: CustomerID: CustomerExternalID:cus_SampleStripe}",
-		"stripe-invoice-payment-paid.json":     "pi_3SampleB [in_1SampleB] succeeded 20000 EUR on 2025-11-24 match {InvoiceID: InvoiceExternalID:in_1SampleB InvoiceNumber: CustomerID: CustomerExternalID:}",
-		"stripe-charge-refunded.json":          "pi_3SampleA refunded 5000",
-		"stripe-charge-dispute-created.json":   "pi_3SampleB dispute du_1SampleB open 20000",
-		"stripe-charge-dispute-closed.json":    "pi_3SampleB dispute du_1SampleB lost 20000",
-		"generic-payment-succeeded.json":       "bank-txn-778812 succeeded 125000 EUR on 2026-11-20 match {InvoiceID: InvoiceExternalID: InvoiceNumber:INV-000123 CustomerID: CustomerExternalID:ACME-001}",
-		"generic-payment-refunded.json":        "bank-txn-778812 refunded 25000",
+		"stripe-payment-intent-succeeded.json":     "pi_3SampleA [ch_3SampleA] succeeded 30000 EUR on 2025-11-24 match {InvoiceID:inv_01KAX3Y0Z7K4B8W2N5Q9R6T1VM InvoiceExternalID: InvoiceNumber: CustomerID: CustomerExternalID:cus_SampleStripe}",
+		"stripe-invoice-paid.json":                 "pi_3SampleB [in_1SampleB] succeeded 20000 EUR on 2025-11-24 match {InvoiceID: InvoiceExternalID:in_1SampleB InvoiceNumber: CustomerID: CustomerExternalID:cus_SampleStripe}",
+		"stripe-invoice-payment-paid.json":         "pi_3SampleB [in_1SampleB] succeeded 20000 EUR on 2025-11-24 match {InvoiceID: InvoiceExternalID:in_1SampleB InvoiceNumber: CustomerID: CustomerExternalID:}",
+		"stripe-invoice-paid-no-payments.json":     "in_1SampleC succeeded 20000 EUR on 2025-11-24 match {InvoiceID:inv_01KAX3Y0Z7K4B8W2N5Q9R6T1VN InvoiceExternalID:in_1SampleC InvoiceNumber: CustomerID: CustomerExternalID:cus_SampleStripe}",
+		"stripe-invoice-paid-2024-06-20.json":      "pi_3SampleD [in_1SampleD ch_3SampleD] succeeded 20000 EUR on 2025-11-24 match {InvoiceID: InvoiceExternalID:in_1SampleD InvoiceNumber: CustomerID: CustomerExternalID:cus_SampleStripe}",
+		"stripe-payment-intent-succeeded-isk.json": "pi_3SampleE [ch_3SampleE] succeeded 10000 ISK on 2025-11-24 match {InvoiceID: InvoiceExternalID: InvoiceNumber: CustomerID: CustomerExternalID:cus_SampleStripeIS}",
+		"stripe-charge-refunded.json":              "pi_3SampleA refunded 5000",
+		"stripe-charge-dispute-created.json":       "pi_3SampleB dispute du_1SampleB open 20000",
+		"stripe-charge-dispute-closed.json":        "pi_3SampleB dispute du_1SampleB lost 20000",
+		"generic-payment-succeeded.json":           "bank-txn-778812 succeeded 125000 EUR on 2026-11-20 match {InvoiceID: InvoiceExternalID: InvoiceNumber:INV-000123 CustomerID: CustomerExternalID:ACME-001}",
+		"generic-payment-refunded.json":            "bank-txn-778812 refunded 25000",
 	} {
 		t.Run(file, func(t *testing.T) {
 			body, err := os.ReadFile("../../events/" + file)

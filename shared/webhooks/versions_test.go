@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -233,5 +234,19 @@ func TestProviderEventsAreCheckedLikeAPIPayments(t *testing.T) {
 	}
 	if got := r.getInvoice(inv.ID); got.Balance != 10000 {
 		t.Errorf("balance %d after refused events", got.Balance)
+	}
+}
+
+// TestReadmeListsTheTestedStripeVersions keeps the README's list of Stripe
+// API versions the same as the ones the tests deliver.
+func TestReadmeListsTheTestedStripeVersions(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range append([]string{webhooks.OldestStripeVersion}, webhooks.TestedStripeVersions...) {
+		if !strings.Contains(string(readme), v) {
+			t.Errorf("README does not name Stripe API version %s", v)
+		}
 	}
 }
